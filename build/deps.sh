@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of mod_claims on Debian 12 (bookworm) with apt-get.
+# Idempotent; needs root (or sudo). Pass --no-update to skip `apt-get update`.
+set -euo pipefail
+
+PKGS=(
+  # build
+  build-essential autoconf automake libtool pkg-config
+  apache2 apache2-dev libapr1-dev libaprutil1-dev
+  libjansson-dev libssl-dev libcurl4-openssl-dev
+  # unit tests
+  check valgrind cppcheck
+  # integration tests
+  python3 python3-pytest python3-requests python3-jwcrypto python3-cryptography
+  curl openssl
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "deps.sh: all ${#PKGS[@]} packages already installed"
+  exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+if [ "${1:-}" != "--no-update" ]; then
+  $SUDO apt-get update -qq
+fi
+echo "deps.sh: installing ${missing[*]}"
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,73 @@
+/*
+ * claims_keys.h - trusted verification keys: import, algorithm binding, strength checks, lookup.
+ *
+ * Promises:
+ *  - keys come from PEM SubjectPublicKeyInfo, PEM PKCS#1 RSA public keys, X.509 certificates
+ *    (PEM or DER), a JWK or a JWK Set (auto-detected), or, for HMAC only, a secret given
+ *    through claims_key_secret(); a PEM or JWK public key is never usable as an HMAC secret;
+ *  - every key is bound to exactly one JWS algorithm: the configured one, else the JWK "alg",
+ *    else the only algorithm its type allows (EC curve, Ed curve, or the one algorithm of the
+ *    key's family in the issuer's allow-list); an ambiguous RSA key without alg is refused;
+ *  - strength: RSA 2048..max bits with an odd e >= 3, EC points on the named curve with exact
+ *    coordinate lengths, HMAC secrets at least the hash length, JWK use/key_ops must allow
+ *    verification, JWK Sets without duplicate kids or mixed symmetric/asymmetric keys;
+ *  - a refusal comes with a message naming the key (file, index, kid), never key material.
+ * Keys are immutable once loaded; OpenSSL objects are freed by a cleanup of the load pool.
+ */
+#ifndef CLAIMS_KEYS_H
+#define CLAIMS_KEYS_H
+
+#include "claims.h"
+#include "claims_alg.h"
+
+#include <openssl/evp.h>
+
+typedef struct claims_key_t {
+    const char *kid;               /* NULL when the key has none */
+    apr_size_t kid_len;
+    claims_alg_t alg;              /* the one algorithm this key verifies */
+    EVP_PKEY *pkey;                /* asymmetric keys; NULL for HMAC */
+    const EVP_MD *md;              /* digest prepared once (NULL for EdDSA) */
+    const unsigned char *secret;   /* HMAC keys only */
+    apr_size_t secret_len;
+    int bits;                      /* key size in bits (RSA modulus, EC/Ed curve, HMAC secret) */
+    const char *label;             /* where it came from, for messages */
+} claims_key_t;
+
+typedef struct claims_key_opts_t {
+    const char *kid;               /* bind this kid (ClaimsKeyFile kid=); NULL keeps the key's own */
+    claims_alg_t alg;              /* bind this alg (ClaimsKeyFile alg=); UNKNOWN: see above */
+    claims_alg_set_t allowed;      /* the issuer's allow-list (0 = any), used to bind and check */
+    int max_rsa_bits;              /* 0 = CLAIMS_DEFAULT_MAX_RSA_BITS */
+    int allow_symmetric;           /* accept "oct" JWKs (never from ClaimsKeyFile) */
+    int skip_unusable;             /* remote sets: skip encryption-only keys instead of refusing */
+} claims_key_opts_t;
+
+/* Parses key material (auto-detected) and appends claims_key_t* to keys. */
+claims_status_t claims_keys_parse(apr_pool_t *p, const char *data, apr_size_t len, const char *label,
+                                  const claims_key_opts_t *opts, apr_array_header_t *keys, char **err);
+
+/* Reads a file (at most CLAIMS_MAX_KEY_FILE bytes) and parses it as above. */
+claims_status_t claims_keys_load_file(apr_pool_t *p, const char *path, const claims_key_opts_t *opts,
+                                      apr_array_header_t *keys, char **err);
+
+/* An HMAC key from raw secret bytes (at least the hash length of alg, which must be HS*). */
+claims_status_t claims_key_secret(apr_pool_t *p, const unsigned char *secret, apr_size_t len,
+                                  claims_alg_t alg, const char *kid, const char *label,
+                                  claims_key_t **out, char **err);
+
+/* Reads a secret file: its raw bytes, one trailing newline (LF or CRLF) dropped. */
+claims_status_t claims_key_secret_file(apr_pool_t *p, const char *path, claims_alg_t alg, const char *kid,
+                                       claims_key_t **out, char **err);
+
+/* Checks that keys (claims_key_t*) can live together in one issuer's set: no duplicate kid,
+ * not both symmetric and asymmetric keys. */
+claims_status_t claims_keys_check_set(apr_pool_t *p, const apr_array_header_t *keys, char **err);
+
+/* Selects the keys that may verify a token: with a kid, the key with exactly that kid (byte
+ * comparison) whose algorithm accepts header_alg, else the kid-less keys bound to it; without a
+ * kid, the keys bound to header_alg. At most max (<= CLAIMS_MAX_KID_CANDIDATES) are returned. */
+int claims_keys_select(const apr_array_header_t *keys, const char *kid, apr_size_t kid_len,
+                       claims_alg_t header_alg, const claims_key_t **out, int max);
+
+#endif

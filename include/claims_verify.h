@@ -1,0 +1,42 @@
+/*
+ * claims_verify.h - a token string and the trusted issuers in, verified claims or a precise
+ * refusal out.
+ *
+ * Order of work: size cap, JWS parse, claims parse, issuer chosen by exact "iss" among the
+ * trusted ones (never another issuer's keys, CL-26), header alg checked against the issuer's
+ * allow-list, key chosen by kid (or by alg, at most CLAIMS_MAX_KID_CANDIDATES keys), signature
+ * verified with the algorithm bound to the key. Registered claims are checked afterwards, per
+ * location, with claims_validate().
+ */
+#ifndef CLAIMS_VERIFY_H
+#define CLAIMS_VERIFY_H
+
+#include "claims.h"
+#include "claims_alg.h"
+#include "claims_jws.h"
+#include "claims_keys.h"
+
+#include <jansson.h>
+
+typedef struct claims_issuer_t {
+    const char *iss;                  /* exact issuer identifier */
+    apr_array_header_t *keys;         /* claims_key_t *, immutable after configuration */
+    claims_alg_set_t algs;            /* allow-list; 0 = whatever the keys are bound to */
+} claims_issuer_t;
+
+typedef struct claims_verified_t {
+    const claims_issuer_t *issuer;
+    const claims_jws_t *jws;
+    json_t *claims;                   /* the verified payload, released with the pool */
+    const claims_key_t *key;
+} claims_verified_t;
+
+claims_status_t claims_verify(apr_pool_t *p, const char *token, apr_size_t len, apr_size_t max_len,
+                              const claims_issuer_t *const *trusted, int ntrusted,
+                              claims_verified_t *out);
+
+/* The trusted issuer whose identifier equals iss exactly, or NULL. */
+const claims_issuer_t *claims_issuer_find(const claims_issuer_t *const *trusted, int ntrusted,
+                                          const char *iss, apr_size_t len);
+
+#endif

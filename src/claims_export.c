@@ -1,0 +1,156 @@
+/*
+ * claims_export.c - claims to environment variables; see claims_export.h.
+ */
+#include "claims_export.h"
+
+#include <apr_strings.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *claims_value_text(apr_pool_t *p, const json_t *v)
+{
+    char *s, *out;
+    if (json_is_string(v)) {
+        return apr_pstrmemdup(p, json_string_value(v), json_string_length(v));
+    }
+    if (v == NULL) {
+        return NULL;
+    }
+    s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s == NULL) {
+        return NULL;
+    }
+    out = apr_pstrdup(p, s);
+    free(s);
+    return out;
+}
+
+char *claims_env_name(apr_pool_t *p, const char *prefix, const char *name)
+{
+    apr_size_t plen = strlen(prefix), nlen = strlen(name);
+    char *out = apr_palloc(p, plen + nlen + 1);
+    memcpy(out, prefix, plen);
+    for (apr_size_t i = 0; i < nlen; i++) {
+        char c = name[i];
+        if (c >= 'a' && c <= 'z') {
+            c = (char)(c - 'a' + 'A');
+        }
+        else if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) {
+            c = '_';
+        }
+        out[plen + i] = c;
+    }
+    out[plen + nlen] = '\0';
+    return out;
+}
+
+static void collision(apr_pool_t *p, const claims_logger_t *log, const char *var, const char *claim)
+{
+    claims_log(log, CLAIMS_LOG_INFO,
+               apr_psprintf(p, "claim \"%s\" not exported: %s is already taken by another claim",
+                            claims_log_escape(p, claim, strlen(claim), 64), var));
+}
+
+static void export_one(apr_pool_t *p, const char *claim, const json_t *v, const char *prefix,
+                       apr_table_t *env, apr_table_t *taken, const claims_logger_t *log)
+{
+    char *var = claims_env_name(p, prefix, claim);
+    if (apr_table_get(taken, var) != NULL) {
+        collision(p, log, var, claim);
+        return;
+    }
+    apr_table_setn(taken, var, "1");
+    if (!json_is_array(v)) {
+        char *text = claims_value_text(p, v);
+        if (text != NULL) {
+            apr_table_setn(env, var, text);
+        }
+        return;
+    }
+    {
+        apr_array_header_t *parts = apr_array_make(p, (int)json_array_size(v) + 1, sizeof(char *));
+        size_t i;
+        json_t *el;
+        json_array_foreach(v, i, el) {
+            char *text = claims_value_text(p, el);
+            if (text == NULL) {
+                continue;
+            }
+            *(char **)apr_array_push(parts) = text;
+            if (i < CLAIMS_MAX_EXPORT_ARRAY) {
+                char *ivar = apr_psprintf(p, "%s_%" APR_SIZE_T_FMT, var, (apr_size_t)i);
+                if (apr_table_get(taken, ivar) == NULL) {
+                    apr_table_setn(taken, ivar, "1");
+                    apr_table_setn(env, ivar, text);
+                }
+            }
+        }
+        apr_table_setn(env, var, apr_array_pstrcat(p, parts, ','));
+        {
+            char *nvar = apr_pstrcat(p, var, "_N", NULL);
+            if (apr_table_get(taken, nvar) == NULL) {
+                apr_table_setn(taken, nvar, "1");
+                apr_table_setn(env, nvar, apr_psprintf(p, "%" APR_SIZE_T_FMT, (apr_size_t)json_array_size(v)));
+            }
+        }
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void claims_export_env(apr_pool_t *p, const json_t *claims, const apr_array_header_t *paths,
+                       const char *prefix, apr_table_t *env, const claims_logger_t *log)
+{
+    apr_table_t *taken = apr_table_make(p, 16);
+    if (prefix == NULL) {
+        prefix = CLAIMS_DEFAULT_ENV_PREFIX;
+    }
+    if (paths == NULL) {
+        apr_size_t n = json_object_size(claims), i = 0;
+        const char **names = apr_palloc(p, (n + 1) * sizeof(char *));
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)claims, key, v) {
+            names[i++] = key;
+        }
+        qsort(names, i, sizeof(char *), cmp_str);
+        for (apr_size_t k = 0; k < i; k++) {
+            export_one(p, names[k], json_object_get(claims, names[k]), prefix, env, taken, log);
+        }
+        return;
+    }
+    for (int i = 0; i < paths->nelts; i++) {
+        const claims_path_t *path = APR_ARRAY_IDX(paths, i, const claims_path_t *);
+        json_t *v = claims_path_lookup(claims, path);
+        if (v != NULL) {
+            export_one(p, path->text, v, prefix, env, taken, log);
+        }
+    }
+}
+
+claims_status_t claims_remote_user(apr_pool_t *p, const json_t *claims, const claims_path_t *path,
+                                   const char **user)
+{
+    json_t *v = claims_path_lookup(claims, path);
+    const char *s;
+    apr_size_t len;
+    if (!json_is_string(v)) {
+        return CLAIMS_ERR_REMOTE_USER;
+    }
+    s = json_string_value(v);
+    len = json_string_length(v);
+    if (len == 0 || len > CLAIMS_MAX_REMOTE_USER) {
+        return CLAIMS_ERR_REMOTE_USER;
+    }
+    for (apr_size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            return CLAIMS_ERR_REMOTE_USER;
+        }
+    }
+    *user = apr_pstrmemdup(p, s, len);
+    return CLAIMS_OK;
+}
