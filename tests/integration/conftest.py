@@ -1,0 +1,292 @@
+"""
+Integration harness for mod_claims: each test module writes its own httpd.conf into a
+temporary server root, starts a real apache2 (-DFOREGROUND) on a free 127.0.0.1 port with the
+module from the build tree, talks HTTP to it, stops it, and fails on unexpected [error] lines
+in its error log. Tokens are minted here with jwcrypto; keys are generated per run.
+Run with Debian's /usr/bin/python3 (python3-pytest, python3-requests, python3-jwcrypto).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+
+import pytest
+import requests
+from jwcrypto import jwk, jws
+from jwcrypto.common import json_encode
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC_DIR = os.environ.get("CLAIMS_SRC_DIR", os.path.abspath(os.path.join(HERE, "..", "..")))
+BUILD_DIR = os.environ.get("CLAIMS_BUILD_DIR", SRC_DIR)
+MODULE = os.environ.get("CLAIMS_MODULE", os.path.join(BUILD_DIR, ".libs", "mod_claims.so"))
+HTTPD = os.environ.get("CLAIMS_HTTPD", shutil.which("apache2", path="/usr/sbin:/usr/bin") or "apache2")
+APACHE_MODULES = os.environ.get("CLAIMS_APACHE_MODULES", "/usr/lib/apache2/modules")
+
+ISSUER = "https://idp.test/realms/main"
+OTHER_ISSUER = "https://other-idp.test"
+AUDIENCE = "https://api.test"
+
+BASE_MODULES = [
+    "authn_core", "authz_core", "authz_host", "authz_user", "auth_basic", "authn_file",
+    "alias", "mime", "dir", "env", "setenvif", "headers", "cgid", "include", "rewrite",
+]
+
+ENV_CGI = """#!/usr/bin/python3
+import json, os, sys
+sys.stdout.write("Content-Type: application/json\\r\\n\\r\\n")
+sys.stdout.write(json.dumps(dict(os.environ), sort_keys=True))
+"""
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def now():
+    return int(time.time())
+
+
+class Keys:
+    """Keys of two issuers, written as JWK Sets and PEM files into a directory."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.rsa = jwk.JWK.generate(kty="RSA", size=2048, kid="rsa-1", alg="RS256", use="sig")
+        self.rsa2 = jwk.JWK.generate(kty="RSA", size=2048, kid="rsa-2", alg="RS256", use="sig")
+        self.pss = jwk.JWK.generate(kty="RSA", size=2048, kid="pss-1", alg="PS256", use="sig")
+        self.ec = jwk.JWK.generate(kty="EC", crv="P-256", kid="ec-1", alg="ES256", use="sig")
+        self.ec384 = jwk.JWK.generate(kty="EC", crv="P-384", kid="ec-384", alg="ES384", use="sig")
+        self.ed = jwk.JWK.generate(kty="OKP", crv="Ed25519", kid="ed-1", alg="EdDSA", use="sig")
+        self.other = jwk.JWK.generate(kty="RSA", size=2048, kid="other-1", alg="RS256", use="sig")
+        self.attacker = jwk.JWK.generate(kty="RSA", size=2048, kid="rsa-1", alg="RS256", use="sig")
+        self.secret = os.urandom(32)
+        self.hs = jwk.JWK(kty="oct", k=jwk.base64url_encode(self.secret), kid="hs-1", alg="HS256")
+        self.jwks_path = self.write_jwks("issuer.jwks.json", [self.rsa, self.rsa2, self.pss, self.ec,
+                                                             self.ec384, self.ed])
+        self.other_jwks_path = self.write_jwks("other.jwks.json", [self.other])
+        self.rsa_pem_path = self.write("rsa.pem", self.rsa.export_to_pem())
+        self.secret_path = self.write("hs256.key", self.secret)
+
+    def write(self, name, data):
+        path = os.path.join(self.dir, name)
+        mode = "wb" if isinstance(data, bytes) else "w"
+        with open(path, mode) as f:
+            f.write(data)
+        os.chmod(path, 0o644)
+        return path
+
+    def write_jwks(self, name, keys):
+        return self.write(name, json.dumps({"keys": [json.loads(k.export_public()) for k in keys]}))
+
+
+def mint(key, claims=None, alg=None, header=None, **overrides):
+    """A compact JWS over claims (defaults: valid for ISSUER/AUDIENCE for 5 minutes)."""
+    payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "iat": now(), "exp": now() + 300}
+    if claims is not None:
+        payload.update(claims)
+    for k, v in overrides.items():
+        if v is None:
+            payload.pop(k, None)
+        else:
+            payload[k] = v
+    prot = {"alg": alg or key.get("alg", "RS256")}
+    if key.get("kid") is not None:
+        prot["kid"] = key.get("kid")
+    if header:
+        prot.update(header)
+        prot = {k: v for k, v in prot.items() if v is not None}
+    token = jws.JWS(json.dumps(payload).encode())
+    token.add_signature(key, alg=prot["alg"], protected=json_encode(prot))
+    return token.serialize(compact=True)
+
+
+class Httpd:
+    """One apache2 instance with a generated configuration."""
+
+    def __init__(self, root, body, modules=(), mpm="event", loglevel="claims:debug"):
+        self.root = root
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.body = body
+        self.modules = list(BASE_MODULES) + list(modules)
+        self.mpm = mpm
+        self.loglevel = loglevel
+        self.proc = None
+        self.error_log = os.path.join(root, "logs", "error.log")
+        # httpd itself logs every authorization failure at error level
+        self.allowed_errors = ["AH01631:", "AH01630:"]
+        for d in ("logs", "htdocs", "cgi-bin", "run"):
+            os.makedirs(os.path.join(root, d), exist_ok=True)
+            os.chmod(os.path.join(root, d), 0o755)
+        self.write_file("htdocs/index.html", "hello\n")
+        self.write_file("cgi-bin/env.py", ENV_CGI, mode=0o755)
+
+    def write_file(self, rel, text, mode=0o644):
+        path = os.path.join(self.root, rel)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def config(self):
+        lines = ["ServerRoot %s" % self.root, "ServerName 127.0.0.1",
+                 "Listen 127.0.0.1:%d" % self.port,
+                 "PidFile %s/run/httpd.pid" % self.root,
+                 "ErrorLog %s" % self.error_log,
+                 "LogLevel warn %s" % self.loglevel,
+                 "LoadModule mpm_%s_module %s/mod_mpm_%s.so" % (self.mpm, APACHE_MODULES, self.mpm)]
+        for m in self.modules:
+            lines.append("LoadModule %s_module %s/mod_%s.so" % (m, APACHE_MODULES, m))
+        lines.append("LoadModule claims_module %s" % MODULE)
+        if os.getuid() == 0:
+            lines += ["User nobody", "Group nogroup"]
+        lines += [
+            "ScriptSock %s/run/cgid.sock" % self.root,
+            "TypesConfig /etc/mime.types",
+            "DocumentRoot %s/htdocs" % self.root,
+            "ScriptAlias /cgi/ %s/cgi-bin/" % self.root,
+            "<Directory %s>" % self.root, "  Require all granted", "  Options +ExecCGI +Includes", "</Directory>",
+            "StartServers 1", "ServerLimit 2", "MaxRequestWorkers 50" if self.mpm != "prefork" else "MaxRequestWorkers 10",
+            "Timeout 10", "KeepAliveTimeout 2",
+        ]
+        if self.mpm != "prefork":
+            lines.append("ThreadsPerChild 25")
+        return "\n".join(lines) + "\n" + self.body + "\n"
+
+    def conf_path(self):
+        path = os.path.join(self.root, "httpd.conf")
+        with open(path, "w") as f:
+            f.write(self.config())
+        return path
+
+    def configtest(self):
+        """(returncode, output) of apache2 -t on the configuration."""
+        p = subprocess.run([HTTPD, "-t", "-f", self.conf_path()], capture_output=True, text=True,
+                           timeout=30)
+        return p.returncode, p.stdout + p.stderr
+
+    def start(self):
+        conf = self.conf_path()
+        rc, out = self.configtest()
+        if rc != 0:
+            raise RuntimeError("configtest failed:\n" + out)
+        self.proc = subprocess.Popen([HTTPD, "-DFOREGROUND", "-f", conf],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("apache2 exited: %s\n%s" % (self.proc.stdout.read().decode(), self.log()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("apache2 did not start listening")
+
+    def graceful(self):
+        self.conf_path()
+        self.proc.send_signal(signal.SIGUSR1)
+        time.sleep(1.0)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def log(self):
+        try:
+            with open(self.error_log) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def unexpected_errors(self):
+        bad = []
+        for line in self.log().splitlines():
+            if ("[error]" in line or ":error]" in line or ":crit]" in line or ":emerg]" in line
+                    or "exit signal" in line):
+                if not any(a in line for a in self.allowed_errors):
+                    bad.append(line)
+        return bad
+
+    def get(self, path, token=None, headers=None, **kw):
+        h = dict(headers or {})
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        return requests.get(self.url + path, headers=h, timeout=10, allow_redirects=False, **kw)
+
+    def request(self, method, path, **kw):
+        kw.setdefault("timeout", 10)
+        kw.setdefault("allow_redirects", False)
+        return requests.request(method, self.url + path, **kw)
+
+
+@pytest.fixture(scope="session")
+def keys():
+    d = tempfile.mkdtemp(prefix="claims-keys-")
+    os.chmod(d, 0o755)
+    k = Keys(d)
+    yield k
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def issuer_block(keys, issuer=ISSUER, audience=AUDIENCE, extra=""):
+    return """
+<ClaimsIssuer %s>
+    ClaimsKeyFile %s
+    ClaimsAudience %s
+%s
+</ClaimsIssuer>
+""" % (issuer, keys.jwks_path, audience, extra)
+
+
+@pytest.fixture
+def make_httpd():
+    """Factory: make_httpd(body, **kw) -> started Httpd; stopped and checked after the test."""
+    servers = []
+
+    def factory(body, start=True, **kw):
+        root = tempfile.mkdtemp(prefix="claims-httpd-")
+        os.chmod(root, 0o755)
+        h = Httpd(root, body, **kw)
+        servers.append(h)
+        if start:
+            h.start()
+        return h
+
+    yield factory
+    failures = []
+    for h in servers:
+        h.stop()
+        bad = h.unexpected_errors()
+        if bad:
+            failures.append("unexpected errors in %s:\n%s" % (h.error_log, "\n".join(bad)))
+        shutil.rmtree(h.root, ignore_errors=True)
+    if failures:
+        pytest.fail("\n".join(failures))
+
+
+def challenge(resp):
+    """The WWW-Authenticate header parsed into (scheme, {param: value})."""
+    v = resp.headers.get("WWW-Authenticate")
+    if v is None:
+        return None, {}
+    scheme, _, rest = v.partition(" ")
+    params = {}
+    import re
+    for m in re.finditer(r'([a-zA-Z_]+)="([^"]*)"', rest):
+        assert m.group(1) not in params, "attribute %s twice in %r" % (m.group(1), v)
+        params[m.group(1)] = m.group(2)
+    return scheme, params
