@@ -1,0 +1,126 @@
+/*
+ * mod_claims.h - what the files of the httpd glue (mod_claims*.c) share: configuration
+ * records, the per-request state and the functions one glue file offers another.
+ * Glue-only: no core file includes this, and nothing here is exported from the module.
+ */
+#ifndef MOD_CLAIMS_H
+#define MOD_CLAIMS_H
+
+#include "claims.h"
+#include "claims_alg.h"
+#include "claims_b64url.h"
+#include "claims_export.h"
+#include "claims_keys.h"
+#include "claims_match.h"
+#include "claims_path.h"
+#include "claims_token.h"
+#include "claims_validate.h"
+#include "claims_verify.h"
+
+#include "ap_expr.h"
+#include "http_config.h"
+#include "httpd.h"
+
+extern module AP_MODULE_DECLARE_DATA claims_module;
+
+#define CLAIMS_AUTH_TYPE "claims"
+#define CLAIMS_UNSET (-1)
+
+/* request notes shared between the hooks */
+#define MC_NOTE_DENIED "claims-denied"          /* a Require on claims/scopes failed */
+#define MC_NOTE_SCOPES "claims-missing-scopes"  /* the scopes of a failed Require scope */
+#define MC_NOTE_IN_AUTHZ "claims-in-authz"
+
+/* token sources (ClaimsTokenFrom) */
+#define MC_FROM_HEADER 0x1
+#define MC_FROM_COOKIE 0x2
+#define MC_FROM_FORM 0x4
+#define MC_FROM_QUERY 0x8
+
+/* header value encodings (ClaimsHeaderEncoding) */
+typedef enum mc_encoding_t {
+    MC_ENC_PERCENT = 0,     /* printable ASCII as is; '%', controls and non-ASCII as %XX */
+    MC_ENC_RAW,             /* UTF-8 bytes as they are; a value with a control char is not sent */
+    MC_ENC_BASE64URL        /* unpadded base64url of the value's bytes */
+} mc_encoding_t;
+
+typedef struct mc_key_spec_t {
+    const char *path;
+    const char *kid;
+    claims_alg_t alg;
+    int secret;                        /* ClaimsSecretFile */
+    const char *where;
+} mc_key_spec_t;
+
+typedef struct mc_issuer_t {
+    claims_issuer_t core;              /* first member: the core's view (iss, keys, algs) */
+    apr_array_header_t *key_specs;     /* mc_key_spec_t */
+    apr_array_header_t *audiences;     /* const char *; NULL when unset */
+    int audience_any;
+    const char *typ;
+    apr_array_header_t *required;      /* const char * */
+    apr_int64_t leeway;
+    const char *where;                 /* file:line of <ClaimsIssuer> */
+} mc_issuer_t;
+
+typedef struct mc_srv_conf_t {
+    apr_array_header_t *issuers;       /* mc_issuer_t * */
+    mc_issuer_t *current;              /* while a <ClaimsIssuer> section is read */
+} mc_srv_conf_t;
+
+typedef struct mc_header_t {
+    const char *name;                  /* as configured */
+    const char *norm;                  /* normalised: upper-case, non-alphanumerics '_' */
+    claims_path_t *path;
+} mc_header_t;
+
+typedef struct mc_dir_conf_t {
+    apr_array_header_t *trust;         /* issuer identifiers; NULL: all declared */
+    apr_array_header_t *audiences;     /* NULL: the issuer's */
+    int audience_any;
+    int audience_set;
+    claims_path_t *remote_user;        /* NULL: sub */
+    int remote_user_qualified;
+    apr_array_header_t *export_paths;  /* claims_path_t *; NULL: every top-level claim */
+    int export_set;
+    apr_size_t max_token;              /* 0: unset */
+    int token_from;                    /* MC_FROM_* bits; CLAIMS_UNSET */
+    const char *cookie_name;
+    const char *query_name;
+    apr_array_header_t *headers;       /* mc_header_t; NULL: unset */
+    const char *header_prefix;         /* NULL: unset; "" : none */
+    const char *header_prefix_norm;
+    int header_encoding;               /* mc_encoding_t; CLAIMS_UNSET */
+    int forward_token;                 /* CLAIMS_UNSET, 0, 1 */
+    int optional;                      /* CLAIMS_UNSET, 0, 1 */
+    int preflight_pass;                /* CLAIMS_UNSET, 0, 1 */
+} mc_dir_conf_t;
+
+/* What authentication found, kept in the request config for providers, fixups, ap_expr. */
+typedef struct mc_state_t {
+    claims_verified_t v;
+    const mc_issuer_t *issuer;
+    const char *user;
+    int anonymous;                     /* ClaimsOptional and no token: no identity */
+} mc_state_t;
+
+/* ---- mod_claims_authn.c */
+int mc_is_ours(request_rec *r);
+mc_state_t *mc_get_state(request_rec *r);
+/* The verified identity of r (NULL when none), verifying the token now when authentication
+ * has not run yet (for <If> and other expressions evaluated before it). */
+mc_state_t *mc_lazy_state(request_rec *r);
+int mc_is_preflight(request_rec *r, const mc_dir_conf_t *dc);
+void mc_register_authn_hooks(apr_pool_t *p);
+
+/* ---- mod_claims_authz.c */
+void mc_register_providers(apr_pool_t *p);
+
+/* ---- mod_claims_identity.c */
+char *mc_normalise_header(apr_pool_t *p, const char *name);
+void mc_register_identity_hooks(apr_pool_t *p);
+
+/* ---- mod_claims.c */
+void mc_core_log(void *baton, claims_log_level_t level, const char *msg);
+
+#endif

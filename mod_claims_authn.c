@@ -1,0 +1,541 @@
+/*
+ * mod_claims_authn.c - the authentication side of the glue: where the token comes from
+ * (ClaimsTokenFrom), verifying it with the core, and the RFC 6750 answers.
+ *
+ * Hooks: check_authn (only for AuthType claims), force_authn (so that a token is checked even
+ * where the Require rules would admit anonymous requests), check_authz (runs first, lets
+ * mod_authz_core decide, and turns its 401 for a verified token into 403 insufficient_scope),
+ * and note_auth_failure (our challenge). No hook here writes a response body.
+ */
+#include "mod_claims.h"
+
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+
+#include <apr_strings.h>
+#include <string.h>
+
+#define MC_MAX_TRUSTED 64
+#define MC_FORM_MAX (64 * 1024)
+#define MC_FILTER_KEPT_BODY "CLAIMS_KEPT_BODY"
+
+/* ------------------------------------------------------------------ request state */
+
+int mc_is_ours(request_rec *r)
+{
+    const char *t = ap_auth_type(r);
+    return t != NULL && strcasecmp(t, CLAIMS_AUTH_TYPE) == 0;
+}
+
+mc_state_t *mc_get_state(request_rec *r)
+{
+    /* sub-requests and internal redirects see what their parent verified */
+    for (request_rec *q = r; q != NULL; q = q->main != NULL ? q->main : q->prev) {
+        mc_state_t *st = ap_get_module_config(q->request_config, &claims_module);
+        if (st != NULL) {
+            return st;
+        }
+    }
+    return NULL;
+}
+
+int mc_is_preflight(request_rec *r, const mc_dir_conf_t *dc)
+{
+    return dc->preflight_pass == 1 && r->method_number == M_OPTIONS
+        && apr_table_get(r->headers_in, "Origin") != NULL
+        && apr_table_get(r->headers_in, "Access-Control-Request-Method") != NULL;
+}
+
+/* ------------------------------------------------------------------ responses */
+
+/* RFC 6750 quoted-string content: drop what cannot appear ('"', '\\', controls). */
+static const char *quoted(request_rec *r, const char *s)
+{
+    char *out = apr_pstrdup(r->pool, s), *o = out;
+    for (const char *c = s; *c; c++) {
+        unsigned char u = (unsigned char)*c;
+        if (u >= 0x20 && u != 0x7f && u != '"' && u != '\\') {
+            *o++ = *c;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void set_challenge(request_rec *r, const char *error, const char *desc, const char *scope)
+{
+    const char *name = ap_auth_name(r);
+    const char *v = apr_psprintf(r->pool, "Bearer realm=\"%s\"", quoted(r, name != NULL ? name : ""));
+    if (error != NULL) {
+        v = apr_psprintf(r->pool, "%s, error=\"%s\"", v, error);
+    }
+    if (desc != NULL) {
+        v = apr_psprintf(r->pool, "%s, error_description=\"%s\"", v, desc);
+    }
+    if (scope != NULL && *scope != '\0') {
+        v = apr_psprintf(r->pool, "%s, scope=\"%s\"", v, quoted(r, scope));
+    }
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate", v);  /* exactly one (CL-55) */
+}
+
+static int refuse(request_rec *r, claims_status_t st)
+{
+    switch (claims_status_class(st)) {
+    case CLAIMS_CLASS_NO_TOKEN:
+        set_challenge(r, NULL, NULL, NULL);
+        return HTTP_UNAUTHORIZED;
+    case CLAIMS_CLASS_INVALID_REQUEST:
+        set_challenge(r, "invalid_request", claims_status_text(st), NULL);
+        return HTTP_BAD_REQUEST;
+    case CLAIMS_CLASS_INVALID_TOKEN:
+        set_challenge(r, "invalid_token", claims_status_text(st), NULL);
+        return HTTP_UNAUTHORIZED;
+    default:
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+/* ------------------------------------------------------------------ token sources */
+
+/* The kept body of a form request, handed back to the handler unchanged. */
+static apr_status_t kept_body_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
+                                     apr_read_type_e block, apr_off_t readbytes)
+{
+    apr_bucket_brigade *kept = f->ctx;
+    apr_bucket *e;
+    apr_status_t rv;
+
+    if (kept == NULL || APR_BRIGADE_EMPTY(kept)) {
+        ap_remove_input_filter(f);
+        return ap_get_brigade(f->next, bb, mode, block, readbytes);
+    }
+    if (mode != AP_MODE_READBYTES && mode != AP_MODE_SPECULATIVE) {
+        /* getline and friends: give them everything we kept, it ends at a bucket boundary */
+        APR_BRIGADE_CONCAT(bb, kept);
+        return APR_SUCCESS;
+    }
+    rv = apr_brigade_partition(kept, readbytes, &e);
+    if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
+        return rv;
+    }
+    if (mode == AP_MODE_SPECULATIVE) {
+        for (apr_bucket *b = APR_BRIGADE_FIRST(kept); b != e; b = APR_BUCKET_NEXT(b)) {
+            apr_bucket *copy;
+            if (apr_bucket_copy(b, &copy) == APR_SUCCESS) {
+                APR_BRIGADE_INSERT_TAIL(bb, copy);
+            }
+        }
+        return APR_SUCCESS;
+    }
+    while (!APR_BRIGADE_EMPTY(kept) && APR_BRIGADE_FIRST(kept) != e) {
+        apr_bucket *b = APR_BRIGADE_FIRST(kept);
+        APR_BUCKET_REMOVE(b);
+        APR_BRIGADE_INSERT_TAIL(bb, b);
+    }
+    return APR_SUCCESS;
+}
+
+/* Reads a url-encoded form body (up to MC_FORM_MAX bytes), keeps it for the handler, and
+ * returns it as a string, or NULL when there is none or it is too large. */
+static const char *read_form(request_rec *r)
+{
+    apr_bucket_brigade *kept = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    apr_off_t total = 0;
+    int eos = 0;
+    char *body;
+    apr_size_t len;
+
+    while (!eos && total <= MC_FORM_MAX) {
+        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, 8192);
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+        for (apr_bucket *b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
+            if (APR_BUCKET_IS_EOS(b)) {
+                eos = 1;
+            }
+            else if (b->length != (apr_size_t)-1) {
+                total += (apr_off_t)b->length;
+            }
+            apr_bucket_setaside(b, r->pool);
+        }
+        APR_BRIGADE_CONCAT(kept, bb);
+    }
+    ap_add_input_filter(MC_FILTER_KEPT_BODY, kept, r, r->connection);
+    if (!eos || total > MC_FORM_MAX) {
+        return NULL;
+    }
+    if (apr_brigade_pflatten(kept, &body, &len, r->pool) != APR_SUCCESS) {
+        return NULL;
+    }
+    return apr_pstrmemdup(r->pool, body, len);
+}
+
+/* Finds name=value in an application/x-www-form-urlencoded string (query or form).
+ * Returns 1 (found, *value decoded), 0 (absent), -1 (present twice or undecodable). */
+static int find_param(request_rec *r, const char *s, const char *name, const char **value)
+{
+    apr_size_t nlen = strlen(name);
+    int found = 0;
+    while (s != NULL && *s != '\0') {
+        const char *end = strchr(s, '&');
+        apr_size_t len = end != NULL ? (apr_size_t)(end - s) : strlen(s);
+        if (len > nlen && strncmp(s, name, nlen) == 0 && s[nlen] == '=') {
+            char *v = apr_pstrmemdup(r->pool, s + nlen + 1, len - nlen - 1);
+            if (found || ap_unescape_urlencoded(v) != OK) {
+                return -1;
+            }
+            *value = v;
+            found = 1;
+        }
+        s = end != NULL ? end + 1 : NULL;
+    }
+    return found;
+}
+
+/* The cookie's value from all Cookie headers: 1 found, 0 absent, -1 sent twice. */
+static int find_cookie(request_rec *r, const char *name, const char **value)
+{
+    const char *all = apr_table_get(r->headers_in, "Cookie");
+    apr_size_t nlen = strlen(name);
+    int found = 0;
+    char *copy, *tok, *last;
+    if (all == NULL) {
+        return 0;
+    }
+    copy = apr_pstrdup(r->pool, all);
+    for (tok = apr_strtok(copy, ";,", &last); tok != NULL; tok = apr_strtok(NULL, ";,", &last)) {
+        while (*tok == ' ' || *tok == '\t') {
+            tok++;
+        }
+        if (strncmp(tok, name, nlen) == 0 && tok[nlen] == '=') {
+            char *v = tok + nlen + 1, *e = v + strlen(v);
+            while (e > v && (e[-1] == ' ' || e[-1] == '\t')) {
+                *--e = '\0';
+            }
+            if (found) {
+                return -1;
+            }
+            *value = v;
+            found = 1;
+        }
+    }
+    return found;
+}
+
+static int is_form_post(request_rec *r)
+{
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    return r->method_number == M_POST && ct != NULL
+        && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0
+        && (ct[33] == '\0' || ct[33] == ';' || ct[33] == ' ');
+}
+
+/* Adds one found token; more than one place is a malformed request (CL-06). */
+static claims_status_t take(int found, const char *v, const char **token, apr_size_t *len, int *places)
+{
+    if (found < 0) {
+        return CLAIMS_ERR_TWO_TOKENS;
+    }
+    if (found == 0) {
+        return CLAIMS_OK;
+    }
+    if (++*places > 1) {
+        return CLAIMS_ERR_TWO_TOKENS;
+    }
+    if (!claims_token_is_b64token(v, strlen(v))) {
+        return CLAIMS_ERR_REQUEST;
+    }
+    *token = v;
+    *len = strlen(v);
+    return CLAIMS_OK;
+}
+
+static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const char **token,
+                                  apr_size_t *len)
+{
+    int from = dc->token_from == CLAIMS_UNSET ? MC_FROM_HEADER : dc->token_from;
+    int places = 0;
+    claims_status_t st;
+    const char *v = NULL;
+
+    if (from & MC_FROM_HEADER) {
+        st = claims_token_from_authorization(apr_table_get(r->headers_in, "Authorization"), token, len);
+        if (st == CLAIMS_ERR_REQUEST) {
+            return st;
+        }
+        places += st == CLAIMS_OK;
+    }
+    if (from & MC_FROM_COOKIE) {
+        int found = find_cookie(r, dc->cookie_name, &v);
+        if ((st = take(found, v, token, len, &places)) != CLAIMS_OK) {
+            return st;
+        }
+    }
+    if (from & MC_FROM_QUERY) {
+        /* RFC 6750 section 2.3: such answers must not be cached by shared caches */
+        apr_table_setn(r->err_headers_out, "Cache-Control", "private");
+        int found = find_param(r, r->args, dc->query_name, &v);
+        if ((st = take(found, v, token, len, &places)) != CLAIMS_OK) {
+            return st;
+        }
+    }
+    if ((from & MC_FROM_FORM) && is_form_post(r) && r->main == NULL) {
+        int found = find_param(r, read_form(r), "access_token", &v);
+        if ((st = take(found, v, token, len, &places)) != CLAIMS_OK) {
+            return st;
+        }
+    }
+    return places > 0 ? CLAIMS_OK : CLAIMS_NO_TOKEN;
+}
+
+/* ------------------------------------------------------------------ verification */
+
+static int trusted_issuers(const mc_srv_conf_t *sc, const mc_dir_conf_t *dc, const claims_issuer_t **out)
+{
+    int n = 0;
+    for (int i = 0; i < sc->issuers->nelts && n < MC_MAX_TRUSTED; i++) {
+        const mc_issuer_t *ic = APR_ARRAY_IDX(sc->issuers, i, const mc_issuer_t *);
+        int ok = dc->trust == NULL;
+        for (int j = 0; !ok && j < dc->trust->nelts; j++) {
+            ok = strcmp(APR_ARRAY_IDX(dc->trust, j, const char *), ic->core.iss) == 0;
+        }
+        if (ok) {
+            out[n++] = &ic->core;
+        }
+    }
+    return n;
+}
+
+static void log_refusal(request_rec *r, claims_status_t st, const claims_verified_t *v, const char *what)
+{
+    const char *kid = "-";
+    if (v->jws != NULL && v->jws->kid != NULL) {
+        kid = claims_log_escape(r->pool, v->jws->kid, v->jws->kid_len, 64);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "CLM020: token refused: %s (%s)%s%s; issuer %s, kid %s, alg %s",
+                  claims_status_name(st), claims_status_text(st),
+                  what != NULL ? " on claim " : "", what != NULL ? what : "",
+                  v->issuer != NULL ? v->issuer->iss : "-", kid,
+                  v->jws != NULL ? claims_alg_name(v->jws->alg) : "-");
+}
+
+/* Verifies token for this location. Returns CLAIMS_OK with *out filled, a refusal, or
+ * CLAIMS_ERR_CONFIG when the location cannot check tokens (logged). */
+static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, const char *token,
+                                    apr_size_t len, mc_state_t *state, int quiet)
+{
+    const mc_srv_conf_t *sc = ap_get_module_config(r->server->module_config, &claims_module);
+    const claims_issuer_t *trusted[MC_MAX_TRUSTED];
+    const mc_issuer_t *ic;
+    const char *what = NULL;
+    claims_policy_t pol;
+    claims_status_t st;
+    int ntrusted = trusted_issuers(sc, dc, trusted);
+
+    if (ntrusted == 0) {
+        if (!quiet) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CLM022: no trusted issuer for this location "
+                          "(check <ClaimsIssuer> and ClaimsTrust)");
+        }
+        return CLAIMS_ERR_CONFIG;
+    }
+    st = claims_verify(r->pool, token, len, dc->max_token, trusted, ntrusted, &state->v);
+    if (st != CLAIMS_OK) {
+        if (!quiet) {
+            log_refusal(r, st, &state->v, NULL);
+        }
+        return st;
+    }
+    ic = (const mc_issuer_t *)state->v.issuer;  /* the core record is the first member */
+    memset(&pol, 0, sizeof(pol));
+    pol.issuer = ic->core.iss;
+    pol.leeway = ic->leeway;
+    pol.typ = ic->typ;
+    pol.required = ic->required;
+    pol.audiences = dc->audience_set ? dc->audiences : ic->audiences;
+    pol.audience_any = dc->audience_set ? dc->audience_any : ic->audience_any;
+    if (!pol.audience_any && pol.audiences == NULL) {
+        if (!quiet) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CLM023: no audience configured for this location "
+                          "or issuer %s: set ClaimsAudience (or ClaimsAudience any)", ic->core.iss);
+        }
+        return CLAIMS_ERR_CONFIG;
+    }
+    st = claims_validate(state->v.claims, state->v.jws->typ, &pol,
+                         (double)apr_time_now() / (double)APR_USEC_PER_SEC, &what);
+    if (st == CLAIMS_OK) {
+        static const claims_path_t sub = {"sub", 0, NULL};
+        const claims_path_t *path = dc->remote_user != NULL ? dc->remote_user : &sub;
+        st = claims_remote_user(r->pool, state->v.claims, path, &state->user);
+        what = path->text;
+    }
+    if (st != CLAIMS_OK) {
+        if (!quiet) {
+            log_refusal(r, st, &state->v, what);
+        }
+        return st;
+    }
+    state->issuer = ic;
+    if (dc->remote_user_qualified) {
+        state->user = apr_pstrcat(r->pool, state->user, "@", ic->core.iss, NULL);
+    }
+    return CLAIMS_OK;
+}
+
+mc_state_t *mc_lazy_state(request_rec *r)
+{
+    mc_state_t *state = mc_get_state(r);
+    const mc_dir_conf_t *dc;
+    const char *token = NULL;
+    apr_size_t len = 0;
+
+    if (state != NULL || r->per_dir_config == NULL) {
+        return state != NULL && !state->anonymous ? state : NULL;
+    }
+    /* an expression evaluated before authentication (<If>, SetEnvIfExpr): verify now, with
+     * the configuration merged so far; check_authn verifies again with the final one */
+    dc = ap_get_module_config(r->per_dir_config, &claims_module);
+    if (dc == NULL || !(dc->token_from == CLAIMS_UNSET || (dc->token_from & MC_FROM_HEADER))
+        || claims_token_from_authorization(apr_table_get(r->headers_in, "Authorization"), &token, &len)
+               != CLAIMS_OK) {
+        return NULL;
+    }
+    state = apr_pcalloc(r->pool, sizeof(*state));
+    if (verify_token(r, dc, token, len, state, 1) != CLAIMS_OK) {
+        return NULL;
+    }
+    return state;
+}
+
+/* ------------------------------------------------------------------ hooks */
+
+static int check_authn(request_rec *r)
+{
+    mc_dir_conf_t *dc;
+    const char *token = NULL;
+    apr_size_t len = 0;
+    mc_state_t *state;
+    claims_status_t st;
+
+    if (!mc_is_ours(r)) {
+        return DECLINED;
+    }
+    dc = ap_get_module_config(r->per_dir_config, &claims_module);
+    state = apr_pcalloc(r->pool, sizeof(*state));
+    if (mc_is_preflight(r, dc)) {
+        state->anonymous = 1;
+        ap_set_module_config(r->request_config, &claims_module, state);
+        r->user = "";
+        return OK;
+    }
+    st = find_token(r, dc, &token, &len);
+    if (st == CLAIMS_NO_TOKEN && dc->optional == 1) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM025: no token: anonymous (ClaimsOptional)");
+        state->anonymous = 1;
+        ap_set_module_config(r->request_config, &claims_module, state);
+        r->user = "";  /* httpd wants a user after authn; fixups clear it again */
+        return OK;
+    }
+    if (st != CLAIMS_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM021: %s", claims_status_text(st));
+        return refuse(r, st);
+    }
+    st = verify_token(r, dc, token, len, state, 0);
+    if (st == CLAIMS_ERR_CONFIG) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (st != CLAIMS_OK) {
+        return refuse(r, st);
+    }
+    ap_set_module_config(r->request_config, &claims_module, state);
+    r->user = (char *)state->user;
+    r->ap_auth_type = "Bearer";
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM024: token accepted: user %s, issuer %s, alg %s",
+                  claims_log_escape(r->pool, state->user, strlen(state->user), 128), state->issuer->core.iss,
+                  claims_alg_name(state->v.key->alg));
+    return OK;
+}
+
+/* A token, when sent, is always checked, even where the Require rules admit anonymous
+ * requests (`Require all granted` with ClaimsOptional, or for ap_expr use). */
+static int force_authn(request_rec *r)
+{
+    mc_dir_conf_t *dc;
+    if (!mc_is_ours(r)) {
+        return DECLINED;
+    }
+    dc = ap_get_module_config(r->per_dir_config, &claims_module);
+    return dc->optional == 1 || mc_is_preflight(r, dc)
+        || apr_table_get(r->headers_in, "Authorization") != NULL ? OK : DECLINED;
+}
+
+static int note_auth_failure(request_rec *r, const char *auth_type)
+{
+    mc_state_t *state;
+    if (auth_type == NULL || strcasecmp(auth_type, CLAIMS_AUTH_TYPE) != 0) {
+        return DECLINED;
+    }
+    state = mc_get_state(r);
+    if (state == NULL || state->anonymous) {
+        set_challenge(r, NULL, NULL, NULL);
+    }
+    return OK;
+}
+
+/*
+ * httpd answers 401 when authorization fails for a known user, unless the operator sets
+ * AuthzSendForbiddenOnFailure. A bearer token that is valid but lacks a claim or scope must
+ * get 403 insufficient_scope (RFC 6750 section 3.1). This hook runs first, lets mod_authz_core
+ * decide (by running the auth_checker hooks again with itself stepped aside), and turns that
+ * 401 into 403 only for requests whose token we verified. Providers only leave notes, so no
+ * challenge can leak onto an answer that another <RequireAny> branch granted (CL-51).
+ */
+static int check_authz(request_rec *r)
+{
+    int rv;
+    mc_state_t *state;
+    mc_dir_conf_t *dc;
+
+    if (!mc_is_ours(r) || apr_table_get(r->notes, MC_NOTE_IN_AUTHZ) != NULL) {
+        return DECLINED;
+    }
+    dc = ap_get_module_config(r->per_dir_config, &claims_module);
+    if (mc_is_preflight(r, dc)) {
+        return OK;  /* ClaimsPreflight pass */
+    }
+    apr_table_setn(r->notes, MC_NOTE_IN_AUTHZ, "1");
+    rv = ap_run_auth_checker(r);
+    apr_table_unset(r->notes, MC_NOTE_IN_AUTHZ);
+    state = mc_get_state(r);
+    if (rv == OK || rv == DECLINED || state == NULL || state->anonymous) {
+        apr_table_unset(r->notes, MC_NOTE_DENIED);
+        return rv;
+    }
+    if (rv == HTTP_UNAUTHORIZED || rv == HTTP_FORBIDDEN) {
+        if (apr_table_get(r->notes, MC_NOTE_DENIED) != NULL) {
+            set_challenge(r, "insufficient_scope", NULL, apr_table_get(r->notes, MC_NOTE_SCOPES));
+        }
+        else {
+            apr_table_unset(r->err_headers_out, "WWW-Authenticate");
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM030: access denied for user %s by the Require rules",
+                      claims_log_escape(r->pool, state->user, strlen(state->user), 128));
+        return HTTP_FORBIDDEN;
+    }
+    return rv;
+}
+
+void mc_register_authn_hooks(apr_pool_t *p)
+{
+    ap_register_input_filter(MC_FILTER_KEPT_BODY, kept_body_filter, NULL, AP_FTYPE_RESOURCE);
+    ap_hook_check_authn(check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_force_authn(force_authn, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_authz(check_authz, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,344 @@
+/*
+ * mod_claims_identity.c - the verified identity handed over: to CGI, SSI and handlers as
+ * environment variables, to proxied backends as request headers no client can forge, and to
+ * ap_expr as the functions claim('path') and claims('path').
+ *
+ * Order on every request: post_perdir_config removes client-sent headers whose normalised
+ * name (case-insensitive, '-' and '_' and any other non-alphanumeric equal) matches a
+ * configured ClaimsHeader or the ClaimsHeaderPrefix, before any other module looks at them;
+ * fixups then exports the identity and sets (never adds) our headers.
+ */
+#include "mod_claims.h"
+
+#include "http_core.h"
+#include "http_log.h"
+#include "http_request.h"
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *mc_normalise_header(apr_pool_t *p, const char *name)
+{
+    char *out = apr_pstrdup(p, name);
+    for (char *c = out; *c; c++) {
+        *c = apr_isalnum(*c) ? (char)apr_toupper(*c) : '_';
+    }
+    return out;
+}
+
+/* ------------------------------------------------------------------ scrubbing */
+
+typedef struct scrub_ctx_t {
+    request_rec *r;
+    const mc_dir_conf_t *dc;
+    apr_array_header_t *doomed;
+} scrub_ctx_t;
+
+static int is_ours_header(const mc_dir_conf_t *dc, const char *norm)
+{
+    if (dc->header_prefix_norm != NULL && *dc->header_prefix_norm != '\0'
+        && strncmp(norm, dc->header_prefix_norm, strlen(dc->header_prefix_norm)) == 0) {
+        return 1;
+    }
+    for (int i = 0; dc->headers != NULL && i < dc->headers->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(dc->headers, i, mc_header_t).norm, norm) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int collect_spoofed(void *baton, const char *key, const char *value)
+{
+    scrub_ctx_t *c = baton;
+    if (is_ours_header(c->dc, mc_normalise_header(c->r->pool, key))) {
+        APR_ARRAY_PUSH(c->doomed, const char *) = key;
+    }
+    return 1;
+}
+
+static int scrub_headers(request_rec *r)
+{
+    const mc_dir_conf_t *dc = ap_get_module_config(r->per_dir_config, &claims_module);
+    scrub_ctx_t c;
+    if (dc == NULL || (dc->headers == NULL && (dc->header_prefix_norm == NULL || *dc->header_prefix_norm == '\0'))) {
+        return DECLINED;
+    }
+    c.r = r;
+    c.dc = dc;
+    c.doomed = apr_array_make(r->pool, 2, sizeof(const char *));
+    apr_table_do(collect_spoofed, &c, r->headers_in, NULL);
+    for (int i = 0; i < c.doomed->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(c.doomed, i, const char *);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM040: removed client-sent header %s that looks like "
+                      "one of ours", claims_log_escape(r->pool, name, strlen(name), 64));
+        apr_table_unset(r->headers_in, name);
+    }
+    return DECLINED;
+}
+
+/* ------------------------------------------------------------------ header values */
+
+/* Encodes a claim's text for a header value; NULL when it cannot be sent (raw with controls). */
+static const char *encode_value(request_rec *r, int encoding, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    apr_size_t len = strlen(v);
+    char *out, *o;
+
+    if (encoding == MC_ENC_BASE64URL) {
+        return claims_b64url_encode(r->pool, (const unsigned char *)v, len);
+    }
+    if (encoding == MC_ENC_RAW) {
+        for (const char *c = v; *c; c++) {
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+                return NULL;
+            }
+        }
+        return v;
+    }
+    o = out = apr_palloc(r->pool, len * 3 + 1);
+    for (const char *c = v; *c; c++) {
+        unsigned char u = (unsigned char)*c;
+        if (u <= 0x20 || u >= 0x7f || u == '%') {
+            *o++ = '%';
+            *o++ = hex[u >> 4];
+            *o++ = hex[u & 15];
+        }
+        else {
+            *o++ = (char)u;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* A claim as header text: strings as their bytes, anything else as compact JSON. */
+static const char *header_text(request_rec *r, const json_t *v)
+{
+    char *s, *out;
+    if (json_is_string(v)) {
+        return claims_value_text(r->pool, v);
+    }
+    s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s == NULL) {
+        return NULL;
+    }
+    out = apr_pstrdup(r->pool, s);
+    free(s);
+    return out;
+}
+
+static void set_claim_header(request_rec *r, const mc_dir_conf_t *dc, const char *name, const json_t *v,
+                             const char *claim)
+{
+    int enc = dc->header_encoding == CLAIMS_UNSET ? MC_ENC_PERCENT : dc->header_encoding;
+    const char *text = header_text(r, v);
+    const char *value = text != NULL ? encode_value(r, enc, text) : NULL;
+    if (value == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "CLM041: claim %s not sent as header %s: its value "
+                      "holds control characters (ClaimsHeaderEncoding raw)",
+                      claims_log_escape(r->pool, claim, strlen(claim), 64), name);
+        return;
+    }
+    apr_table_set(r->headers_in, name, value);  /* set, never add (CL-81) */
+}
+
+/* <prefix><claim name>, with characters outside [A-Za-z0-9-] as '-'. */
+static const char *prefixed_name(request_rec *r, const char *prefix, const char *claim)
+{
+    char *name = apr_pstrcat(r->pool, prefix, claim, NULL);
+    for (char *c = name + strlen(prefix); *c; c++) {
+        if (!apr_isalnum(*c) && *c != '-') {
+            *c = '-';
+        }
+    }
+    return name;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void set_prefixed_headers(request_rec *r, const mc_dir_conf_t *dc, const json_t *claims)
+{
+    apr_table_t *taken = apr_table_make(r->pool, 8);
+    if (dc->export_paths != NULL) {
+        for (int i = 0; i < dc->export_paths->nelts; i++) {
+            const claims_path_t *path = APR_ARRAY_IDX(dc->export_paths, i, const claims_path_t *);
+            json_t *v = claims_path_lookup(claims, path);
+            const char *name = prefixed_name(r, dc->header_prefix, path->text);
+            if (v != NULL && apr_table_get(taken, name) == NULL) {
+                apr_table_setn(taken, name, "1");
+                set_claim_header(r, dc, name, v, path->text);
+            }
+        }
+        return;
+    }
+    {
+        apr_size_t n = 0;
+        const char **names = apr_palloc(r->pool, (json_object_size(claims) + 1) * sizeof(char *));
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)claims, key, v) {
+            names[n++] = key;
+        }
+        qsort(names, n, sizeof(char *), cmp_str);
+        for (apr_size_t i = 0; i < n; i++) {
+            const char *name = prefixed_name(r, dc->header_prefix, names[i]);
+            if (apr_table_get(taken, name) == NULL) {
+                apr_table_setn(taken, name, "1");
+                set_claim_header(r, dc, name, json_object_get(claims, names[i]), names[i]);
+            }
+        }
+    }
+}
+
+static int is_proxied(request_rec *r)
+{
+    return r->proxyreq != PROXYREQ_NONE || (r->filename != NULL && strncmp(r->filename, "proxy:", 6) == 0)
+        || (r->handler != NULL && strncmp(r->handler, "proxy:", 6) == 0);
+}
+
+/* ------------------------------------------------------------------ fixups */
+
+static int fixups(request_rec *r)
+{
+    mc_state_t *state;
+    const mc_dir_conf_t *dc;
+    char *json;
+    claims_logger_t log = {mc_core_log, r};
+
+    if (!mc_is_ours(r)) {
+        return DECLINED;
+    }
+    state = mc_get_state(r);
+    dc = ap_get_module_config(r->per_dir_config, &claims_module);
+    if (is_proxied(r) && dc->forward_token != 1) {
+        apr_table_unset(r->headers_in, "Authorization");  /* CL-83 */
+    }
+    if (state == NULL) {
+        return DECLINED;
+    }
+    if (state->anonymous) {
+        if (r->user != NULL && *r->user == '\0') {
+            r->user = NULL;  /* ClaimsOptional: no identity reaches the handler (CL-82) */
+        }
+        return DECLINED;
+    }
+    claims_export_env(r->pool, state->v.claims, dc->export_paths, CLAIMS_DEFAULT_ENV_PREFIX,
+                      r->subprocess_env, &log);
+    json = json_dumps(state->v.claims, JSON_COMPACT);
+    if (json != NULL) {
+        apr_table_set(r->subprocess_env, "CLAIMS_JSON", json);
+        free(json);
+    }
+    apr_table_setn(r->subprocess_env, "CLAIMS_ISSUER", state->issuer->core.iss);
+
+    for (int i = 0; dc->headers != NULL && i < dc->headers->nelts; i++) {
+        const mc_header_t *h = &APR_ARRAY_IDX(dc->headers, i, mc_header_t);
+        json_t *v = claims_path_lookup(state->v.claims, h->path);
+        if (v != NULL) {
+            set_claim_header(r, dc, h->name, v, h->path->text);
+        }
+    }
+    if (dc->header_prefix != NULL && *dc->header_prefix != '\0') {
+        set_prefixed_headers(r, dc, state->v.claims);
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------ ap_expr functions */
+
+static const claims_path_t *expr_path(ap_expr_eval_ctx_t *ctx, const void *data, const char *arg)
+{
+    char *err = NULL;
+    if (data != NULL) {
+        return data;
+    }
+    return claims_path_compile(ctx->p, arg, &err);
+}
+
+static json_t *expr_value(ap_expr_eval_ctx_t *ctx, const void *data, const char *arg)
+{
+    mc_state_t *state;
+    const claims_path_t *path;
+    if (ctx->r == NULL) {
+        return NULL;
+    }
+    state = mc_lazy_state(ctx->r);
+    path = expr_path(ctx, data, arg);
+    if (state == NULL || path == NULL) {
+        return NULL;
+    }
+    return claims_path_lookup(state->v.claims, path);
+}
+
+/* claim('path'): the claim as text (strings as they are, anything else as JSON), or "". */
+static const char *claim_fn(ap_expr_eval_ctx_t *ctx, const void *data, const char *arg)
+{
+    json_t *v = expr_value(ctx, data, arg);
+    const char *s = v != NULL ? header_text(ctx->r, v) : NULL;
+    return s != NULL ? s : "";
+}
+
+/* claims('path'): the elements of an array claim, a scalar as one element, or an empty list. */
+static apr_array_header_t *claims_fn(ap_expr_eval_ctx_t *ctx, const void *data, const char *arg)
+{
+    json_t *v = expr_value(ctx, data, arg);
+    apr_array_header_t *list = apr_array_make(ctx->p, 4, sizeof(const char *));
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *el;
+        json_array_foreach(v, i, el) {
+            const char *s = header_text(ctx->r, el);
+            if (s != NULL) {
+                APR_ARRAY_PUSH(list, const char *) = s;
+            }
+        }
+    }
+    else if (v != NULL) {
+        const char *s = header_text(ctx->r, v);
+        if (s != NULL) {
+            APR_ARRAY_PUSH(list, const char *) = s;
+        }
+    }
+    return list;
+}
+
+static int expr_lookup(ap_expr_lookup_parms *parms)
+{
+    int is_claim = strcmp(parms->name, "claim") == 0;
+    int is_claims = strcmp(parms->name, "claims") == 0;
+    if (!((parms->type == AP_EXPR_FUNC_STRING && is_claim) || (parms->type == AP_EXPR_FUNC_LIST && is_claims))) {
+        return DECLINED;
+    }
+    *parms->data = NULL;
+    if (parms->arg != NULL) {
+        /* a constant path is compiled once, when the expression is parsed */
+        char *err = NULL;
+        claims_path_t *path = claims_path_compile(parms->pool, parms->arg, &err);
+        if (path == NULL) {
+            *parms->err = apr_psprintf(parms->ptemp, "%s('%s'): %s", parms->name, parms->arg, err);
+            return !OK;
+        }
+        *parms->data = path;
+    }
+    if (is_claim) {
+        *parms->func = (const void *)claim_fn;
+    }
+    else {
+        *parms->func = (const void *)claims_fn;
+    }
+    return OK;
+}
+
+void mc_register_identity_hooks(apr_pool_t *p)
+{
+    ap_hook_post_perdir_config(scrub_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_fixups(fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_expr_lookup(expr_lookup, NULL, NULL, APR_HOOK_MIDDLE);
+}
