@@ -12,7 +12,9 @@ PKGS=(
   check valgrind cppcheck
   # integration tests
   python3 python3-pytest python3-requests python3-jwcrypto python3-cryptography
-  curl openssl
+  curl openssl rsync
+  # coexistence tests (issue 5): mod_auth_openidc also registers "Require claim"
+  libapache2-mod-auth-openidc
 )
 
 SUDO=""
