@@ -76,6 +76,29 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     return c;
 }
 
+/* A nested section keeps its parent's claim headers (so they are still scrubbed and set)
+ * and adds its own; a header it names again takes its new claim. */
+static apr_array_header_t *merge_headers(apr_pool_t *p, apr_array_header_t *base, apr_array_header_t *add)
+{
+    apr_array_header_t *out;
+    if (base == NULL || add == NULL) {
+        return add != NULL ? add : base;
+    }
+    out = apr_array_make(p, base->nelts + add->nelts, sizeof(mc_header_t));
+    for (int i = 0; i < base->nelts; i++) {
+        const mc_header_t *b = &APR_ARRAY_IDX(base, i, mc_header_t);
+        int replaced = 0;
+        for (int j = 0; j < add->nelts && !replaced; j++) {
+            replaced = strcmp(APR_ARRAY_IDX(add, j, mc_header_t).norm, b->norm) == 0;
+        }
+        if (!replaced) {
+            *(mc_header_t *)apr_array_push(out) = *b;
+        }
+    }
+    apr_array_cat(out, add);
+    return out;
+}
+
 #define MERGE_INT(f) c->f = add->f != CLAIMS_UNSET ? add->f : base->f
 #define MERGE_PTR(f) c->f = add->f != NULL ? add->f : base->f
 
@@ -121,7 +144,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
         c->cookie_name = base->cookie_name;
         c->query_name = base->query_name;
     }
-    MERGE_PTR(headers);
+    c->headers = merge_headers(p, base->headers, add->headers);
     if (add->header_prefix != NULL) {
         c->header_prefix = add->header_prefix;
         c->header_prefix_norm = add->header_prefix_norm;
@@ -139,7 +162,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 
 /* ------------------------------------------------------------------ issuer directives */
 
-static mc_issuer_t *current_issuer(cmd_parms *cmd)
+mc_issuer_t *mc_current_issuer(cmd_parms *cmd)
 {
     mc_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config, &claims_module);
     return sc->current;
@@ -161,6 +184,17 @@ static const char *parse_int(cmd_parms *cmd, const char *arg, apr_int64_t min, a
     }
     *out = v;
     return NULL;
+}
+
+const char *mc_parse_seconds(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max,
+                             apr_interval_time_t *out)
+{
+    apr_int64_t v = 0;
+    const char *err = parse_int(cmd, arg, min, max, &v);
+    if (err == NULL) {
+        *out = apr_time_from_sec(v);
+    }
+    return err;
 }
 
 static const char *parse_alg(cmd_parms *cmd, const char *name, claims_alg_t *out)
@@ -210,9 +244,9 @@ static const char *load_issuer_keys(cmd_parms *cmd, mc_issuer_t *ic)
                                 ks->where, err != NULL ? err : claims_status_text(st));
         }
     }
-    if (ic->core.keys->nelts == 0) {
-        return apr_psprintf(cmd->pool, "<ClaimsIssuer %s> (%s) has no keys: add ClaimsKeyFile or "
-                            "ClaimsSecretFile", ic->core.iss, ic->where);
+    if (ic->core.keys->nelts == 0 && ic->jwks_url == NULL && ic->discovery_url == NULL) {
+        return apr_psprintf(cmd->pool, "<ClaimsIssuer %s> (%s) has no keys: add ClaimsKeyFile, "
+                            "ClaimsSecretFile, ClaimsJWKS or ClaimsDiscovery", ic->core.iss, ic->where);
     }
     {
         char *err = NULL;
@@ -255,11 +289,18 @@ static const char *issuer_section(cmd_parms *cmd, void *mconfig, const char *arg
     ic->key_specs = apr_array_make(cmd->pool, 2, sizeof(mc_key_spec_t));
     ic->leeway = CLAIMS_DEFAULT_LEEWAY;
     ic->where = where(cmd);
+    ic->refresh = MC_DEFAULT_REFRESH;
+    ic->fetch_timeout = MC_DEFAULT_FETCH_TIMEOUT;
+    ic->kid_interval = MC_DEFAULT_KID_INTERVAL;
+    ic->max_stale = MC_DEFAULT_MAX_STALE;
 
     sc->current = ic;
     err = ap_walk_config(cmd->directive->first_child, cmd, cmd->context);
     sc->current = NULL;
     if (err != NULL) {
+        return err;
+    }
+    if ((err = mc_check_remote(cmd->pool, ic)) != NULL) {
         return err;
     }
     if ((err = load_issuer_keys(cmd, ic)) != NULL) {
@@ -271,7 +312,7 @@ static const char *issuer_section(cmd_parms *cmd, void *mconfig, const char *arg
 
 static const char *need_issuer(cmd_parms *cmd, mc_issuer_t **ic)
 {
-    *ic = current_issuer(cmd);
+    *ic = mc_current_issuer(cmd);
     if (*ic == NULL) {
         return apr_psprintf(cmd->pool, "%s is only allowed inside <ClaimsIssuer>", cmd->cmd->name);
     }
@@ -358,7 +399,7 @@ static const char *add_audience(cmd_parms *cmd, apr_array_header_t **list, int *
 /* ClaimsAudience: inside <ClaimsIssuer> the issuer's default, elsewhere this location's. */
 static const char *set_audience(cmd_parms *cmd, void *mconfig, const char *arg)
 {
-    mc_issuer_t *ic = current_issuer(cmd);
+    mc_issuer_t *ic = mc_current_issuer(cmd);
     const char *err;
     if (ic != NULL) {
         err = add_audience(cmd, &ic->audiences, &ic->audience_any, arg);
@@ -643,6 +684,11 @@ static const char *set_preflight(cmd_parms *cmd, void *mconfig, const char *arg)
     return NULL;
 }
 
+static const char *set_remote_flag(cmd_parms *cmd, void *mconfig, int on)
+{
+    return mc_set_remote(cmd, mconfig, on ? "on" : "off");
+}
+
 static const command_rec claims_cmds[] = {
     AP_INIT_RAW_ARGS("<ClaimsIssuer", issuer_section, NULL, RSRC_CONF,
                      "A trusted token issuer: <ClaimsIssuer exact-iss-value> ... </ClaimsIssuer>"),
@@ -660,6 +706,28 @@ static const command_rec claims_cmds[] = {
                     "Claims every token of this issuer must carry"),
     AP_INIT_TAKE1("ClaimsLeeway", set_leeway, NULL, RSRC_CONF,
                   "Clock skew tolerated on exp/nbf/iat, seconds (default 60)"),
+    AP_INIT_TAKE1("ClaimsJWKS", mc_set_remote, (void *)"jwks", RSRC_CONF,
+                  "Remote JWK Set URL of this issuer (https)"),
+    AP_INIT_RAW_ARGS("ClaimsDiscovery", mc_set_remote, (void *)"discovery", RSRC_CONF,
+                   "OpenID Connect / RFC 8414 metadata URL (default <issuer>/.well-known/openid-configuration)"),
+    AP_INIT_TAKE1("ClaimsRefreshInterval", mc_set_remote, (void *)"refresh", RSRC_CONF,
+                  "Seconds between key set refreshes, capped by the document's max-age (default 3600)"),
+    AP_INIT_TAKE1("ClaimsFetchTimeout", mc_set_remote, (void *)"timeout", RSRC_CONF,
+                  "Seconds a key set fetch, or a request waiting for one, may take (default 5)"),
+    AP_INIT_TAKE1("ClaimsUnknownKidInterval", mc_set_remote, (void *)"kid", RSRC_CONF,
+                  "Minimum seconds between refreshes caused by unknown kids or failures (default 60)"),
+    AP_INIT_TAKE1("ClaimsMaxStale", mc_set_remote, (void *)"stale", RSRC_CONF,
+                  "Seconds the last good key set keeps serving while the IdP fails (default 86400)"),
+    AP_INIT_TAKE1("ClaimsCAFile", mc_set_remote, (void *)"cafile", RSRC_CONF,
+                  "CA certificates (PEM) to verify the identity provider (default: system store)"),
+    AP_INIT_TAKE1("ClaimsCAPath", mc_set_remote, (void *)"capath", RSRC_CONF,
+                  "Directory of hashed CA certificates to verify the identity provider"),
+    AP_INIT_TAKE1("ClaimsProxy", mc_set_remote, (void *)"proxy", RSRC_CONF,
+                  "Outbound proxy URL for key set fetches (default none)"),
+    AP_INIT_FLAG("ClaimsAllowHTTP", set_remote_flag, (void *)"http", RSRC_CONF,
+                 "Allow plain http key set URLs to loopback addresses, for tests (default Off)"),
+    AP_INIT_TAKE1("ClaimsKeyCache", mc_set_key_cache, NULL, RSRC_CONF,
+                  "socache provider[:args] sharing remote key sets between children (default shmcb)"),
     AP_INIT_ITERATE("ClaimsTrust", set_trust, NULL, OR_AUTHCFG,
                     "Issuers accepted here (default: every declared issuer)"),
     AP_INIT_TAKE12("ClaimsRemoteUser", set_remote_user, NULL, OR_AUTHCFG,
@@ -801,6 +869,7 @@ static void register_hooks(apr_pool_t *p)
     mc_register_providers(p);
     mc_register_authn_hooks(p);
     mc_register_identity_hooks(p);
+    mc_register_remote_hooks(p);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

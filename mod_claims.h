@@ -10,6 +10,7 @@
 #include "claims_alg.h"
 #include "claims_b64url.h"
 #include "claims_export.h"
+#include "claims_fetch.h"
 #include "claims_keys.h"
 #include "claims_match.h"
 #include "claims_path.h"
@@ -61,11 +62,21 @@ typedef struct mc_issuer_t {
     apr_array_header_t *required;      /* const char * */
     apr_int64_t leeway;
     const char *where;                 /* file:line of <ClaimsIssuer> */
+    /* remote key set (mod_claims_remote.c) */
+    const char *jwks_url;              /* ClaimsJWKS */
+    const char *discovery_url;         /* ClaimsDiscovery */
+    apr_interval_time_t refresh;       /* ClaimsRefreshInterval */
+    apr_interval_time_t fetch_timeout; /* ClaimsFetchTimeout */
+    apr_interval_time_t kid_interval;  /* ClaimsUnknownKidInterval */
+    apr_interval_time_t max_stale;     /* ClaimsMaxStale */
+    claims_fetch_opts_t fetch;         /* TLS, proxy, size cap, timeout */
+    struct mc_remote_t *remote;        /* run-time state, NULL for local-only issuers */
 } mc_issuer_t;
 
 typedef struct mc_srv_conf_t {
     apr_array_header_t *issuers;       /* mc_issuer_t * */
     mc_issuer_t *current;              /* while a <ClaimsIssuer> section is read */
+    const char *key_cache;             /* ClaimsKeyCache provider[:args]; NULL: shmcb */
 } mc_srv_conf_t;
 
 typedef struct mc_header_t {
@@ -120,7 +131,25 @@ void mc_register_providers(apr_pool_t *p);
 char *mc_normalise_header(apr_pool_t *p, const char *name);
 void mc_register_identity_hooks(apr_pool_t *p);
 
+/* ---- mod_claims_remote.c */
+#define MC_DEFAULT_REFRESH apr_time_from_sec(3600)
+#define MC_DEFAULT_FETCH_TIMEOUT apr_time_from_sec(5)
+#define MC_DEFAULT_KID_INTERVAL apr_time_from_sec(60)
+#define MC_DEFAULT_MAX_STALE apr_time_from_sec(86400)
+/* The issuer's keys for one verification (a claims_keys_fn; baton is the request_rec). */
+const apr_array_header_t *mc_issuer_keys(void *baton, apr_pool_t *p, const claims_issuer_t *issuer,
+                                         int refresh);
+/* Directive setters used in mod_claims.c's command table. */
+const char *mc_set_remote(cmd_parms *cmd, void *mconfig, const char *arg);
+const char *mc_set_key_cache(cmd_parms *cmd, void *mconfig, const char *arg);
+/* Start-up: checks the remote issuers' configuration (configtest) */
+const char *mc_check_remote(apr_pool_t *p, mc_issuer_t *ic);
+void mc_register_remote_hooks(apr_pool_t *p);
+
 /* ---- mod_claims.c */
+mc_issuer_t *mc_current_issuer(cmd_parms *cmd);
+const char *mc_parse_seconds(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max,
+                             apr_interval_time_t *out);
 void mc_core_log(void *baton, claims_log_level_t level, const char *msg);
 
 #endif

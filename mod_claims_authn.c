@@ -345,7 +345,7 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         }
         return CLAIMS_ERR_CONFIG;
     }
-    st = claims_verify(r->pool, token, len, dc->max_token, trusted, ntrusted, &state->v);
+    st = claims_verify_ex(r->pool, token, len, dc->max_token, trusted, ntrusted, mc_issuer_keys, r, &state->v);
     if (st != CLAIMS_OK) {
         if (!quiet) {
             log_refusal(r, st, &state->v, NULL);

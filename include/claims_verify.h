@@ -35,6 +35,18 @@ claims_status_t claims_verify(apr_pool_t *p, const char *token, apr_size_t len, 
                               const claims_issuer_t *const *trusted, int ntrusted,
                               claims_verified_t *out);
 
+/* Supplies an issuer's keys (claims_key_t *) for one verification, for issuers whose keys
+ * change (remote JWK Sets). refresh is 0 on the first look, 1 when no key matched the token's
+ * kid/alg: the supplier may then bring a newer set, within its own rate limit and time bound.
+ * The keys must stay valid until p is cleared. NULL means no keys. */
+typedef const apr_array_header_t *(*claims_keys_fn)(void *baton, apr_pool_t *p,
+                                                     const claims_issuer_t *issuer, int refresh);
+
+/* claims_verify() with keys from get_keys (NULL: issuer->keys). */
+claims_status_t claims_verify_ex(apr_pool_t *p, const char *token, apr_size_t len, apr_size_t max_len,
+                                 const claims_issuer_t *const *trusted, int ntrusted,
+                                 claims_keys_fn get_keys, void *baton, claims_verified_t *out);
+
 /* The trusted issuer whose identifier equals iss exactly, or NULL. */
 const claims_issuer_t *claims_issuer_find(const claims_issuer_t *const *trusted, int ntrusted,
                                           const char *iss, apr_size_t len);

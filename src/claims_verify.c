@@ -20,6 +20,23 @@ claims_status_t claims_verify(apr_pool_t *p, const char *token, apr_size_t len, 
                               const claims_issuer_t *const *trusted, int ntrusted,
                               claims_verified_t *out)
 {
+    return claims_verify_ex(p, token, len, max_len, trusted, ntrusted, NULL, NULL, out);
+}
+
+static int select_keys(apr_pool_t *p, const claims_issuer_t *issuer, const claims_jws_t *jws,
+                       claims_keys_fn get_keys, void *baton, int refresh, const claims_key_t **cand)
+{
+    const apr_array_header_t *keys = get_keys != NULL ? get_keys(baton, p, issuer, refresh) : issuer->keys;
+    if (keys == NULL) {
+        return 0;
+    }
+    return claims_keys_select(keys, jws->kid, jws->kid_len, jws->alg, cand, CLAIMS_MAX_KID_CANDIDATES);
+}
+
+claims_status_t claims_verify_ex(apr_pool_t *p, const char *token, apr_size_t len, apr_size_t max_len,
+                                 const claims_issuer_t *const *trusted, int ntrusted,
+                                 claims_keys_fn get_keys, void *baton, claims_verified_t *out)
+{
     claims_jws_t *jws;
     json_t *claims, *iss;
     const claims_issuer_t *issuer;
@@ -44,9 +61,10 @@ claims_status_t claims_verify(apr_pool_t *p, const char *token, apr_size_t len, 
         return CLAIMS_ERR_ISSUER;
     }
     out->issuer = issuer;
-    n = issuer->keys != NULL
-        ? claims_keys_select(issuer->keys, jws->kid, jws->kid_len, jws->alg, cand, CLAIMS_MAX_KID_CANDIDATES)
-        : 0;
+    n = select_keys(p, issuer, jws, get_keys, baton, 0, cand);
+    if (n == 0 && get_keys != NULL) {
+        n = select_keys(p, issuer, jws, get_keys, baton, 1, cand);  /* maybe a rotated key set */
+    }
     if (n == 0) {
         return CLAIMS_ERR_NO_KEY;
     }

@@ -11,4 +11,5 @@ if [ ! -f "$CLAIMS_BUILD_DIR/.libs/mod_claims.so" ] && [ -z "${CLAIMS_MODULE:-}"
   exit 1
 fi
 cd "$here"
-exec "$py" -m pytest -p no:cacheprovider -q -ra "$@" "$here"
+if [ "$#" -eq 0 ]; then set -- "$here"; fi
+exec "$py" -m pytest -p no:cacheprovider -q -ra "$@"

@@ -1,0 +1,703 @@
+/*
+ * mod_claims_remote.c - remote key sets (ClaimsJWKS, ClaimsDiscovery): fetched by one
+ * process at a time, shared with every child, refreshed before they expire, kept while the
+ * identity provider is down (up to ClaimsMaxStale), refreshed early on an unknown kid at most
+ * once per ClaimsUnknownKidInterval.
+ *
+ * Who does what:
+ *  - a singleton mod_watchdog callback (one child at a time across the server) fetches:
+ *    discovery metadata (issuer checked), then the JWK Set; it validates the set with the
+ *    core's key loader and only then publishes it;
+ *  - the published document and its metadata live in an httpd socache (shmcb by default,
+ *    ClaimsKeyCache), every access under a global mutex;
+ *  - each child parses a published document once per version into its own key set (OpenSSL
+ *    objects cannot be shared across processes) and swaps it in; requests hold a reference
+ *    to the set they verify with, so a swap never frees keys in use;
+ *  - a request whose token names an unknown kid asks the watchdog for a refresh (if the last
+ *    attempt is older than ClaimsUnknownKidInterval) and waits for it at most
+ *    ClaimsFetchTimeout; otherwise it is refused at once, without any network.
+ */
+#include "mod_claims.h"
+
+#include "ap_provider.h"
+#include "ap_socache.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "mod_watchdog.h"
+#include "util_mutex.h"
+
+#include <apr_optional.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <curl/curl.h>
+#include <string.h>
+
+#define MC_MUTEX_TYPE "claims-keys"
+#define MC_WATCHDOG_NAME "_claims_keys_"
+#define MC_SYNC_INTERVAL apr_time_from_msec(1000)   /* children look for new sets this often */
+#define MC_WAIT_STEP apr_time_from_msec(50)
+#define MC_DEFAULT_CACHE "shmcb"
+#define MC_DEFAULT_CACHE_ARGS "(4194304)"
+#define MC_MAX_DOC (256 * 1024)
+#define MC_META_MAGIC 0x434c4d31u  /* "CLM1" */
+
+/* What the watchdog publishes about one issuer's key set. */
+typedef struct mc_meta_t {
+    apr_uint32_t magic;
+    apr_uint32_t gen;                  /* +1 for every published document */
+    apr_time_t fetched_at;             /* last successful fetch */
+    apr_time_t expires_at;             /* when the next refresh is due */
+    apr_time_t attempt_at;             /* last attempt, successful or not */
+    apr_time_t wanted_at;              /* a request asked for a refresh (unknown kid) */
+    apr_uint32_t fetches;              /* network fetches so far */
+    apr_int32_t last_status;           /* claims_status_t of the last attempt */
+    char last_error[256];
+    char jwks_uri[1024];
+} mc_meta_t;
+
+/* One child's parsed key set, shared by its threads; freed when retired and unused. */
+typedef struct mc_keyset_t {
+    apr_pool_t *pool;
+    apr_array_header_t *keys;          /* claims_key_t *: local keys, then remote ones */
+    apr_time_t fetched_at;
+    apr_uint32_t gen;
+    int refs;
+    int retired;
+} mc_keyset_t;
+
+typedef struct mc_remote_t {
+    mc_issuer_t *ic;
+    server_rec *s;
+    const char *meta_key;
+    const char *doc_key;
+    apr_thread_mutex_t *lock;          /* child-local: current, last_sync */
+    mc_keyset_t *current;
+    apr_time_t last_sync;
+    int stale_logged;
+    int failing;                       /* watchdog: the last attempt failed (log once) */
+} mc_remote_t;
+
+typedef struct mc_release_t {
+    mc_remote_t *rm;
+    mc_keyset_t *ks;
+} mc_release_t;
+
+static ap_socache_provider_t *cache_provider;
+static ap_socache_instance_t *cache_instance;
+static apr_global_mutex_t *cache_mutex;
+static apr_array_header_t *remotes;    /* mc_remote_t *, every remote issuer of every server */
+
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register_callback;
+
+/* ------------------------------------------------------------------ directives */
+
+const char *mc_set_remote(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    mc_issuer_t *ic = mc_current_issuer(cmd);
+    const char *what = cmd->info;
+    if (ic == NULL) {
+        return apr_psprintf(cmd->pool, "%s is only allowed inside <ClaimsIssuer>", cmd->cmd->name);
+    }
+    if (strcmp(what, "jwks") == 0) {
+        ic->jwks_url = arg;
+    }
+    else if (strcmp(what, "discovery") == 0) {
+        const char *rest = arg;
+        arg = ap_getword_conf(cmd->pool, &rest);
+        if (*rest != '\0') {
+            return "ClaimsDiscovery takes at most one URL";
+        }
+        if (*arg == '\0') {
+            apr_size_t n = strlen(ic->core.iss);
+            while (n > 0 && ic->core.iss[n - 1] == '/') {
+                n--;
+            }
+            arg = apr_pstrcat(cmd->pool, apr_pstrndup(cmd->pool, ic->core.iss, n),
+                              "/.well-known/openid-configuration", NULL);
+        }
+        ic->discovery_url = arg;
+    }
+    else if (strcmp(what, "refresh") == 0) {
+        return mc_parse_seconds(cmd, arg, 1, 7 * 86400, &ic->refresh);
+    }
+    else if (strcmp(what, "timeout") == 0) {
+        return mc_parse_seconds(cmd, arg, 1, 60, &ic->fetch_timeout);
+    }
+    else if (strcmp(what, "kid") == 0) {
+        return mc_parse_seconds(cmd, arg, 1, 86400, &ic->kid_interval);
+    }
+    else if (strcmp(what, "stale") == 0) {
+        return mc_parse_seconds(cmd, arg, 1, 30 * 86400, &ic->max_stale);
+    }
+    else if (strcmp(what, "cafile") == 0 || strcmp(what, "capath") == 0) {
+        const char *path = ap_server_root_relative(cmd->pool, arg);
+        apr_finfo_t fi;
+        int dir = strcmp(what, "capath") == 0;
+        if (path == NULL || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+            || fi.filetype != (dir ? APR_DIR : APR_REG)) {
+            return apr_psprintf(cmd->pool, "%s: \"%s\" is not a readable %s", cmd->cmd->name, arg,
+                                dir ? "directory" : "file");
+        }
+        if (dir) {
+            ic->fetch.ca_path = path;
+        }
+        else {
+            ic->fetch.ca_file = path;
+        }
+    }
+    else if (strcmp(what, "proxy") == 0) {
+        if (strncasecmp(arg, "http://", 7) != 0 && strncasecmp(arg, "https://", 8) != 0
+            && strncasecmp(arg, "socks5://", 9) != 0 && strncasecmp(arg, "socks5h://", 10) != 0) {
+            return "ClaimsProxy: the proxy must be an http://, https:// or socks5:// URL";
+        }
+        ic->fetch.proxy = arg;
+    }
+    else if (strcmp(what, "http") == 0) {
+        ic->fetch.allow_http_loopback = strcmp(arg, "on") == 0;
+    }
+    return NULL;
+}
+
+const char *mc_set_key_cache(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    mc_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config, &claims_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err != NULL) {
+        return err;
+    }
+    if (*arg == '\0') {
+        return "ClaimsKeyCache: a socache provider name is required (e.g. shmcb)";
+    }
+    sc->key_cache = arg;
+    return NULL;
+}
+
+const char *mc_check_remote(apr_pool_t *p, mc_issuer_t *ic)
+{
+    const char *why;
+    if (ic->jwks_url != NULL && ic->discovery_url != NULL) {
+        return apr_psprintf(p, "<ClaimsIssuer %s> (%s): use ClaimsJWKS or ClaimsDiscovery, not both",
+                            ic->core.iss, ic->where);
+    }
+    if (ic->jwks_url != NULL && (why = claims_fetch_check_url(p, ic->jwks_url, ic->fetch.allow_http_loopback))) {
+        return apr_psprintf(p, "ClaimsJWKS %s: %s", ic->jwks_url, why);
+    }
+    if (ic->discovery_url != NULL
+        && (why = claims_fetch_check_url(p, ic->discovery_url, ic->fetch.allow_http_loopback))) {
+        return apr_psprintf(p, "ClaimsDiscovery %s: %s", ic->discovery_url, why);
+    }
+    ic->fetch.timeout = ic->fetch_timeout;
+    ic->fetch.max_size = MC_MAX_DOC;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ shared store */
+
+static apr_status_t shared_get(mc_remote_t *rm, const char *key, void *buf, unsigned int *len, apr_pool_t *p)
+{
+    apr_status_t rv;
+    if ((rv = apr_global_mutex_lock(cache_mutex)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = cache_provider->retrieve(cache_instance, rm->s, (const unsigned char *)key, (unsigned int)strlen(key),
+                                  buf, len, p);
+    apr_global_mutex_unlock(cache_mutex);
+    return rv;
+}
+
+static apr_status_t shared_put(mc_remote_t *rm, const char *key, const void *buf, unsigned int len, apr_pool_t *p)
+{
+    apr_status_t rv;
+    apr_time_t expiry = apr_time_now() + apr_time_from_sec(400 * 86400);
+    if ((rv = apr_global_mutex_lock(cache_mutex)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = cache_provider->store(cache_instance, rm->s, (const unsigned char *)key, (unsigned int)strlen(key),
+                               expiry, (unsigned char *)buf, len, p);
+    apr_global_mutex_unlock(cache_mutex);
+    return rv;
+}
+
+static int read_meta(mc_remote_t *rm, mc_meta_t *meta, apr_pool_t *p)
+{
+    unsigned int len = sizeof(*meta);
+    if (shared_get(rm, rm->meta_key, meta, &len, p) != APR_SUCCESS || len != sizeof(*meta)
+        || meta->magic != MC_META_MAGIC) {
+        memset(meta, 0, sizeof(*meta));
+        return 0;
+    }
+    return 1;
+}
+
+static apr_status_t write_meta(mc_remote_t *rm, mc_meta_t *meta, apr_pool_t *p)
+{
+    meta->magic = MC_META_MAGIC;
+    return shared_put(rm, rm->meta_key, meta, sizeof(*meta), p);
+}
+
+/* ------------------------------------------------------------------ parsing a key set */
+
+static claims_status_t parse_set(apr_pool_t *p, const mc_issuer_t *ic, const char *doc, apr_size_t len,
+                                 const char *label, apr_array_header_t **out, char **err)
+{
+    claims_key_opts_t opts;
+    apr_array_header_t *keys = apr_array_make(p, 8, sizeof(claims_key_t *));
+    claims_status_t st;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.allowed = ic->core.algs;
+    opts.skip_unusable = 1;       /* IdPs publish encryption keys beside signing keys */
+    opts.allow_symmetric = 0;     /* never an HMAC key from the network (CL-28) */
+    if (ic->core.keys != NULL) {
+        apr_array_cat(keys, ic->core.keys);
+    }
+    st = claims_keys_parse(p, doc, len, label, &opts, keys, err);
+    if (st == CLAIMS_OK) {
+        st = claims_keys_check_set(p, keys, err);
+    }
+    if (st == CLAIMS_OK) {
+        *out = keys;
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------------ the watchdog: fetching */
+
+static claims_status_t fetch_set(mc_remote_t *rm, apr_pool_t *p, mc_meta_t *meta, char **doc,
+                                 apr_size_t *len, apr_int64_t *max_age, const char **err)
+{
+    mc_issuer_t *ic = rm->ic;
+    claims_fetch_result_t res;
+    const char *jwks = ic->jwks_url;
+    claims_status_t st;
+    apr_array_header_t *keys;
+    char *kerr = NULL;
+
+    if (ic->discovery_url != NULL) {
+        st = claims_fetch(p, ic->discovery_url, &ic->fetch, &res);
+        meta->fetches++;
+        if (st != CLAIMS_OK) {
+            *err = apr_psprintf(p, "discovery %s: %s", ic->discovery_url, res.error);
+            return st;
+        }
+        st = claims_discovery_jwks_uri(p, res.body, res.len, ic->core.iss, ic->fetch.allow_http_loopback,
+                                       &jwks, err);
+        if (st != CLAIMS_OK) {
+            *err = apr_psprintf(p, "discovery %s: %s", ic->discovery_url, *err);
+            return st;
+        }
+        apr_cpystrn(meta->jwks_uri, jwks, sizeof(meta->jwks_uri));
+    }
+    st = claims_fetch(p, jwks, &ic->fetch, &res);
+    meta->fetches++;
+    if (st != CLAIMS_OK) {
+        *err = apr_psprintf(p, "%s: %s", jwks, res.error);
+        return st;
+    }
+    st = parse_set(p, ic, res.body, res.len, jwks, &keys, &kerr);
+    if (st != CLAIMS_OK) {
+        *err = apr_psprintf(p, "key set refused: %s", kerr != NULL ? kerr : claims_status_text(st));
+        return st;
+    }
+    *doc = res.body;
+    *len = res.len;
+    *max_age = res.max_age;
+    return CLAIMS_OK;
+}
+
+static void refresh_one(mc_remote_t *rm, apr_pool_t *p)
+{
+    mc_issuer_t *ic = rm->ic;
+    mc_meta_t meta;
+    apr_time_t now = apr_time_now();
+    int have = read_meta(rm, &meta, p);
+    int due;
+    char *doc = NULL;
+    apr_size_t len = 0;
+    apr_int64_t max_age = -1;
+    const char *err = NULL;
+    claims_status_t st;
+
+    if (!have) {
+        due = 1;  /* first fetch after start-up */
+    }
+    else if (meta.wanted_at > meta.attempt_at) {
+        due = 1;  /* a request met an unknown kid; it checked the rate limit */
+    }
+    else if (meta.last_status != CLAIMS_OK) {
+        due = now - meta.attempt_at >= ic->kid_interval;  /* retry a failing IdP gently */
+    }
+    else {
+        due = now >= meta.expires_at;
+    }
+    if (!due) {
+        return;
+    }
+    st = fetch_set(rm, p, &meta, &doc, &len, &max_age, &err);
+    now = apr_time_now();
+    /* re-read: a request may have asked for a refresh meanwhile; keep its wish if newer */
+    {
+        mc_meta_t cur;
+        if (read_meta(rm, &cur, p)) {
+            cur.fetches = meta.fetches;
+            apr_cpystrn(cur.jwks_uri, meta.jwks_uri, sizeof(cur.jwks_uri));
+            meta = cur;
+        }
+    }
+    meta.attempt_at = now;
+    meta.last_status = st;
+    if (st == CLAIMS_OK) {
+        apr_interval_time_t every = ic->refresh;
+        unsigned char *buf = apr_palloc(p, sizeof(apr_uint32_t) + len);
+        apr_uint32_t gen = meta.gen + 1;
+        if (max_age >= 0 && apr_time_from_sec(max_age) < every) {
+            every = apr_time_from_sec(max_age > 10 ? max_age : 10);  /* Cache-Control bounds it */
+        }
+        memcpy(buf, &gen, sizeof(gen));
+        memcpy(buf + sizeof(gen), doc, len);
+        if (shared_put(rm, rm->doc_key, buf, (unsigned int)(sizeof(gen) + len), p) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, rm->s, "CLM053: issuer %s: the key set (%" APR_SIZE_T_FMT
+                         " bytes) does not fit into ClaimsKeyCache", ic->core.iss, len);
+            meta.last_status = CLAIMS_ERR_INTERNAL;
+            apr_cpystrn(meta.last_error, "key set does not fit into the key cache", sizeof(meta.last_error));
+            write_meta(rm, &meta, p);
+            return;
+        }
+        meta.gen = gen;
+        meta.fetched_at = now;
+        meta.expires_at = now + every;
+        meta.last_error[0] = '\0';
+        ap_log_error(APLOG_MARK, rm->failing ? APLOG_NOTICE : APLOG_INFO, 0, rm->s,
+                     "CLM050: issuer %s: key set refreshed (version %u, next in %" APR_TIME_T_FMT " s)",
+                     ic->core.iss, gen, apr_time_sec(every));
+        rm->failing = 0;
+    }
+    else {
+        apr_cpystrn(meta.last_error, err != NULL ? err : claims_status_text(st), sizeof(meta.last_error));
+        /* logged once per failure streak, not per attempt or request */
+        ap_log_error(APLOG_MARK, rm->failing ? APLOG_DEBUG : APLOG_ERR, 0, rm->s,
+                     "CLM051: issuer %s: key set fetch failed, %s: %s", ic->core.iss,
+                     meta.gen > 0 ? "keeping the last good set" : "no keys yet, tokens are refused",
+                     meta.last_error);
+        rm->failing = 1;
+    }
+    write_meta(rm, &meta, p);
+}
+
+static apr_status_t watchdog_tick(int state, void *data, apr_pool_t *pool)
+{
+    if (state != AP_WATCHDOG_STATE_RUNNING && state != AP_WATCHDOG_STATE_STARTING) {
+        return APR_SUCCESS;
+    }
+    for (int i = 0; i < remotes->nelts; i++) {
+        apr_pool_t *p;
+        apr_pool_create(&p, pool);
+        refresh_one(APR_ARRAY_IDX(remotes, i, mc_remote_t *), p);
+        apr_pool_destroy(p);
+    }
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ the children: using */
+
+static void keyset_unref(mc_remote_t *rm, mc_keyset_t *ks)
+{
+    if (ks == NULL) {
+        return;
+    }
+    if (--ks->refs == 0 && ks->retired) {
+        apr_pool_destroy(ks->pool);
+    }
+}
+
+static apr_status_t release_keyset(void *data)
+{
+    mc_release_t *rel = data;
+    apr_thread_mutex_lock(rel->rm->lock);
+    keyset_unref(rel->rm, rel->ks);
+    apr_thread_mutex_unlock(rel->rm->lock);
+    return APR_SUCCESS;
+}
+
+/* Brings the child's key set up to the published version (if newer). Called with rm->lock. */
+static void sync_keyset(mc_remote_t *rm, apr_pool_t *p, mc_meta_t *meta)
+{
+    unsigned int cap = MC_MAX_DOC + sizeof(apr_uint32_t), len = cap;
+    unsigned char *buf;
+    apr_uint32_t gen;
+    apr_pool_t *kp;
+    apr_array_header_t *keys = NULL;
+    char *err = NULL;
+    mc_keyset_t *ks;
+
+    rm->last_sync = apr_time_now();
+    if (!read_meta(rm, meta, p) || meta->gen == 0 || (rm->current != NULL && rm->current->gen == meta->gen)) {
+        return;
+    }
+    buf = apr_palloc(p, cap);
+    if (shared_get(rm, rm->doc_key, buf, &len, p) != APR_SUCCESS || len < sizeof(gen)) {
+        return;
+    }
+    memcpy(&gen, buf, sizeof(gen));
+    if (gen != meta->gen) {
+        return;  /* published while we looked: next time */
+    }
+    apr_pool_create(&kp, NULL);
+    if (parse_set(kp, rm->ic, (const char *)buf + sizeof(gen), len - sizeof(gen),
+                  meta->jwks_uri[0] ? meta->jwks_uri : rm->ic->jwks_url, &keys, &err) != CLAIMS_OK) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, rm->s, "CLM052: issuer %s: published key set refused: %s",
+                     rm->ic->core.iss, err != NULL ? err : "invalid");
+        apr_pool_destroy(kp);
+        return;
+    }
+    ks = apr_pcalloc(kp, sizeof(*ks));
+    ks->pool = kp;
+    ks->keys = keys;
+    ks->gen = gen;
+    ks->fetched_at = meta->fetched_at;
+    ks->refs = 1;  /* held by rm->current */
+    if (rm->current != NULL) {
+        rm->current->retired = 1;
+        keyset_unref(rm, rm->current);
+    }
+    rm->current = ks;
+    rm->stale_logged = 0;
+}
+
+/* The current key set for a request (referenced until p is cleared), or the local keys. */
+static const apr_array_header_t *use_keyset(mc_remote_t *rm, apr_pool_t *p, request_rec *r)
+{
+    mc_keyset_t *ks;
+    mc_release_t *rel;
+    apr_time_t now = apr_time_now();
+
+    ks = rm->current;
+    if (ks == NULL) {
+        return rm->ic->core.keys;
+    }
+    if (now - ks->fetched_at > rm->ic->max_stale) {
+        if (!rm->stale_logged) {
+            rm->stale_logged = 1;
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CLM054: issuer %s: the key set is older than "
+                          "ClaimsMaxStale and the identity provider still fails: its remote keys are no "
+                          "longer trusted", rm->ic->core.iss);
+        }
+        return rm->ic->core.keys;
+    }
+    ks->refs++;
+    rel = apr_palloc(p, sizeof(*rel));
+    rel->rm = rm;
+    rel->ks = ks;
+    apr_pool_cleanup_register(p, rel, release_keyset, apr_pool_cleanup_null);
+    return ks->keys;
+}
+
+/* A token's kid matched nothing: ask for a refresh if allowed and wait for it, bounded. */
+static void want_refresh(mc_remote_t *rm, apr_pool_t *p, request_rec *r)
+{
+    mc_meta_t meta;
+    apr_time_t now = apr_time_now(), deadline;
+    apr_time_t asked;
+
+    if (!read_meta(rm, &meta, p)) {
+        /* nothing published yet: the first fetch is under way, wait for it */
+        memset(&meta, 0, sizeof(meta));
+    }
+    else if (meta.wanted_at > meta.attempt_at) {
+        /* someone asked already: wait for that fetch */
+    }
+    else if (now - meta.attempt_at < rm->ic->kid_interval) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM055: issuer %s: unknown kid, the key set was "
+                      "refreshed less than ClaimsUnknownKidInterval ago: no refresh", rm->ic->core.iss);
+        return;
+    }
+    else {
+        meta.wanted_at = now;
+        if (apr_global_mutex_lock(cache_mutex) == APR_SUCCESS) {
+            /* re-check under the lock so that only one request asks */
+            mc_meta_t cur;
+            unsigned int len = sizeof(cur);
+            apr_status_t rv = cache_provider->retrieve(cache_instance, rm->s, (const unsigned char *)rm->meta_key,
+                                                       (unsigned int)strlen(rm->meta_key), (unsigned char *)&cur,
+                                                       &len, p);
+            if (rv == APR_SUCCESS && len == sizeof(cur) && cur.magic == MC_META_MAGIC
+                && cur.wanted_at <= cur.attempt_at && now - cur.attempt_at >= rm->ic->kid_interval) {
+                cur.wanted_at = now;
+                cache_provider->store(cache_instance, rm->s, (const unsigned char *)rm->meta_key,
+                                      (unsigned int)strlen(rm->meta_key),
+                                      now + apr_time_from_sec(400 * 86400), (unsigned char *)&cur,
+                                      sizeof(cur), p);
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM056: issuer %s: unknown kid, key set refresh "
+                              "requested", rm->ic->core.iss);
+            }
+            apr_global_mutex_unlock(cache_mutex);
+        }
+    }
+    asked = meta.attempt_at;
+    deadline = now + rm->ic->fetch_timeout * (rm->ic->discovery_url != NULL ? 2 : 1) + MC_WAIT_STEP;
+    while (apr_time_now() < deadline) {
+        apr_sleep(MC_WAIT_STEP);
+        if (read_meta(rm, &meta, p) && meta.attempt_at > asked) {
+            break;
+        }
+    }
+}
+
+const apr_array_header_t *mc_issuer_keys(void *baton, apr_pool_t *p, const claims_issuer_t *issuer, int refresh)
+{
+    request_rec *r = baton;
+    const mc_issuer_t *ic = (const mc_issuer_t *)issuer;
+    mc_remote_t *rm = ic->remote;
+    const apr_array_header_t *keys;
+    mc_meta_t meta;
+
+    if (rm == NULL || rm->lock == NULL) {
+        return issuer->keys;
+    }
+    if (refresh) {
+        want_refresh(rm, p, r);
+    }
+    apr_thread_mutex_lock(rm->lock);
+    if (refresh || rm->current == NULL || apr_time_now() - rm->last_sync >= MC_SYNC_INTERVAL) {
+        sync_keyset(rm, p, &meta);
+    }
+    keys = use_keyset(rm, p, r);
+    apr_thread_mutex_unlock(rm->lock);
+    return keys;
+}
+
+/* ------------------------------------------------------------------ start-up */
+
+static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    ap_mutex_register(pconf, MC_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
+    remotes = NULL;
+    cache_provider = NULL;
+    cache_instance = NULL;
+    cache_mutex = NULL;
+    return OK;
+}
+
+static apr_status_t cleanup_cache(void *data)
+{
+    server_rec *s = data;
+    if (cache_instance != NULL && cache_provider != NULL) {
+        cache_provider->destroy(cache_instance, s);
+    }
+    cache_instance = NULL;
+    return APR_SUCCESS;
+}
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    mc_srv_conf_t *sc = ap_get_module_config(s->module_config, &claims_module);
+    const char *spec = sc->key_cache != NULL ? sc->key_cache : MC_DEFAULT_CACHE;
+    const char *sep, *name, *args, *err;
+    ap_watchdog_t *wd = NULL;
+    apr_status_t rv;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    remotes = apr_array_make(pconf, 4, sizeof(mc_remote_t *));
+    for (server_rec *v = s; v != NULL; v = v->next) {
+        mc_srv_conf_t *vc = ap_get_module_config(v->module_config, &claims_module);
+        for (int i = 0; i < vc->issuers->nelts; i++) {
+            mc_issuer_t *ic = APR_ARRAY_IDX(vc->issuers, i, mc_issuer_t *);
+            mc_remote_t *rm;
+            if ((ic->jwks_url == NULL && ic->discovery_url == NULL) || ic->remote != NULL) {
+                continue;  /* local keys only, or shared with the main server and seen already */
+            }
+            rm = apr_pcalloc(pconf, sizeof(*rm));
+            rm->ic = ic;
+            rm->s = v;
+            rm->meta_key = apr_pstrcat(pconf, "claims-m:", ic->core.iss, NULL);
+            rm->doc_key = apr_pstrcat(pconf, "claims-d:", ic->core.iss, NULL);
+            ic->remote = rm;
+            APR_ARRAY_PUSH(remotes, mc_remote_t *) = rm;
+        }
+    }
+    if (remotes->nelts == 0) {
+        return OK;
+    }
+    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_DUMP) {
+        return OK;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);  /* before any thread exists */
+
+    sep = strchr(spec, ':');
+    name = sep != NULL ? apr_pstrndup(ptemp, spec, (apr_size_t)(sep - spec)) : spec;
+    args = sep != NULL ? sep + 1 : (strcmp(name, MC_DEFAULT_CACHE) == 0 ? MC_DEFAULT_CACHE_ARGS : NULL);
+    cache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
+    if (cache_provider == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM057: remote key sets need the socache provider \"%s\" "
+                     "(ClaimsKeyCache): load it, e.g. a2enmod socache_%s", name, name);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    err = cache_provider->create(&cache_instance, args, ptemp, pconf);
+    if (err != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM058: ClaimsKeyCache %s: %s", spec, err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rv = ap_global_mutex_create(&cache_mutex, NULL, MC_MUTEX_TYPE, NULL, s, pconf, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "CLM059: cannot create the key cache mutex");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rv = cache_provider->init(cache_instance, "mod_claims-keys", NULL, s, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "CLM060: cannot initialise ClaimsKeyCache %s", spec);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_pool_cleanup_register(pconf, s, cleanup_cache, apr_pool_cleanup_null);
+
+    wd_get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    wd_register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (wd_get_instance == NULL || wd_register_callback == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM061: remote key sets need mod_watchdog");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rv = wd_get_instance(&wd, MC_WATCHDOG_NAME, 0, 1, pconf);
+    if (rv == APR_SUCCESS) {
+        rv = wd_register_callback(wd, AP_WD_TM_SLICE, NULL, watchdog_tick);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "CLM062: cannot start the key set watchdog");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (int i = 0; i < remotes->nelts; i++) {
+        mc_remote_t *rm = APR_ARRAY_IDX(remotes, i, mc_remote_t *);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "CLM063: issuer %s: keys from %s, refreshed every %"
+                     APR_TIME_T_FMT " s", rm->ic->core.iss,
+                     rm->ic->jwks_url != NULL ? rm->ic->jwks_url : rm->ic->discovery_url,
+                     apr_time_sec(rm->ic->refresh));
+    }
+    return OK;
+}
+
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    if (remotes == NULL || remotes->nelts == 0 || cache_mutex == NULL) {
+        return;
+    }
+    if (apr_global_mutex_child_init(&cache_mutex, apr_global_mutex_lockfile(cache_mutex), pchild)
+        != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM064: cannot attach the key cache mutex");
+        return;
+    }
+    for (int i = 0; i < remotes->nelts; i++) {
+        mc_remote_t *rm = APR_ARRAY_IDX(remotes, i, mc_remote_t *);
+        rm->current = NULL;
+        rm->last_sync = 0;
+        apr_thread_mutex_create(&rm->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+    }
+}
+
+void mc_register_remote_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* before mod_watchdog's post_config (APR_HOOK_LAST), which starts the registered callbacks */
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+}

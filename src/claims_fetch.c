@@ -1,0 +1,275 @@
+/*
+ * claims_fetch.c - identity provider documents over HTTPS; see claims_fetch.h.
+ */
+#include "claims_fetch.h"
+
+#include <apr_strings.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_TIMEOUT apr_time_from_sec(5)
+#define DEFAULT_MAX_SIZE (256 * 1024)
+
+typedef struct sink_t {
+    apr_pool_t *p;
+    char *buf;
+    apr_size_t len, cap, max;
+    int overflow;
+    apr_int64_t max_age;
+    const char *content_type;
+} sink_t;
+
+static int is_loopback_host(const char *host)
+{
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0
+        || strcmp(host, "::1") == 0;
+}
+
+const char *claims_fetch_check_url(apr_pool_t *p, const char *url, int allow_http_loopback)
+{
+    CURLU *u;
+    char *scheme = NULL, *host = NULL;
+    const char *why = NULL;
+
+    if (url == NULL || *url == '\0') {
+        return "empty URL";
+    }
+    u = curl_url();
+    if (u == NULL) {
+        return "out of memory";
+    }
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        why = "not an absolute URL";
+    }
+    else if (strcasecmp(scheme, "https") == 0) {
+        why = NULL;
+    }
+    else if (strcasecmp(scheme, "http") == 0) {
+        if (!allow_http_loopback) {
+            why = "only https URLs are allowed";
+        }
+        else if (!is_loopback_host(host)) {
+            why = "plain http is only allowed to a loopback address";
+        }
+    }
+    else {
+        why = "only https URLs are allowed";
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return why != NULL ? apr_pstrdup(p, why) : NULL;
+}
+
+apr_int64_t claims_cache_control_max_age(const char *value)
+{
+    const char *s = value;
+    if (value == NULL) {
+        return -1;
+    }
+    while (*s) {
+        while (*s == ' ' || *s == '\t' || *s == ',') {
+            s++;
+        }
+        if (strncasecmp(s, "no-store", 8) == 0 || strncasecmp(s, "no-cache", 8) == 0) {
+            return 0;
+        }
+        if (strncasecmp(s, "max-age=", 8) == 0) {
+            apr_int64_t v = 0;
+            s += 8;
+            if (*s == '"') {
+                s++;
+            }
+            if (*s < '0' || *s > '9') {
+                return -1;
+            }
+            while (*s >= '0' && *s <= '9') {
+                if (v < 100000000) {
+                    v = v * 10 + (*s - '0');
+                }
+                s++;
+            }
+            return v;
+        }
+        while (*s && *s != ',') {
+            s++;
+        }
+    }
+    return -1;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *baton)
+{
+    sink_t *k = baton;
+    apr_size_t len = size * n;
+    if (k->len + len > k->max) {
+        k->overflow = 1;
+        return 0;  /* aborts the transfer */
+    }
+    if (k->len + len + 1 > k->cap) {
+        apr_size_t cap = k->cap * 2 > k->len + len + 1 ? k->cap * 2 : k->len + len + 1;
+        char *nb = apr_palloc(k->p, cap);
+        if (k->len > 0) {
+            memcpy(nb, k->buf, k->len);
+        }
+        k->buf = nb;
+        k->cap = cap;
+    }
+    memcpy(k->buf + k->len, data, len);
+    k->len += len;
+    k->buf[k->len] = '\0';
+    return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *baton)
+{
+    sink_t *k = baton;
+    apr_size_t len = size * n;
+    char *line = apr_pstrmemdup(k->p, data, len);
+    char *colon = strchr(line, ':');
+    if (colon != NULL) {
+        char *v = colon + 1;
+        *colon = '\0';
+        while (*v == ' ' || *v == '\t') {
+            v++;
+        }
+        for (char *e = v + strlen(v); e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ');) {
+            *--e = '\0';
+        }
+        if (strcasecmp(line, "Cache-Control") == 0) {
+            k->max_age = claims_cache_control_max_age(v);
+        }
+        else if (strcasecmp(line, "Content-Type") == 0) {
+            k->content_type = v;
+        }
+    }
+    return len;
+}
+
+static int json_media_type(const char *ct)
+{
+    apr_size_t n;
+    if (ct == NULL) {
+        return 0;
+    }
+    n = strcspn(ct, "; ");
+    return (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        || (n >= 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 && strncasecmp(ct, "application/", 12) == 0);
+}
+
+claims_status_t claims_fetch(apr_pool_t *p, const char *url, const claims_fetch_opts_t *opts,
+                             claims_fetch_result_t *res)
+{
+    sink_t k;
+    CURL *c;
+    CURLcode cc;
+    char errbuf[CURL_ERROR_SIZE];
+    apr_interval_time_t timeout = opts->timeout > 0 ? opts->timeout : DEFAULT_TIMEOUT;
+    const char *why;
+
+    memset(res, 0, sizeof(*res));
+    res->max_age = -1;
+    if ((why = claims_fetch_check_url(p, url, opts->allow_http_loopback)) != NULL) {
+        res->error = why;
+        return CLAIMS_ERR_CONFIG;
+    }
+    memset(&k, 0, sizeof(k));
+    k.p = p;
+    k.max = opts->max_size > 0 ? opts->max_size : DEFAULT_MAX_SIZE;
+    k.max_age = -1;
+    c = curl_easy_init();
+    if (c == NULL) {
+        res->error = "cannot create a curl handle";
+        return CLAIMS_ERR_INTERNAL;
+    }
+    errbuf[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, opts->allow_http_loopback ? "http,https" : "https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)apr_time_as_msec(timeout));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)apr_time_as_msec(timeout));
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)k.max);
+    curl_easy_setopt(c, CURLOPT_PROXY, opts->proxy != NULL ? opts->proxy : "");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "mod_claims/" CLAIMS_VERSION);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &k);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    if (opts->ca_file != NULL) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file);
+    }
+    if (opts->ca_path != NULL) {
+        curl_easy_setopt(c, CURLOPT_CAPATH, opts->ca_path);
+    }
+    cc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+    curl_easy_cleanup(c);
+
+    res->max_age = k.max_age;
+    if (k.overflow || cc == CURLE_FILESIZE_EXCEEDED) {
+        res->error = apr_psprintf(p, "document larger than %" APR_SIZE_T_FMT " bytes", k.max);
+        return CLAIMS_ERR_TOO_LARGE;
+    }
+    if (cc != CURLE_OK) {
+        res->error = apr_psprintf(p, "%s%s%s", curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
+        return CLAIMS_ERR_IO;
+    }
+    if (res->status != 200) {
+        res->error = apr_psprintf(p, "HTTP status %ld", res->status);
+        return CLAIMS_ERR_IO;
+    }
+    if (!json_media_type(k.content_type)) {
+        res->error = apr_psprintf(p, "media type \"%s\" is not JSON",
+                                  k.content_type != NULL ? claims_log_escape(p, k.content_type,
+                                                                             strlen(k.content_type), 64) : "");
+        return CLAIMS_ERR_IO;
+    }
+    res->body = k.buf != NULL ? k.buf : apr_pstrdup(p, "");
+    res->len = k.len;
+    return CLAIMS_OK;
+}
+
+claims_status_t claims_discovery_jwks_uri(apr_pool_t *p, const char *body, apr_size_t len,
+                                          const char *issuer, int allow_http_loopback,
+                                          const char **jwks_uri, const char **err)
+{
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *iss, *uri;
+    claims_status_t st = CLAIMS_OK;
+    const char *why;
+
+    if (doc == NULL || !json_is_object(doc)) {
+        *err = "metadata is not a JSON object";
+        json_decref(doc);
+        return CLAIMS_ERR_CONFIG;
+    }
+    iss = json_object_get(doc, "issuer");
+    uri = json_object_get(doc, "jwks_uri");
+    if (!json_is_string(iss) || json_string_length(iss) != strlen(issuer)
+        || strcmp(json_string_value(iss), issuer) != 0) {
+        *err = "metadata \"issuer\" does not equal the configured issuer";
+        st = CLAIMS_ERR_ISSUER;
+    }
+    else if (!json_is_string(uri)) {
+        *err = "metadata has no \"jwks_uri\"";
+        st = CLAIMS_ERR_CONFIG;
+    }
+    else if ((why = claims_fetch_check_url(p, json_string_value(uri), allow_http_loopback)) != NULL) {
+        *err = apr_psprintf(p, "metadata \"jwks_uri\" refused: %s", why);
+        st = CLAIMS_ERR_CONFIG;
+    }
+    else {
+        *jwks_uri = apr_pstrdup(p, json_string_value(uri));
+    }
+    json_decref(doc);
+    return st;
+}
