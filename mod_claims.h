@@ -28,7 +28,6 @@ extern module AP_MODULE_DECLARE_DATA claims_module;
 #define CLAIMS_UNSET (-1)
 
 /* request notes shared between the hooks */
-#define MC_NOTE_DENIED "claims-denied"          /* a Require on claims/scopes failed */
 #define MC_NOTE_SCOPES "claims-missing-scopes"  /* the scopes of a failed Require scope */
 #define MC_NOTE_IN_AUTHZ "claims-in-authz"
 

@@ -514,16 +514,12 @@ static int check_authz(request_rec *r)
     apr_table_unset(r->notes, MC_NOTE_IN_AUTHZ);
     state = mc_get_state(r);
     if (rv == OK || rv == DECLINED || state == NULL || state->anonymous) {
-        apr_table_unset(r->notes, MC_NOTE_DENIED);
+        apr_table_unset(r->notes, MC_NOTE_SCOPES);
         return rv;
     }
     if (rv == HTTP_UNAUTHORIZED || rv == HTTP_FORBIDDEN) {
-        if (apr_table_get(r->notes, MC_NOTE_DENIED) != NULL) {
-            set_challenge(r, "insufficient_scope", NULL, apr_table_get(r->notes, MC_NOTE_SCOPES));
-        }
-        else {
-            apr_table_unset(r->err_headers_out, "WWW-Authenticate");
-        }
+        /* the token is valid, its privileges are not enough (also for `Require not claim`) */
+        set_challenge(r, "insufficient_scope", NULL, apr_table_get(r->notes, MC_NOTE_SCOPES));
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM030: access denied for user %s by the Require rules",
                       claims_log_escape(r->pool, state->user, strlen(state->user), 128));
         return HTTP_FORBIDDEN;

@@ -142,7 +142,6 @@ static authz_status claim_check(request_rec *r, const char *line, const void *pa
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM033: Require claim %s not satisfied",
                   rc->path->text);
-    apr_table_setn(r->notes, MC_NOTE_DENIED, "claim");
     return AUTHZ_DENIED;
 }
 
@@ -217,7 +216,6 @@ static authz_status scope_check(request_rec *r, const char *line, const void *pa
         if (!claims_has_scope(state->v.claims, scope, strlen(scope))) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM035: Require scope: scope %s missing",
                           claims_log_escape(r->pool, scope, strlen(scope), 64));
-            apr_table_setn(r->notes, MC_NOTE_DENIED, "scope");
             if (rs->text != NULL) {
                 apr_table_setn(r->notes, MC_NOTE_SCOPES, rs->text);
             }
