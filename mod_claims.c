@@ -40,6 +40,7 @@ static const char *where(cmd_parms *cmd)
 static void *create_srv_conf(apr_pool_t *p, server_rec *s)
 {
     mc_srv_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    c->cache = CLAIMS_UNSET;
     c->issuers = apr_array_make(p, 2, sizeof(mc_issuer_t *));
     return c;
 }
@@ -48,6 +49,8 @@ static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 {
     mc_srv_conf_t *base = basev, *add = addv;
     mc_srv_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    *c = *base;  /* the cache and key cache settings are the main server's (GLOBAL_ONLY) */
+    c->current = NULL;
     c->issuers = apr_array_copy(p, add->issuers);
     /* a virtual host trusts the main server's issuers too, unless it redeclares one */
     for (int i = 0; i < base->issuers->nelts; i++) {
@@ -684,6 +687,33 @@ static const char *set_preflight(cmd_parms *cmd, void *mconfig, const char *arg)
     return NULL;
 }
 
+static const char *set_cache(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    mc_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config, &claims_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_int64_t v = 0;
+    const char *what = cmd->info;
+    if (err != NULL) {
+        return err;
+    }
+    if (strcmp(what, "switch") == 0) {
+        if (strcasecmp(arg, "on") != 0 && strcasecmp(arg, "off") != 0) {
+            return "ClaimsCache: On or Off";
+        }
+        sc->cache = strcasecmp(arg, "on") == 0;
+        return NULL;
+    }
+    if (strcmp(what, "entries") == 0) {
+        err = parse_int(cmd, arg, 16, 10000000, &v);
+        sc->cache_entries = (apr_size_t)v;
+    }
+    else {
+        err = parse_int(cmd, arg, 65536, APR_INT64_C(17179869184), &v);
+        sc->cache_bytes = (apr_size_t)v;
+    }
+    return err;
+}
+
 static const char *set_remote_flag(cmd_parms *cmd, void *mconfig, int on)
 {
     return mc_set_remote(cmd, mconfig, on ? "on" : "off");
@@ -728,6 +758,12 @@ static const command_rec claims_cmds[] = {
                  "Allow plain http key set URLs to loopback addresses, for tests (default Off)"),
     AP_INIT_TAKE1("ClaimsKeyCache", mc_set_key_cache, NULL, RSRC_CONF,
                   "socache provider[:args] sharing remote key sets between children (default shmcb)"),
+    AP_INIT_TAKE1("ClaimsCache", set_cache, (void *)"switch", RSRC_CONF,
+                  "Cache verified tokens in each child (default On)"),
+    AP_INIT_TAKE1("ClaimsCacheEntries", set_cache, (void *)"entries", RSRC_CONF,
+                  "Most tokens the cache of one child holds (default 10000)"),
+    AP_INIT_TAKE1("ClaimsCacheSize", set_cache, (void *)"bytes", RSRC_CONF,
+                  "Most bytes the cache of one child holds (default 33554432, 32 MiB)"),
     AP_INIT_ITERATE("ClaimsTrust", set_trust, NULL, OR_AUTHCFG,
                     "Issuers accepted here (default: every declared issuer)"),
     AP_INIT_TAKE12("ClaimsRemoteUser", set_remote_user, NULL, OR_AUTHCFG,

@@ -9,6 +9,7 @@
 #include "claims.h"
 #include "claims_alg.h"
 #include "claims_b64url.h"
+#include "claims_cache.h"
 #include "claims_export.h"
 #include "claims_fetch.h"
 #include "claims_keys.h"
@@ -30,6 +31,7 @@ extern module AP_MODULE_DECLARE_DATA claims_module;
 /* request notes shared between the hooks */
 #define MC_NOTE_SCOPES "claims-missing-scopes"  /* the scopes of a failed Require scope */
 #define MC_NOTE_IN_AUTHZ "claims-in-authz"
+#define MC_NOTE_EVALUATED "claims-evaluated"     /* a claim/scope provider decided on claims */
 
 /* token sources (ClaimsTokenFrom) */
 #define MC_FROM_HEADER 0x1
@@ -76,6 +78,9 @@ typedef struct mc_srv_conf_t {
     apr_array_header_t *issuers;       /* mc_issuer_t * */
     mc_issuer_t *current;              /* while a <ClaimsIssuer> section is read */
     const char *key_cache;             /* ClaimsKeyCache provider[:args]; NULL: shmcb */
+    int cache;                         /* ClaimsCache On|Off; CLAIMS_UNSET: on */
+    apr_size_t cache_entries;          /* ClaimsCacheEntries; 0: default */
+    apr_size_t cache_bytes;            /* ClaimsCacheSize; 0: default */
 } mc_srv_conf_t;
 
 typedef struct mc_header_t {
@@ -109,6 +114,7 @@ typedef struct mc_dir_conf_t {
 /* What authentication found, kept in the request config for providers, fixups, ap_expr. */
 typedef struct mc_state_t {
     claims_verified_t v;
+    const claims_cached_t *cached;     /* the cache entry behind v, when the cache is on */
     const mc_issuer_t *issuer;
     const char *user;
     int anonymous;                     /* ClaimsOptional and no token: no identity */
@@ -122,6 +128,8 @@ mc_state_t *mc_get_state(request_rec *r);
 mc_state_t *mc_lazy_state(request_rec *r);
 int mc_is_preflight(request_rec *r, const mc_dir_conf_t *dc);
 void mc_register_authn_hooks(apr_pool_t *p);
+/* This process's verified-token cache (NULL when off). */
+claims_cache_t *mc_token_cache(void);
 
 /* ---- mod_claims_authz.c */
 void mc_register_providers(apr_pool_t *p);

@@ -19,6 +19,13 @@
 #include <string.h>
 
 #define MC_MAX_TRUSTED 64
+
+static claims_cache_t *token_cache;
+
+claims_cache_t *mc_token_cache(void)
+{
+    return token_cache;
+}
 #define MC_FORM_MAX (64 * 1024)
 #define MC_FILTER_KEPT_BODY "CLAIMS_KEPT_BODY"
 
@@ -256,7 +263,7 @@ static claims_status_t take(int found, const char *v, const char **token, apr_si
 }
 
 static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const char **token,
-                                  apr_size_t *len)
+                                  apr_size_t *len, int read_body)
 {
     int from = dc->token_from == CLAIMS_UNSET ? MC_FROM_HEADER : dc->token_from;
     int places = 0;
@@ -284,7 +291,7 @@ static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const
             return st;
         }
     }
-    if ((from & MC_FROM_FORM) && is_form_post(r) && r->main == NULL) {
+    if ((from & MC_FROM_FORM) && read_body && is_form_post(r) && r->main == NULL) {
         int found = find_param(r, read_form(r), "access_token", &v);
         if ((st = take(found, v, token, len, &places)) != CLAIMS_OK) {
             return st;
@@ -336,6 +343,7 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
     const char *what = NULL;
     claims_policy_t pol;
     claims_status_t st;
+    double now;
     int ntrusted = trusted_issuers(sc, dc, trusted);
 
     if (ntrusted == 0) {
@@ -345,7 +353,9 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         }
         return CLAIMS_ERR_CONFIG;
     }
-    st = claims_verify_ex(r->pool, token, len, dc->max_token, trusted, ntrusted, mc_issuer_keys, r, &state->v);
+    now = (double)apr_time_now() / (double)APR_USEC_PER_SEC;
+    st = claims_verify_cached(token_cache, r->pool, token, len, dc->max_token, trusted, ntrusted, mc_issuer_keys,
+                              r, now, &state->v, &state->cached);
     if (st != CLAIMS_OK) {
         if (!quiet) {
             log_refusal(r, st, &state->v, NULL);
@@ -367,8 +377,7 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         }
         return CLAIMS_ERR_CONFIG;
     }
-    st = claims_validate(state->v.claims, state->v.jws->typ, &pol,
-                         (double)apr_time_now() / (double)APR_USEC_PER_SEC, &what);
+    st = claims_validate(state->v.claims, state->v.jws->typ, &pol, now, &what);
     if (st == CLAIMS_OK) {
         static const claims_path_t sub = {"sub", 0, NULL};
         const claims_path_t *path = dc->remote_user != NULL ? dc->remote_user : &sub;
@@ -401,10 +410,8 @@ mc_state_t *mc_lazy_state(request_rec *r)
     /* an expression evaluated before authentication (<If>, SetEnvIfExpr): verify now, with
      * the configuration merged so far; check_authn verifies again with the final one */
     dc = ap_get_module_config(r->per_dir_config, &claims_module);
-    if (dc == NULL || !(dc->token_from == CLAIMS_UNSET || (dc->token_from & MC_FROM_HEADER))
-        || claims_token_from_authorization(apr_table_get(r->headers_in, "Authorization"), &token, &len)
-               != CLAIMS_OK) {
-        return NULL;
+    if (dc == NULL || find_token(r, dc, &token, &len, 0) != CLAIMS_OK) {
+        return NULL;  /* no body is read this early: form tokens count from check_authn on */
     }
     state = apr_pcalloc(r->pool, sizeof(*state));
     if (verify_token(r, dc, token, len, state, 1) != CLAIMS_OK) {
@@ -434,7 +441,7 @@ static int check_authn(request_rec *r)
         r->user = "";
         return OK;
     }
-    st = find_token(r, dc, &token, &len);
+    st = find_token(r, dc, &token, &len, 1);
     if (st == CLAIMS_NO_TOKEN && dc->optional == 1) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM025: no token: anonymous (ClaimsOptional)");
         state->anonymous = 1;
@@ -462,17 +469,22 @@ static int check_authn(request_rec *r)
     return OK;
 }
 
-/* A token, when sent, is always checked, even where the Require rules admit anonymous
- * requests (`Require all granted` with ClaimsOptional, or for ap_expr use). */
+/* A token that was sent is always checked, and its identity kept, even where the Require
+ * rules would admit the request without one (`Require all granted` in a <RequireAny>): httpd
+ * would otherwise skip authentication. Without a token httpd's usual order stays. */
 static int force_authn(request_rec *r)
 {
     mc_dir_conf_t *dc;
+    const char *token = NULL;
+    apr_size_t len = 0;
     if (!mc_is_ours(r)) {
         return DECLINED;
     }
     dc = ap_get_module_config(r->per_dir_config, &claims_module);
-    return dc->optional == 1 || mc_is_preflight(r, dc)
-        || apr_table_get(r->headers_in, "Authorization") != NULL ? OK : DECLINED;
+    if (dc->optional == 1 || mc_is_preflight(r, dc)) {
+        return OK;
+    }
+    return find_token(r, dc, &token, &len, 0) != CLAIMS_NO_TOKEN ? OK : DECLINED;
 }
 
 static int note_auth_failure(request_rec *r, const char *auth_type)
@@ -515,11 +527,17 @@ static int check_authz(request_rec *r)
     state = mc_get_state(r);
     if (rv == OK || rv == DECLINED || state == NULL || state->anonymous) {
         apr_table_unset(r->notes, MC_NOTE_SCOPES);
+        apr_table_unset(r->notes, MC_NOTE_EVALUATED);
         return rv;
     }
     if (rv == HTTP_UNAUTHORIZED || rv == HTTP_FORBIDDEN) {
-        /* the token is valid, its privileges are not enough (also for `Require not claim`) */
-        set_challenge(r, "insufficient_scope", NULL, apr_table_get(r->notes, MC_NOTE_SCOPES));
+        if (apr_table_get(r->notes, MC_NOTE_EVALUATED) != NULL) {
+            /* the token is valid, its claims are not enough (also for `Require not claim`) */
+            set_challenge(r, "insufficient_scope", NULL, apr_table_get(r->notes, MC_NOTE_SCOPES));
+        }
+        else {
+            apr_table_unset(r->err_headers_out, "WWW-Authenticate");  /* e.g. Require ip */
+        }
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM030: access denied for user %s by the Require rules",
                       claims_log_escape(r->pool, state->user, strlen(state->user), 128));
         return HTTP_FORBIDDEN;
@@ -527,8 +545,18 @@ static int check_authz(request_rec *r)
     return rv;
 }
 
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    mc_srv_conf_t *sc = ap_get_module_config(s->module_config, &claims_module);
+    token_cache = NULL;
+    if (sc->cache != 0) {
+        token_cache = claims_cache_create(pchild, sc->cache_entries, sc->cache_bytes);
+    }
+}
+
 void mc_register_authn_hooks(apr_pool_t *p)
 {
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_input_filter(MC_FILTER_KEPT_BODY, kept_body_filter, NULL, AP_FTYPE_RESOURCE);
     ap_hook_check_authn(check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_force_authn(force_authn, NULL, NULL, APR_HOOK_MIDDLE);

@@ -124,6 +124,7 @@ static authz_status claim_check(request_rec *r, const char *line, const void *pa
     if (state == NULL || state->anonymous || r->user == NULL) {
         return AUTHZ_DENIED_NO_USER;
     }
+    apr_table_setn(r->notes, MC_NOTE_EVALUATED, "1");
     if (rc->error != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CLM031: %s", rc->error);
         return AUTHZ_GENERAL_ERROR;
@@ -198,6 +199,7 @@ static authz_status scope_check(request_rec *r, const char *line, const void *pa
     if (state == NULL || state->anonymous || r->user == NULL) {
         return AUTHZ_DENIED_NO_USER;
     }
+    apr_table_setn(r->notes, MC_NOTE_EVALUATED, "1");
     for (int i = 0; i < rs->scopes->nelts; i++) {
         const claim_value_t *cv = &APR_ARRAY_IDX(rs->scopes, i, claim_value_t);
         const char *scope;

@@ -229,12 +229,27 @@ static int fixups(request_rec *r)
         }
         return DECLINED;
     }
-    claims_export_env(r->pool, state->v.claims, dc->export_paths, CLAIMS_DEFAULT_ENV_PREFIX,
-                      r->subprocess_env, &log);
-    json = json_dumps(state->v.claims, JSON_COMPACT);
-    if (json != NULL) {
-        apr_table_set(r->subprocess_env, "CLAIMS_JSON", json);
-        free(json);
+    if (state->cached != NULL) {
+        /* computed once when the token was first verified; the entry lives as long as r */
+        if (dc->export_paths == NULL) {
+            for (int i = 0; i < state->cached->nenv; i++) {
+                apr_table_setn(r->subprocess_env, state->cached->env[i].name, state->cached->env[i].value);
+            }
+        }
+        else {
+            claims_export_env(r->pool, state->v.claims, dc->export_paths, CLAIMS_DEFAULT_ENV_PREFIX,
+                              r->subprocess_env, &log);
+        }
+        apr_table_setn(r->subprocess_env, "CLAIMS_JSON", state->cached->claims_json);
+    }
+    else {
+        claims_export_env(r->pool, state->v.claims, dc->export_paths, CLAIMS_DEFAULT_ENV_PREFIX,
+                          r->subprocess_env, &log);
+        json = json_dumps(state->v.claims, JSON_COMPACT);
+        if (json != NULL) {
+            apr_table_set(r->subprocess_env, "CLAIMS_JSON", json);
+            free(json);
+        }
     }
     apr_table_setn(r->subprocess_env, "CLAIMS_ISSUER", state->issuer->core.iss);
 
@@ -309,14 +324,28 @@ static apr_array_header_t *claims_fn(ap_expr_eval_ctx_t *ctx, const void *data, 
     return list;
 }
 
+/* mod_authz_core's record of a `Require expr` being parsed (stable since httpd 2.3): an
+ * expression that reads REMOTE_USER gets want_user, so that without a user it answers
+ * AUTHZ_DENIED_NO_USER (401, authenticate first) instead of AUTHZ_DENIED (403). Reading a
+ * claim needs a user just the same. */
+#define MC_REQUIRE_EXPR_NOTE "Require_expr_info"
+typedef struct mc_require_expr_info_t {
+    ap_expr_info_t *expr;
+    int want_user;
+} mc_require_expr_info_t;
+
 static int expr_lookup(ap_expr_lookup_parms *parms)
 {
+    mc_require_expr_info_t *info = NULL;
     int is_claim = strcmp(parms->name, "claim") == 0;
     int is_claims = strcmp(parms->name, "claims") == 0;
     if (!((parms->type == AP_EXPR_FUNC_STRING && is_claim) || (parms->type == AP_EXPR_FUNC_LIST && is_claims))) {
         return DECLINED;
     }
     *parms->data = NULL;
+    if (apr_pool_userdata_get((void **)&info, MC_REQUIRE_EXPR_NOTE, parms->ptemp) == APR_SUCCESS && info != NULL) {
+        info->want_user = 1;
+    }
     if (parms->arg != NULL) {
         /* a constant path is compiled once, when the expression is parsed */
         char *err = NULL;

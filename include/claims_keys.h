@@ -31,6 +31,7 @@ typedef struct claims_key_t {
     const unsigned char *secret;   /* HMAC keys only */
     apr_size_t secret_len;
     int bits;                      /* key size in bits (RSA modulus, EC/Ed curve, HMAC secret) */
+    apr_uint32_t serial;           /* unique per key object in this process (cache identity) */
     const char *label;             /* where it came from, for messages */
 } claims_key_t;
 

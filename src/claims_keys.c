@@ -4,6 +4,7 @@
 #include "claims_keys.h"
 #include "claims_b64url.h"
 
+#include <apr_atomic.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
 #include <jansson.h>
@@ -16,6 +17,14 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------ cleanups */
+
+static apr_uint32_t key_serial;
+
+/* Serials tell a key apart from a later key at the same address (verified-token cache). */
+static apr_uint32_t next_serial(void)
+{
+    return apr_atomic_inc32(&key_serial) + 1;
+}
 
 static apr_status_t pkey_cleanup(void *data)
 {
@@ -237,6 +246,7 @@ static claims_status_t add_pkey(apr_pool_t *p, EVP_PKEY *pkey, const char *kid, 
     k->kid = opts->kid != NULL ? opts->kid : kid;
     k->kid_len = k->kid != NULL ? strlen(k->kid) : 0;
     k->label = label;
+    k->serial = next_serial();
     *(claims_key_t **)apr_array_push(keys) = k;
     return CLAIMS_OK;
 }
@@ -295,6 +305,7 @@ claims_status_t claims_key_secret(apr_pool_t *p, const unsigned char *secret, ap
     k->kid = kid;
     k->kid_len = kid != NULL ? strlen(kid) : 0;
     k->label = label;
+    k->serial = next_serial();
     *out = k;
     return CLAIMS_OK;
 }

@@ -1,0 +1,80 @@
+/*
+ * claims_cache.h - the verified-token cache of one process (ARCHITECTURE.md section 7).
+ *
+ * Promises:
+ *  - an entry is keyed by the SHA-256 digest of the exact token bytes (the token itself is not
+ *    kept) and holds what the per-location checks need: issuer, key (with its serial), alg,
+ *    kid, typ, the parsed claims, and what exporting them costs once (CLAIMS_JSON and the
+ *    CLAIM_* pairs of every top-level claim);
+ *  - an entry never outlives the token's exp (nor a configured maximum age), and the cache is
+ *    bounded in entries and in bytes, evicting the least recently used;
+ *  - it only short-cuts parsing and the signature: issuer trust, the key still being in the
+ *    issuer's current set, audience, times, type and required claims are checked again on
+ *    every hit by the caller (claims_verify_cached);
+ *  - safe for concurrent threads; an entry handed out stays valid until the pool it was handed
+ *    out with is cleared, even if it is evicted meanwhile.
+ * Entries live in malloc'd memory: their lifetimes are individual, which pools cannot express;
+ * everything left is freed by a cleanup of the pool the cache was created in.
+ */
+#ifndef CLAIMS_CACHE_H
+#define CLAIMS_CACHE_H
+
+#include "claims.h"
+#include "claims_verify.h"
+
+#include <jansson.h>
+
+#define CLAIMS_DIGEST_LEN 32
+#define CLAIMS_CACHE_DEFAULT_ENTRIES 10000
+#define CLAIMS_CACHE_DEFAULT_BYTES (32 * 1024 * 1024)
+#define CLAIMS_CACHE_MAX_AGE 3600.0        /* seconds, for tokens without exp */
+
+typedef struct claims_pair_t {
+    const char *name;
+    const char *value;
+} claims_pair_t;
+
+typedef struct claims_cached_t {
+    const claims_issuer_t *issuer;
+    const claims_key_t *key;
+    apr_uint32_t key_serial;
+    claims_jws_t jws;                  /* alg, kid, typ only */
+    json_t *claims;
+    const char *claims_json;           /* the payload as compact JSON */
+    const claims_pair_t *env;          /* CLAIM_* of every top-level claim */
+    int nenv;
+} claims_cached_t;
+
+typedef struct claims_cache_t claims_cache_t;
+
+typedef struct claims_cache_stats_t {
+    apr_size_t entries, bytes, max_entries, max_bytes;
+    apr_uint64_t hits, misses, evictions;
+} claims_cache_stats_t;
+
+claims_cache_t *claims_cache_create(apr_pool_t *p, apr_size_t max_entries, apr_size_t max_bytes);
+
+/* SHA-256 of the token bytes. */
+void claims_cache_digest(const char *token, apr_size_t len, unsigned char digest[CLAIMS_DIGEST_LEN]);
+
+/* The live entry for digest (referenced until p is cleared), or NULL. */
+const claims_cached_t *claims_cache_get(claims_cache_t *c, apr_pool_t *p,
+                                        const unsigned char digest[CLAIMS_DIGEST_LEN], double now);
+
+/* Adds what v verified, valid until expires (seconds); returns the new entry referenced until
+ * p is cleared, or NULL when it cannot be cached (then the caller keeps using v). */
+const claims_cached_t *claims_cache_put(claims_cache_t *c, apr_pool_t *p,
+                                        const unsigned char digest[CLAIMS_DIGEST_LEN],
+                                        const claims_verified_t *v, double expires);
+
+void claims_cache_get_stats(claims_cache_t *c, claims_cache_stats_t *st);
+
+/* claims_verify_ex() through the cache (c may be NULL): on a hit, checks that the entry's
+ * issuer is among trusted and that its key is still in that issuer's current set; fills out
+ * from the entry. *cached is set to the entry used or added (or NULL). */
+claims_status_t claims_verify_cached(claims_cache_t *c, apr_pool_t *p, const char *token, apr_size_t len,
+                                     apr_size_t max_len, const claims_issuer_t *const *trusted, int ntrusted,
+                                     claims_keys_fn get_keys, void *baton, double now,
+                                     claims_verified_t *out, const claims_cached_t **cached);
+
+#endif

@@ -1,0 +1,408 @@
+/*
+ * claims_cache.c - the verified-token cache; see claims_cache.h.
+ */
+#include "claims_cache.h"
+#include "claims_export.h"
+#include "claims_validate.h"
+
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct entry_t entry_t;
+
+struct entry_t {
+    claims_cached_t pub;               /* what callers see; first member */
+    unsigned char digest[CLAIMS_DIGEST_LEN];
+    double expires;
+    apr_size_t bytes;
+    unsigned refs;                     /* under the cache lock */
+    int linked;                        /* in the table and the LRU list */
+    entry_t *hnext;
+    entry_t *prev, *next;              /* LRU: most recently used at head */
+    claims_cache_t *cache;
+    char *json_text;                   /* from json_dumps (free) */
+    void *block;                       /* pairs and strings, one malloc */
+};
+
+struct claims_cache_t {
+    apr_thread_mutex_t *lock;
+    entry_t **buckets;
+    apr_size_t mask;
+    entry_t *head, *tail;
+    apr_size_t entries, bytes, max_entries, max_bytes;
+    apr_uint64_t hits, misses, evictions;
+};
+
+typedef struct entry_ref_t {
+    entry_t *e;
+} entry_ref_t;
+
+static const EVP_MD *sha256;
+
+static void entry_free(entry_t *e)
+{
+    json_decref(e->pub.claims);
+    free(e->json_text);
+    free(e->block);
+    free(e);
+}
+
+static apr_size_t bucket_of(const claims_cache_t *c, const unsigned char *digest)
+{
+    apr_size_t h;
+    memcpy(&h, digest, sizeof(h));  /* SHA-256 bits are uniform */
+    return h & c->mask;
+}
+
+/* Removes e from the table and the list; frees it unless a request still holds it. */
+static void unlink_entry(claims_cache_t *c, entry_t *e)
+{
+    entry_t **pp = &c->buckets[bucket_of(c, e->digest)];
+    while (*pp != NULL && *pp != e) {
+        pp = &(*pp)->hnext;
+    }
+    if (*pp == e) {
+        *pp = e->hnext;
+    }
+    if (e->prev != NULL) {
+        e->prev->next = e->next;
+    }
+    else {
+        c->head = e->next;
+    }
+    if (e->next != NULL) {
+        e->next->prev = e->prev;
+    }
+    else {
+        c->tail = e->prev;
+    }
+    e->prev = e->next = e->hnext = NULL;
+    e->linked = 0;
+    c->entries--;
+    c->bytes -= e->bytes;
+    if (e->refs == 0) {
+        entry_free(e);
+    }
+}
+
+static void to_front(claims_cache_t *c, entry_t *e)
+{
+    if (c->head == e) {
+        return;
+    }
+    if (e->prev != NULL) {
+        e->prev->next = e->next;
+    }
+    if (e->next != NULL) {
+        e->next->prev = e->prev;
+    }
+    else {
+        c->tail = e->prev;
+    }
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head != NULL) {
+        c->head->prev = e;
+    }
+    c->head = e;
+    if (c->tail == NULL) {
+        c->tail = e;
+    }
+}
+
+static apr_status_t release_entry(void *data)
+{
+    entry_ref_t *ref = data;
+    entry_t *e = ref->e;
+    claims_cache_t *c = e->cache;
+    apr_thread_mutex_lock(c->lock);
+    if (--e->refs == 0 && !e->linked) {
+        entry_free(e);
+    }
+    apr_thread_mutex_unlock(c->lock);
+    return APR_SUCCESS;
+}
+
+/* Takes a reference for the lifetime of p. Called with the lock held. */
+static const claims_cached_t *hand_out(entry_t *e, apr_pool_t *p)
+{
+    entry_ref_t *ref = apr_palloc(p, sizeof(*ref));
+    e->refs++;
+    ref->e = e;
+    apr_pool_cleanup_register(p, ref, release_entry, apr_pool_cleanup_null);
+    return &e->pub;
+}
+
+static apr_status_t cache_cleanup(void *data)
+{
+    claims_cache_t *c = data;
+    while (c->head != NULL) {
+        entry_t *e = c->head;
+        e->refs = 0;  /* the pool of every request is gone by now */
+        unlink_entry(c, e);
+    }
+    return APR_SUCCESS;
+}
+
+claims_cache_t *claims_cache_create(apr_pool_t *p, apr_size_t max_entries, apr_size_t max_bytes)
+{
+    claims_cache_t *c = apr_pcalloc(p, sizeof(*c));
+    apr_size_t n = 64;
+    if (apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS) {
+        return NULL;
+    }
+    c->max_entries = max_entries > 0 ? max_entries : CLAIMS_CACHE_DEFAULT_ENTRIES;
+    c->max_bytes = max_bytes > 0 ? max_bytes : CLAIMS_CACHE_DEFAULT_BYTES;
+    while (n < c->max_entries && n < ((apr_size_t)1 << 24)) {
+        n <<= 1;
+    }
+    c->buckets = apr_pcalloc(p, n * sizeof(entry_t *));
+    c->mask = n - 1;
+    if (sha256 == NULL) {
+        sha256 = EVP_sha256();
+    }
+    apr_pool_cleanup_register(p, c, cache_cleanup, apr_pool_cleanup_null);
+    return c;
+}
+
+void claims_cache_digest(const char *token, apr_size_t len, unsigned char digest[CLAIMS_DIGEST_LEN])
+{
+    unsigned int n = 0;
+    if (EVP_Digest(token, len, digest, &n, sha256 != NULL ? sha256 : EVP_sha256(), NULL) != 1) {
+        memset(digest, 0, CLAIMS_DIGEST_LEN);
+    }
+}
+
+const claims_cached_t *claims_cache_get(claims_cache_t *c, apr_pool_t *p,
+                                        const unsigned char digest[CLAIMS_DIGEST_LEN], double now)
+{
+    const claims_cached_t *out = NULL;
+    entry_t *e;
+    apr_thread_mutex_lock(c->lock);
+    for (e = c->buckets[bucket_of(c, digest)]; e != NULL; e = e->hnext) {
+        if (memcmp(e->digest, digest, CLAIMS_DIGEST_LEN) == 0) {
+            break;
+        }
+    }
+    if (e != NULL && now >= e->expires) {
+        unlink_entry(c, e);  /* never outlives exp */
+        e = NULL;
+    }
+    if (e != NULL) {
+        to_front(c, e);
+        out = hand_out(e, p);
+        c->hits++;
+    }
+    else {
+        c->misses++;
+    }
+    apr_thread_mutex_unlock(c->lock);
+    return out;
+}
+
+typedef struct flat_t {
+    apr_array_header_t *pairs;
+    apr_size_t bytes;
+} flat_t;
+
+static int collect_pair(void *baton, const char *key, const char *value)
+{
+    flat_t *f = baton;
+    claims_pair_t *pr = apr_array_push(f->pairs);
+    pr->name = key;
+    pr->value = value;
+    f->bytes += strlen(key) + strlen(value) + 2;
+    return 1;
+}
+
+static char *copy_str(char **cursor, const char *s, apr_size_t len)
+{
+    char *out = *cursor;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    *cursor += len + 1;
+    return out;
+}
+
+/* Builds an unlinked entry from v: one block for the pairs and strings. */
+static entry_t *entry_build(apr_pool_t *p, const unsigned char *digest, const claims_verified_t *v,
+                            double expires)
+{
+    apr_table_t *env = apr_table_make(p, 16);
+    flat_t flat;
+    entry_t *e;
+    char *cursor;
+    claims_pair_t *pairs;
+    apr_size_t kid_len = v->jws->kid != NULL ? v->jws->kid_len : 0;
+    apr_size_t typ_len = v->jws->typ != NULL ? strlen(v->jws->typ) : 0;
+
+    claims_export_env(p, v->claims, NULL, CLAIMS_DEFAULT_ENV_PREFIX, env, NULL);
+    flat.pairs = apr_array_make(p, 16, sizeof(claims_pair_t));
+    flat.bytes = 0;
+    apr_table_do(collect_pair, &flat, env, NULL);
+
+    e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        return NULL;
+    }
+    e->block = malloc((apr_size_t)flat.pairs->nelts * sizeof(claims_pair_t) + flat.bytes + kid_len + typ_len + 2);
+    e->json_text = json_dumps(v->claims, JSON_COMPACT);
+    if (e->block == NULL || e->json_text == NULL) {
+        free(e->block);
+        free(e->json_text);
+        free(e);
+        return NULL;
+    }
+    pairs = e->block;
+    cursor = (char *)(pairs + flat.pairs->nelts);
+    for (int i = 0; i < flat.pairs->nelts; i++) {
+        const claims_pair_t *src = &APR_ARRAY_IDX(flat.pairs, i, claims_pair_t);
+        pairs[i].name = copy_str(&cursor, src->name, strlen(src->name));
+        pairs[i].value = copy_str(&cursor, src->value, strlen(src->value));
+    }
+    e->pub.jws.kid = v->jws->kid != NULL ? copy_str(&cursor, v->jws->kid, kid_len) : NULL;
+    e->pub.jws.kid_len = kid_len;
+    e->pub.jws.typ = v->jws->typ != NULL ? copy_str(&cursor, v->jws->typ, typ_len) : NULL;
+    e->pub.jws.alg = v->jws->alg;
+    e->pub.issuer = v->issuer;
+    e->pub.key = v->key;
+    e->pub.key_serial = v->key->serial;
+    e->pub.claims = json_incref(v->claims);
+    e->pub.claims_json = e->json_text;
+    e->pub.env = pairs;
+    e->pub.nenv = flat.pairs->nelts;
+    memcpy(e->digest, digest, CLAIMS_DIGEST_LEN);
+    e->expires = expires;
+    /* what the entry costs: itself, its block, and jansson's objects (about 4x their text) */
+    e->bytes = sizeof(*e) + (apr_size_t)flat.pairs->nelts * sizeof(claims_pair_t) + flat.bytes
+               + 5 * strlen(e->json_text) + kid_len + typ_len;
+    return e;
+}
+
+const claims_cached_t *claims_cache_put(claims_cache_t *c, apr_pool_t *p,
+                                        const unsigned char digest[CLAIMS_DIGEST_LEN],
+                                        const claims_verified_t *v, double expires)
+{
+    entry_t *e = entry_build(p, digest, v, expires), *old;
+    const claims_cached_t *out;
+    apr_size_t b;
+
+    if (e == NULL) {
+        return NULL;
+    }
+    if (e->bytes > c->max_bytes / 4) {
+        entry_free(e);  /* one huge token must not flush the cache */
+        return NULL;
+    }
+    e->cache = c;
+    apr_thread_mutex_lock(c->lock);
+    b = bucket_of(c, digest);
+    for (old = c->buckets[b]; old != NULL; old = old->hnext) {
+        if (memcmp(old->digest, digest, CLAIMS_DIGEST_LEN) == 0) {
+            break;
+        }
+    }
+    if (old != NULL) {
+        /* another thread verified the same token meanwhile: keep the first */
+        out = hand_out(old, p);
+        apr_thread_mutex_unlock(c->lock);
+        entry_free(e);
+        return out;
+    }
+    while (c->tail != NULL && (c->entries + 1 > c->max_entries || c->bytes + e->bytes > c->max_bytes)) {
+        unlink_entry(c, c->tail);
+        c->evictions++;
+    }
+    e->hnext = c->buckets[b];
+    c->buckets[b] = e;
+    e->linked = 1;
+    e->next = c->head;
+    if (c->head != NULL) {
+        c->head->prev = e;
+    }
+    c->head = e;
+    if (c->tail == NULL) {
+        c->tail = e;
+    }
+    c->entries++;
+    c->bytes += e->bytes;
+    out = hand_out(e, p);
+    apr_thread_mutex_unlock(c->lock);
+    return out;
+}
+
+void claims_cache_get_stats(claims_cache_t *c, claims_cache_stats_t *st)
+{
+    apr_thread_mutex_lock(c->lock);
+    st->entries = c->entries;
+    st->bytes = c->bytes;
+    st->max_entries = c->max_entries;
+    st->max_bytes = c->max_bytes;
+    st->hits = c->hits;
+    st->misses = c->misses;
+    st->evictions = c->evictions;
+    apr_thread_mutex_unlock(c->lock);
+}
+
+static int key_is_current(const apr_array_header_t *keys, const claims_key_t *key, apr_uint32_t serial)
+{
+    for (int i = 0; keys != NULL && i < keys->nelts; i++) {
+        const claims_key_t *k = APR_ARRAY_IDX(keys, i, const claims_key_t *);
+        if (k == key && k->serial == serial) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+claims_status_t claims_verify_cached(claims_cache_t *c, apr_pool_t *p, const char *token, apr_size_t len,
+                                     apr_size_t max_len, const claims_issuer_t *const *trusted, int ntrusted,
+                                     claims_keys_fn get_keys, void *baton, double now,
+                                     claims_verified_t *out, const claims_cached_t **cached)
+{
+    unsigned char digest[CLAIMS_DIGEST_LEN];
+    const claims_cached_t *e;
+    claims_status_t st;
+    double exp = 0;
+
+    *cached = NULL;
+    if (c == NULL || len > (max_len != 0 ? max_len : CLAIMS_DEFAULT_MAX_TOKEN)) {
+        return claims_verify_ex(p, token, len, max_len, trusted, ntrusted, get_keys, baton, out);
+    }
+    claims_cache_digest(token, len, digest);
+    e = claims_cache_get(c, p, digest, now);
+    if (e != NULL) {
+        int trusted_here = 0;
+        for (int i = 0; i < ntrusted && !trusted_here; i++) {
+            trusted_here = trusted[i] == e->issuer;
+        }
+        memset(out, 0, sizeof(*out));
+        out->jws = &e->jws;
+        if (!trusted_here) {
+            return CLAIMS_ERR_ISSUER;  /* verified elsewhere, not trusted here (CL-67) */
+        }
+        if (key_is_current(get_keys != NULL ? get_keys(baton, p, e->issuer, 0) : e->issuer->keys, e->key,
+                           e->key_serial)) {
+            out->issuer = e->issuer;
+            out->claims = e->claims;
+            out->key = e->key;
+            *cached = e;
+            return CLAIMS_OK;
+        }
+        /* the key left the issuer's set: verify afresh */
+    }
+    st = claims_verify_ex(p, token, len, max_len, trusted, ntrusted, get_keys, baton, out);
+    if (st != CLAIMS_OK) {
+        return st;
+    }
+    if (claims_numeric_date(out->claims, "exp", &exp) <= 0 || exp > now + CLAIMS_CACHE_MAX_AGE) {
+        exp = now + CLAIMS_CACHE_MAX_AGE;
+    }
+    if (exp > now) {
+        *cached = claims_cache_put(c, p, digest, out, exp);
+    }
+    return CLAIMS_OK;
+}
