@@ -815,6 +815,19 @@ static int uses_claims(apr_pool_t *p, const ap_directive_t *sec)
     return 0;
 }
 
+/* The path of a <Location "/x"> section as written, without quotes and the closing '>'. */
+static const char *section_path(apr_pool_t *p, const ap_directive_t *sec)
+{
+    char *args = apr_pstrdup(p, sec->args != NULL ? sec->args : "");
+    apr_size_t n = strlen(args);
+    const char *a;
+    if (n > 0 && args[n - 1] == '>') {
+        args[n - 1] = '\0';
+    }
+    a = args;
+    return ap_getword_conf(p, &a);
+}
+
 static int all_issuers_have_audience(const mc_srv_conf_t *sc)
 {
     for (int i = 0; i < sc->issuers->nelts; i++) {
@@ -852,8 +865,7 @@ static const char *check_audiences(apr_pool_t *p, const ap_directive_t *node, co
                  o != NULL && !found; o = o->next) {
                 if (o != d && o->first_child != NULL && section_sets(o, "ClaimsAudience")
                     && strcasecmp(o->directive, d->directive) == 0 && o->args != NULL && d->args != NULL) {
-                    const char *oa = o->args, *da = d->args;
-                    char *ow = ap_getword_conf(p, &oa), *dw = ap_getword_conf(p, &da);
+                    const char *ow = section_path(p, o), *dw = section_path(p, d);
                     found = strncmp(dw, ow, strlen(ow)) == 0;
                 }
             }
@@ -861,9 +873,9 @@ static const char *check_audiences(apr_pool_t *p, const ap_directive_t *node, co
                 found = 1;
             }
             if (!found) {
-                return apr_psprintf(p, "%s:%d: %s%s> uses AuthType claims but no audience is configured: "
+                return apr_psprintf(p, "%s:%d: %s %s> uses AuthType claims but no audience is configured: "
                                     "set ClaimsAudience (or ClaimsAudience any to accept every audience)",
-                                    d->filename, d->line_num, d->directive, d->args);
+                                    d->filename, d->line_num, d->directive, section_path(p, d));
             }
         }
     }

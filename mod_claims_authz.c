@@ -98,7 +98,10 @@ static const char *parse_claim_line(cmd_parms *cmd, const char *line, const void
     if (rc->path == NULL) {
         err = apr_psprintf(cmd->pool, "Require claim: %s", perr);
     }
-    else if ((err = parse_values(cmd, &p, rc->values)) == NULL && rc->values->nelts == 0) {
+    else if ((err = parse_values(cmd, &p, rc->values)) != NULL) {
+        err = apr_pstrcat(cmd->pool, "Require claim: ", err, NULL);
+    }
+    else if (rc->values->nelts == 0) {
         err = "Require claim: needs a claim path and at least one value";
     }
     if (err != NULL) {
