@@ -8,6 +8,8 @@
  *   mod_claims_authz.c     the Require providers (claim, scope)
  *   mod_claims_identity.c  identity to CGI/handlers (environment) and backends (headers),
  *                          header scrubbing, the ap_expr functions claim() and claims()
+ *   mod_claims_remote.c    remote key sets (JWKS, discovery), shared between children
+ *   mod_claims_status.c    the claims-status handler and the counters behind it
  * The verification itself is the core's (src/, include/), which never sees httpd.
  */
 #include "mod_claims.h"
@@ -918,6 +920,7 @@ static void register_hooks(apr_pool_t *p)
     mc_register_authn_hooks(p);
     mc_register_identity_hooks(p);
     mc_register_remote_hooks(p);
+    mc_register_status_hooks(p);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

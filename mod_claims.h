@@ -72,6 +72,7 @@ typedef struct mc_issuer_t {
     apr_interval_time_t max_stale;     /* ClaimsMaxStale */
     claims_fetch_opts_t fetch;         /* TLS, proxy, size cap, timeout */
     struct mc_remote_t *remote;        /* run-time state, NULL for local-only issuers */
+    int index;                         /* slot in the shared counters (mod_claims_status.c) */
 } mc_issuer_t;
 
 typedef struct mc_srv_conf_t {
@@ -152,6 +153,24 @@ const char *mc_set_key_cache(cmd_parms *cmd, void *mconfig, const char *arg);
 /* Start-up: checks the remote issuers' configuration (configtest) */
 const char *mc_check_remote(apr_pool_t *p, mc_issuer_t *ic);
 void mc_register_remote_hooks(apr_pool_t *p);
+
+/* What the status page shows of an issuer's keys. */
+typedef struct mc_keys_info_t {
+    const char *source;                /* "local" or the JWKS / discovery URL */
+    const apr_array_header_t *keys;    /* claims_key_t *, as this child sees them */
+    int remote;
+    apr_uint32_t version;              /* published key set version, 0 = none yet */
+    apr_time_t fetched_at, next_at, attempt_at;
+    int last_ok;
+    const char *last_error;
+    apr_uint32_t fetches;
+} mc_keys_info_t;
+void mc_describe_keys(request_rec *r, const mc_issuer_t *ic, mc_keys_info_t *out);
+
+/* ---- mod_claims_status.c */
+/* Counts a token decision in the counters shared by all children (issuer may be NULL). */
+void mc_count(const claims_issuer_t *issuer, claims_status_t st);
+void mc_register_status_hooks(apr_pool_t *p);
 
 /* ---- mod_claims.c */
 mc_issuer_t *mc_current_issuer(cmd_parms *cmd);

@@ -451,9 +451,11 @@ static int check_authn(request_rec *r)
     }
     if (st != CLAIMS_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM021: %s", claims_status_text(st));
+        mc_count(NULL, st);
         return refuse(r, st);
     }
     st = verify_token(r, dc, token, len, state, 0);
+    mc_count(state->v.issuer, st);
     if (st == CLAIMS_ERR_CONFIG) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -567,6 +567,29 @@ const apr_array_header_t *mc_issuer_keys(void *baton, apr_pool_t *p, const claim
     return keys;
 }
 
+void mc_describe_keys(request_rec *r, const mc_issuer_t *ic, mc_keys_info_t *out)
+{
+    mc_remote_t *rm = ic->remote;
+    mc_meta_t meta;
+    memset(out, 0, sizeof(*out));
+    out->keys = mc_issuer_keys(r, r->pool, &ic->core, 0);
+    out->source = "local";
+    if (rm == NULL || rm->lock == NULL) {
+        return;
+    }
+    out->remote = 1;
+    out->source = ic->jwks_url != NULL ? ic->jwks_url : ic->discovery_url;
+    if (read_meta(rm, &meta, r->pool)) {
+        out->version = meta.gen;
+        out->fetched_at = meta.fetched_at;
+        out->next_at = meta.last_status == CLAIMS_OK ? meta.expires_at : meta.attempt_at + ic->kid_interval;
+        out->attempt_at = meta.attempt_at;
+        out->last_ok = meta.last_status == CLAIMS_OK;
+        out->last_error = apr_pstrdup(r->pool, meta.last_error);
+        out->fetches = meta.fetches;
+    }
+}
+
 /* ------------------------------------------------------------------ start-up */
 
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)

@@ -54,6 +54,14 @@ typedef struct claims_cache_stats_t {
 
 claims_cache_t *claims_cache_create(apr_pool_t *p, apr_size_t max_entries, apr_size_t max_bytes);
 
+/* Figures shared by the caches of several processes (e.g. in shared memory); every cache
+ * adds its own changes atomically, and takes its entries back out when it is destroyed. */
+typedef struct claims_cache_counters_t {
+    volatile apr_uint64_t entries, bytes, hits, misses, evictions;
+} claims_cache_counters_t;
+
+void claims_cache_share_counters(claims_cache_t *c, claims_cache_counters_t *shared);
+
 /* SHA-256 of the token bytes. */
 void claims_cache_digest(const char *token, apr_size_t len, unsigned char digest[CLAIMS_DIGEST_LEN]);
 

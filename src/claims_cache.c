@@ -5,6 +5,7 @@
 #include "claims_export.h"
 #include "claims_validate.h"
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <openssl/evp.h>
@@ -34,7 +35,13 @@ struct claims_cache_t {
     entry_t *head, *tail;
     apr_size_t entries, bytes, max_entries, max_bytes;
     apr_uint64_t hits, misses, evictions;
+    claims_cache_counters_t *shared;
 };
+
+static void share(volatile apr_uint64_t *ctr, apr_int64_t delta)
+{
+    apr_atomic_add64(ctr, (apr_uint64_t)delta);  /* two's complement: adding -n subtracts */
+}
 
 typedef struct entry_ref_t {
     entry_t *e;
@@ -83,6 +90,10 @@ static void unlink_entry(claims_cache_t *c, entry_t *e)
     e->linked = 0;
     c->entries--;
     c->bytes -= e->bytes;
+    if (c->shared != NULL) {
+        share(&c->shared->entries, -1);
+        share(&c->shared->bytes, -(apr_int64_t)e->bytes);
+    }
     if (e->refs == 0) {
         entry_free(e);
     }
@@ -195,9 +206,15 @@ const claims_cached_t *claims_cache_get(claims_cache_t *c, apr_pool_t *p,
         to_front(c, e);
         out = hand_out(e, p);
         c->hits++;
+        if (c->shared != NULL) {
+            share(&c->shared->hits, 1);
+        }
     }
     else {
         c->misses++;
+        if (c->shared != NULL) {
+            share(&c->shared->misses, 1);
+        }
     }
     apr_thread_mutex_unlock(c->lock);
     return out;
@@ -315,6 +332,9 @@ const claims_cached_t *claims_cache_put(claims_cache_t *c, apr_pool_t *p,
     while (c->tail != NULL && (c->entries + 1 > c->max_entries || c->bytes + e->bytes > c->max_bytes)) {
         unlink_entry(c, c->tail);
         c->evictions++;
+        if (c->shared != NULL) {
+            share(&c->shared->evictions, 1);
+        }
     }
     e->hnext = c->buckets[b];
     c->buckets[b] = e;
@@ -329,9 +349,24 @@ const claims_cached_t *claims_cache_put(claims_cache_t *c, apr_pool_t *p,
     }
     c->entries++;
     c->bytes += e->bytes;
+    if (c->shared != NULL) {
+        share(&c->shared->entries, 1);
+        share(&c->shared->bytes, (apr_int64_t)e->bytes);
+    }
     out = hand_out(e, p);
     apr_thread_mutex_unlock(c->lock);
     return out;
+}
+
+void claims_cache_share_counters(claims_cache_t *c, claims_cache_counters_t *shared)
+{
+    apr_thread_mutex_lock(c->lock);
+    c->shared = shared;
+    if (shared != NULL) {
+        share(&shared->entries, (apr_int64_t)c->entries);
+        share(&shared->bytes, (apr_int64_t)c->bytes);
+    }
+    apr_thread_mutex_unlock(c->lock);
 }
 
 void claims_cache_get_stats(claims_cache_t *c, claims_cache_stats_t *st)

@@ -1,0 +1,421 @@
+/*
+ * mod_claims_status.c - the operators' view: `SetHandler claims-status` serves the module
+ * version, each issuer with its key ids, key set age, last refresh result and next refresh,
+ * the verified-token cache figures, and the accepted / refused tokens by issuer and reason,
+ * summed over all child processes. HTML by default, ?format=json and ?format=prometheus
+ * (text exposition format 0.0.4). It shows no token, claim value or key material.
+ *
+ * The counters live in one anonymous shared memory segment made at start-up (before the
+ * children are forked) and are updated with atomic adds; a restart starts them from zero.
+ */
+#include "mod_claims.h"
+
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include <apr_atomic.h>
+#include <apr_shm.h>
+#include <apr_strings.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MC_STATUS_HANDLER "claims-status"
+
+typedef struct mc_issuer_counters_t {
+    volatile apr_uint64_t accepted;
+    volatile apr_uint64_t refused[CLAIMS_STATUS_COUNT];
+} mc_issuer_counters_t;
+
+typedef struct mc_shared_stats_t {
+    claims_cache_counters_t cache;
+    apr_uint32_t nslots;               /* issuers + 1: the last slot is "no issuer" */
+    mc_issuer_counters_t slot[1];      /* nslots of them */
+} mc_shared_stats_t;
+
+static mc_shared_stats_t *stats;
+
+void mc_count(const claims_issuer_t *issuer, claims_status_t st)
+{
+    const mc_issuer_t *ic = (const mc_issuer_t *)issuer;
+    mc_issuer_counters_t *slot;
+    if (stats == NULL) {
+        return;
+    }
+    slot = &stats->slot[ic != NULL && ic->index >= 0 && (apr_uint32_t)ic->index < stats->nslots - 1
+                            ? (apr_uint32_t)ic->index : stats->nslots - 1];
+    if (st == CLAIMS_OK) {
+        apr_atomic_inc64(&slot->accepted);
+    }
+    else if ((int)st > 0 && st < CLAIMS_STATUS_COUNT) {
+        apr_atomic_inc64(&slot->refused[st]);
+    }
+}
+
+/* ------------------------------------------------------------------ collecting */
+
+typedef struct issuer_view_t {
+    const mc_issuer_t *ic;
+    mc_keys_info_t keys;
+    mc_issuer_counters_t counts;
+} issuer_view_t;
+
+static void read_counters(const mc_issuer_counters_t *src, mc_issuer_counters_t *dst)
+{
+    dst->accepted = apr_atomic_read64((volatile apr_uint64_t *)&src->accepted);
+    for (int i = 0; i < CLAIMS_STATUS_COUNT; i++) {
+        dst->refused[i] = apr_atomic_read64((volatile apr_uint64_t *)&src->refused[i]);
+    }
+}
+
+static apr_array_header_t *collect(request_rec *r)
+{
+    mc_srv_conf_t *sc = ap_get_module_config(r->server->module_config, &claims_module);
+    apr_array_header_t *views = apr_array_make(r->pool, sc->issuers->nelts, sizeof(issuer_view_t));
+    for (int i = 0; i < sc->issuers->nelts; i++) {
+        issuer_view_t *v = apr_array_push(views);
+        memset(v, 0, sizeof(*v));
+        v->ic = APR_ARRAY_IDX(sc->issuers, i, const mc_issuer_t *);
+        mc_describe_keys(r, v->ic, &v->keys);
+        if (stats != NULL && v->ic->index >= 0 && (apr_uint32_t)v->ic->index < stats->nslots - 1) {
+            read_counters(&stats->slot[v->ic->index], &v->counts);
+        }
+    }
+    return views;
+}
+
+static apr_int64_t secs_since(apr_time_t t)
+{
+    return t > 0 ? apr_time_sec(apr_time_now() - t) : -1;
+}
+
+static apr_int64_t secs_until(apr_time_t t)
+{
+    return t > 0 ? apr_time_sec(t - apr_time_now()) : -1;
+}
+
+static const char *kid_of(const claims_key_t *k)
+{
+    return k->kid != NULL ? k->kid : "(no kid)";
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+static json_t *counts_json(const mc_issuer_counters_t *c)
+{
+    json_t *refused = json_object();
+    for (int i = 1; i < CLAIMS_STATUS_COUNT; i++) {
+        if (c->refused[i] > 0) {
+            json_object_set_new(refused, claims_status_name((claims_status_t)i), json_integer((json_int_t)c->refused[i]));
+        }
+    }
+    return refused;
+}
+
+static void render_json(request_rec *r, apr_array_header_t *views)
+{
+    json_t *doc = json_object(), *issuers = json_array(), *cache = json_object();
+    char *text;
+    json_object_set_new(doc, "module", json_string("mod_claims"));
+    json_object_set_new(doc, "version", json_string(CLAIMS_VERSION));
+    for (int i = 0; i < views->nelts; i++) {
+        issuer_view_t *v = &APR_ARRAY_IDX(views, i, issuer_view_t);
+        json_t *o = json_object(), *kids = json_array();
+        for (int k = 0; v->keys.keys != NULL && k < v->keys.keys->nelts; k++) {
+            const claims_key_t *key = APR_ARRAY_IDX(v->keys.keys, k, const claims_key_t *);
+            json_t *kj = json_object();
+            json_object_set_new(kj, "kid", key->kid != NULL ? json_stringn(key->kid, key->kid_len) : json_null());
+            json_object_set_new(kj, "alg", json_string(claims_alg_name(key->alg)));
+            json_array_append_new(kids, kj);
+        }
+        json_object_set_new(o, "issuer", json_string(v->ic->core.iss));
+        json_object_set_new(o, "key_source", json_string(v->keys.source));
+        json_object_set_new(o, "keys", kids);
+        if (v->keys.remote) {
+            json_object_set_new(o, "key_set_version", json_integer(v->keys.version));
+            json_object_set_new(o, "key_set_age_seconds", json_integer(secs_since(v->keys.fetched_at)));
+            json_object_set_new(o, "last_refresh", json_string(v->keys.attempt_at == 0 ? "pending"
+                                                                : v->keys.last_ok ? "ok" : "failed"));
+            if (!v->keys.last_ok && v->keys.last_error != NULL) {
+                json_object_set_new(o, "last_refresh_error", json_string(v->keys.last_error));
+            }
+            json_object_set_new(o, "next_refresh_in_seconds", json_integer(secs_until(v->keys.next_at)));
+            json_object_set_new(o, "fetches", json_integer(v->keys.fetches));
+        }
+        json_object_set_new(o, "accepted", json_integer((json_int_t)v->counts.accepted));
+        json_object_set_new(o, "refused", counts_json(&v->counts));
+        json_array_append_new(issuers, o);
+    }
+    json_object_set_new(doc, "issuers", issuers);
+    if (stats != NULL) {
+        mc_issuer_counters_t none;
+        read_counters(&stats->slot[stats->nslots - 1], &none);
+        json_object_set_new(doc, "refused_before_issuer", counts_json(&none));
+        json_object_set_new(cache, "entries", json_integer((json_int_t)apr_atomic_read64(&stats->cache.entries)));
+        json_object_set_new(cache, "bytes", json_integer((json_int_t)apr_atomic_read64(&stats->cache.bytes)));
+        json_object_set_new(cache, "hits", json_integer((json_int_t)apr_atomic_read64(&stats->cache.hits)));
+        json_object_set_new(cache, "misses", json_integer((json_int_t)apr_atomic_read64(&stats->cache.misses)));
+        json_object_set_new(cache, "evictions", json_integer((json_int_t)apr_atomic_read64(&stats->cache.evictions)));
+    }
+    json_object_set_new(cache, "enabled", json_boolean(mc_token_cache() != NULL));
+    json_object_set_new(doc, "cache", cache);
+    text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+    json_decref(doc);
+    ap_set_content_type(r, "application/json");
+    if (text != NULL) {
+        ap_rputs(text, r);
+        ap_rputs("\n", r);
+        free(text);
+    }
+}
+
+/* ------------------------------------------------------------------ Prometheus */
+
+static const char *label(request_rec *r, const char *s)
+{
+    char *out = apr_palloc(r->pool, strlen(s) * 2 + 1), *o = out;
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"') {
+            *o++ = '\\';
+            *o++ = *s;
+        }
+        else if (*s == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        }
+        else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void prom_refused(request_rec *r, const char *iss, const mc_issuer_counters_t *c)
+{
+    for (int i = 1; i < CLAIMS_STATUS_COUNT; i++) {
+        if (c->refused[i] > 0) {
+            ap_rprintf(r, "claims_tokens_refused_total{issuer=\"%s\",reason=\"%s\"} %" APR_UINT64_T_FMT "\n",
+                       iss, claims_status_name((claims_status_t)i), (apr_uint64_t)c->refused[i]);
+        }
+    }
+}
+
+static void render_prometheus(request_rec *r, apr_array_header_t *views)
+{
+    ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
+    ap_rprintf(r, "# HELP claims_info mod_claims version.\n# TYPE claims_info gauge\n"
+                  "claims_info{version=\"%s\"} 1\n", CLAIMS_VERSION);
+    ap_rputs("# HELP claims_tokens_accepted_total Tokens accepted, by issuer.\n"
+             "# TYPE claims_tokens_accepted_total counter\n", r);
+    for (int i = 0; i < views->nelts; i++) {
+        issuer_view_t *v = &APR_ARRAY_IDX(views, i, issuer_view_t);
+        ap_rprintf(r, "claims_tokens_accepted_total{issuer=\"%s\"} %" APR_UINT64_T_FMT "\n",
+                   label(r, v->ic->core.iss), (apr_uint64_t)v->counts.accepted);
+    }
+    ap_rputs("# HELP claims_tokens_refused_total Requests refused, by issuer (\"\" before one was known) "
+             "and reason.\n# TYPE claims_tokens_refused_total counter\n", r);
+    for (int i = 0; i < views->nelts; i++) {
+        issuer_view_t *v = &APR_ARRAY_IDX(views, i, issuer_view_t);
+        prom_refused(r, label(r, v->ic->core.iss), &v->counts);
+    }
+    if (stats != NULL) {
+        mc_issuer_counters_t none;
+        read_counters(&stats->slot[stats->nslots - 1], &none);
+        prom_refused(r, "", &none);
+    }
+    ap_rputs("# HELP claims_keys Keys trusted for the issuer.\n# TYPE claims_keys gauge\n", r);
+    for (int i = 0; i < views->nelts; i++) {
+        issuer_view_t *v = &APR_ARRAY_IDX(views, i, issuer_view_t);
+        ap_rprintf(r, "claims_keys{issuer=\"%s\"} %d\n", label(r, v->ic->core.iss),
+                   v->keys.keys != NULL ? v->keys.keys->nelts : 0);
+    }
+    ap_rputs("# HELP claims_key_set_age_seconds Age of the remote key set.\n"
+             "# TYPE claims_key_set_age_seconds gauge\n", r);
+    for (int i = 0; i < views->nelts; i++) {
+        issuer_view_t *v = &APR_ARRAY_IDX(views, i, issuer_view_t);
+        if (v->keys.remote && v->keys.fetched_at > 0) {
+            ap_rprintf(r, "claims_key_set_age_seconds{issuer=\"%s\"} %" APR_INT64_T_FMT "\n",
+                       label(r, v->ic->core.iss), secs_since(v->keys.fetched_at));
+        }
+    }
+    ap_rputs("# HELP claims_key_set_last_refresh_ok Whether the last key set refresh succeeded.\n"
+             "# TYPE claims_key_set_last_refresh_ok gauge\n", r);
+    for (int i = 0; i < views->nelts; i++) {
+        issuer_view_t *v = &APR_ARRAY_IDX(views, i, issuer_view_t);
+        if (v->keys.remote) {
+            ap_rprintf(r, "claims_key_set_last_refresh_ok{issuer=\"%s\"} %d\n", label(r, v->ic->core.iss),
+                       v->keys.last_ok);
+        }
+    }
+    ap_rputs("# HELP claims_key_set_fetches_total Network fetches of key sets and metadata.\n"
+             "# TYPE claims_key_set_fetches_total counter\n", r);
+    for (int i = 0; i < views->nelts; i++) {
+        issuer_view_t *v = &APR_ARRAY_IDX(views, i, issuer_view_t);
+        if (v->keys.remote) {
+            ap_rprintf(r, "claims_key_set_fetches_total{issuer=\"%s\"} %u\n", label(r, v->ic->core.iss),
+                       v->keys.fetches);
+        }
+    }
+    if (stats != NULL) {
+        ap_rprintf(r, "# HELP claims_cache_entries Verified tokens cached, all children.\n"
+                      "# TYPE claims_cache_entries gauge\nclaims_cache_entries %" APR_UINT64_T_FMT "\n"
+                      "# HELP claims_cache_bytes Bytes the cached tokens take, all children.\n"
+                      "# TYPE claims_cache_bytes gauge\nclaims_cache_bytes %" APR_UINT64_T_FMT "\n"
+                      "# HELP claims_cache_hits_total Tokens found in the cache.\n"
+                      "# TYPE claims_cache_hits_total counter\nclaims_cache_hits_total %" APR_UINT64_T_FMT "\n"
+                      "# HELP claims_cache_misses_total Tokens not found in the cache.\n"
+                      "# TYPE claims_cache_misses_total counter\nclaims_cache_misses_total %" APR_UINT64_T_FMT "\n"
+                      "# HELP claims_cache_evictions_total Entries evicted for room.\n"
+                      "# TYPE claims_cache_evictions_total counter\nclaims_cache_evictions_total %"
+                      APR_UINT64_T_FMT "\n",
+                   apr_atomic_read64(&stats->cache.entries), apr_atomic_read64(&stats->cache.bytes),
+                   apr_atomic_read64(&stats->cache.hits), apr_atomic_read64(&stats->cache.misses),
+                   apr_atomic_read64(&stats->cache.evictions));
+    }
+}
+
+/* ------------------------------------------------------------------ HTML */
+
+static void render_html(request_rec *r, apr_array_header_t *views)
+{
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    ap_rprintf(r, "<!DOCTYPE html>\n<html><head><title>mod_claims status</title></head><body>\n"
+                  "<h1>mod_claims %s</h1>\n<h2>Issuers</h2>\n<table border=\"1\">\n"
+                  "<tr><th>issuer</th><th>keys (kid alg)</th><th>source</th><th>key set age</th>"
+                  "<th>last refresh</th><th>next refresh</th><th>accepted</th><th>refused</th></tr>\n",
+               CLAIMS_VERSION);
+    for (int i = 0; i < views->nelts; i++) {
+        issuer_view_t *v = &APR_ARRAY_IDX(views, i, issuer_view_t);
+        const char *kids = "", *refused = "";
+        for (int k = 0; v->keys.keys != NULL && k < v->keys.keys->nelts; k++) {
+            const claims_key_t *key = APR_ARRAY_IDX(v->keys.keys, k, const claims_key_t *);
+            kids = apr_pstrcat(r->pool, kids, ap_escape_html(r->pool, kid_of(key)), " ", claims_alg_name(key->alg),
+                               "<br>", NULL);
+        }
+        for (int s = 1; s < CLAIMS_STATUS_COUNT; s++) {
+            if (v->counts.refused[s] > 0) {
+                refused = apr_psprintf(r->pool, "%s%s: %" APR_UINT64_T_FMT "<br>", refused,
+                                       claims_status_name((claims_status_t)s), (apr_uint64_t)v->counts.refused[s]);
+            }
+        }
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td>", ap_escape_html(r->pool, v->ic->core.iss), kids,
+                   ap_escape_html(r->pool, v->keys.source));
+        if (v->keys.remote) {
+            ap_rprintf(r, "<td>%" APR_INT64_T_FMT " s</td><td>%s%s%s</td><td>in %" APR_INT64_T_FMT " s</td>",
+                       secs_since(v->keys.fetched_at),
+                       v->keys.attempt_at == 0 ? "pending" : v->keys.last_ok ? "ok" : "failed",
+                       v->keys.last_ok ? "" : ": ", v->keys.last_ok || v->keys.last_error == NULL
+                                                       ? "" : ap_escape_html(r->pool, v->keys.last_error),
+                       secs_until(v->keys.next_at));
+        }
+        else {
+            ap_rputs("<td>-</td><td>loaded at start-up</td><td>on restart</td>", r);
+        }
+        ap_rprintf(r, "<td>%" APR_UINT64_T_FMT "</td><td>%s</td></tr>\n", (apr_uint64_t)v->counts.accepted,
+                   refused);
+    }
+    ap_rputs("</table>\n<h2>Verified-token cache</h2>\n", r);
+    if (stats != NULL) {
+        ap_rprintf(r, "<p>%s; entries %" APR_UINT64_T_FMT ", bytes %" APR_UINT64_T_FMT ", hits %" APR_UINT64_T_FMT
+                      ", misses %" APR_UINT64_T_FMT ", evictions %" APR_UINT64_T_FMT " (all children)</p>\n",
+                   mc_token_cache() != NULL ? "on" : "off", apr_atomic_read64(&stats->cache.entries),
+                   apr_atomic_read64(&stats->cache.bytes), apr_atomic_read64(&stats->cache.hits),
+                   apr_atomic_read64(&stats->cache.misses), apr_atomic_read64(&stats->cache.evictions));
+    }
+    ap_rputs("</body></html>\n", r);
+}
+
+static int status_handler(request_rec *r)
+{
+    const char *fmt = "html";
+    apr_array_header_t *views;
+    if (r->handler == NULL || strcmp(r->handler, MC_STATUS_HANDLER) != 0) {
+        return DECLINED;
+    }
+    r->allowed |= (AP_METHOD_BIT << M_GET);
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (r->args != NULL) {
+        if (strstr(r->args, "format=json") != NULL) {
+            fmt = "json";
+        }
+        else if (strstr(r->args, "format=prometheus") != NULL) {
+            fmt = "prometheus";
+        }
+    }
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    views = collect(r);
+    if (r->header_only) {
+        return OK;
+    }
+    if (strcmp(fmt, "json") == 0) {
+        render_json(r, views);
+    }
+    else if (strcmp(fmt, "prometheus") == 0) {
+        render_prometheus(r, views);
+    }
+    else {
+        render_html(r, views);
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------ start-up */
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_shm_t *shm = NULL;
+    apr_uint32_t n = 0;
+    apr_size_t size;
+    apr_status_t rv;
+
+    stats = NULL;
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    /* every distinct issuer record gets a slot; virtual hosts share the main server's */
+    for (server_rec *v = s; v != NULL; v = v->next) {
+        mc_srv_conf_t *vc = ap_get_module_config(v->module_config, &claims_module);
+        for (int i = 0; i < vc->issuers->nelts; i++) {
+            APR_ARRAY_IDX(vc->issuers, i, mc_issuer_t *)->index = -1;
+        }
+    }
+    for (server_rec *v = s; v != NULL; v = v->next) {
+        mc_srv_conf_t *vc = ap_get_module_config(v->module_config, &claims_module);
+        for (int i = 0; i < vc->issuers->nelts; i++) {
+            mc_issuer_t *ic = APR_ARRAY_IDX(vc->issuers, i, mc_issuer_t *);
+            if (ic->index < 0) {
+                ic->index = (int)n++;
+            }
+        }
+    }
+    size = sizeof(mc_shared_stats_t) + (apr_size_t)n * sizeof(mc_issuer_counters_t);
+    rv = apr_shm_create(&shm, size, NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "CLM070: no shared memory for the status counters: "
+                     "claims-status will show no counts");
+        return OK;
+    }
+    stats = apr_shm_baseaddr_get(shm);
+    memset(stats, 0, size);
+    stats->nslots = n + 1;
+    return OK;
+}
+
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    if (stats != NULL && mc_token_cache() != NULL) {
+        claims_cache_share_counters(mc_token_cache(), &stats->cache);
+    }
+}
+
+void mc_register_status_hooks(apr_pool_t *p)
+{
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* LAST: after the cache was made by mod_claims_authn.c's child_init (MIDDLE) */
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_handler(status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
