@@ -5,6 +5,9 @@ module from the build tree, talks HTTP to it, stops it, and fails on unexpected 
 in its error log. Tokens are minted here with jwcrypto; keys are generated per run.
 Run with Debian's /usr/bin/python3 (python3-pytest, python3-requests, python3-jwcrypto).
 """
+import base64
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -17,6 +20,9 @@ import time
 
 import pytest
 import requests
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
 
@@ -36,8 +42,11 @@ BASE_MODULES = [
     "alias", "mime", "dir", "env", "setenvif", "headers", "cgid", "include", "rewrite",
 ]
 
+# Drains stdin first: a CGI that exits with an unread request body makes mod_cgid's socket
+# reset, and httpd then fails the response (AH00574).
 ENV_CGI = """#!/usr/bin/python3
 import json, os, sys
+sys.stdin.buffer.read()
 sys.stdout.write("Content-Type: application/json\\r\\n\\r\\n")
 sys.stdout.write(json.dumps(dict(os.environ), sort_keys=True))
 """
@@ -130,7 +139,11 @@ class Httpd:
 
     def write_file(self, rel, text, mode=0o644):
         path = os.path.join(self.root, rel)
-        with open(path, "w") as f:
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            os.makedirs(parent)
+            os.chmod(parent, 0o755)
+        with open(path, "wb" if isinstance(text, bytes) else "w") as f:
             f.write(text)
         os.chmod(path, mode)
         return path
@@ -157,7 +170,8 @@ class Httpd:
             "Timeout 10", "KeepAliveTimeout 2",
         ]
         if self.mpm != "prefork":
-            lines.append("ThreadsPerChild 25")
+            # MinSpareThreads must stay below MaxRequestWorkers, else the MPM logs AH10159 at error
+            lines += ["ThreadsPerChild 25", "MinSpareThreads 5", "MaxSpareThreads 50"]
         return "\n".join(lines) + "\n" + self.body + "\n"
 
     def conf_path(self):
@@ -177,18 +191,34 @@ class Httpd:
         rc, out = self.configtest()
         if rc != 0:
             raise RuntimeError("configtest failed:\n" + out)
+        # a session of its own: the worker MPM signals its whole process group on shutdown
         self.proc = subprocess.Popen([HTTPD, "-DFOREGROUND", "-f", conf],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        # The port listens before post_config has run (and can still fail): wait for an answer.
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("apache2 exited: %s\n%s" % (self.proc.stdout.read().decode(), self.log()))
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.settimeout(2)
+                    s.sendall(b"HEAD /__ping HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                    if s.recv(16).startswith(b"HTTP/"):
+                        return self
             except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("apache2 did not start listening")
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("apache2 did not start answering")
+
+    def try_start(self):
+        """Starts the server; (True, "") when it listens, else (False, what it said and logged)."""
+        try:
+            self.start()
+            return True, ""
+        except RuntimeError as e:
+            self.stop()
+            return False, str(e) + "\n" + self.log()
 
     def graceful(self):
         self.conf_path()
@@ -252,30 +282,49 @@ def issuer_block(keys, issuer=ISSUER, audience=AUDIENCE, extra=""):
 """ % (issuer, keys.jwks_path, audience, extra)
 
 
-@pytest.fixture
-def make_httpd():
-    """Factory: make_httpd(body, **kw) -> started Httpd; stopped and checked after the test."""
-    servers = []
+class Servers:
+    """Starts Httpd instances and, when done, stops them, removes their roots and reports
+    unexpected [error] lines of their error logs."""
 
-    def factory(body, start=True, **kw):
+    def __init__(self):
+        self.servers = []
+
+    def __call__(self, body, start=True, **kw):
         root = tempfile.mkdtemp(prefix="claims-httpd-")
         os.chmod(root, 0o755)
         h = Httpd(root, body, **kw)
-        servers.append(h)
+        self.servers.append(h)
         if start:
             h.start()
         return h
 
-    yield factory
-    failures = []
-    for h in servers:
-        h.stop()
-        bad = h.unexpected_errors()
-        if bad:
-            failures.append("unexpected errors in %s:\n%s" % (h.error_log, "\n".join(bad)))
-        shutil.rmtree(h.root, ignore_errors=True)
-    if failures:
-        pytest.fail("\n".join(failures))
+    def finish(self):
+        failures = []
+        for h in self.servers:
+            h.stop()
+            bad = h.unexpected_errors()
+            if bad:
+                failures.append("unexpected errors in %s:\n%s" % (h.error_log, "\n".join(bad)))
+            shutil.rmtree(h.root, ignore_errors=True)
+        if failures:
+            pytest.fail("\n".join(failures))
+
+
+@pytest.fixture
+def make_httpd():
+    """Factory: make_httpd(body, **kw) -> started Httpd; stopped and checked after the test."""
+    servers = Servers()
+    yield servers
+    servers.finish()
+
+
+@pytest.fixture(scope="module")
+def make_module_httpd():
+    """Like make_httpd, for servers shared by the tests of one module (stopped and checked at
+    the end of the module)."""
+    servers = Servers()
+    yield servers
+    servers.finish()
 
 
 def challenge(resp):
@@ -290,3 +339,131 @@ def challenge(resp):
         assert m.group(1) not in params, "attribute %s twice in %r" % (m.group(1), v)
         params[m.group(1)] = m.group(2)
     return scheme, params
+
+
+# ---------------------------------------------------------------------------------------------
+# Hand-made tokens: full control over header and payload bytes (jwcrypto refuses to produce
+# most of the hostile tokens the tests need).
+
+def b64u(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _json_bytes(obj):
+    if isinstance(obj, bytes):
+        return obj
+    if isinstance(obj, str):
+        return obj.encode()
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def raw_signature(key, alg, signing_input):
+    """The JWS signature of signing_input (bytes) with a jwcrypto JWK (private) or raw HMAC
+    secret (bytes), computed for alg regardless of what the key says."""
+    if isinstance(key, bytes):
+        digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
+        return hmac.new(key, signing_input, digest).digest()
+    priv = key.get_op_key("sign")
+    if alg in ("EdDSA", "Ed25519", "Ed448"):
+        return priv.sign(signing_input)
+    hashes_by_bits = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
+    h = hashes_by_bits[alg[2:]]
+    if alg.startswith("RS"):
+        return priv.sign(signing_input, padding.PKCS1v15(), h)
+    if alg.startswith("PS"):
+        return priv.sign(signing_input, padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size), h)
+    if alg.startswith("ES"):
+        der = priv.sign(signing_input, ec.ECDSA(h))
+        r, s_ = decode_dss_signature(der)
+        size = (priv.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s_.to_bytes(size, "big")
+    raise ValueError("cannot sign with %r" % alg)
+
+
+def sign(key, header, payload, alg=None):
+    """A compact JWS with exactly these header and payload bytes (dicts are JSON-encoded,
+    str/bytes taken as they are). alg: the signing algorithm (default: header["alg"])."""
+    if alg is None:
+        alg = header["alg"]
+    signing_input = (b64u(_json_bytes(header)) + "." + b64u(_json_bytes(payload))).encode()
+    return signing_input.decode() + "." + b64u(raw_signature(key, alg, signing_input))
+
+
+def std_claims(**overrides):
+    """The default valid payload (as mint() uses) with overrides; a None value removes a claim."""
+    payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "iat": now(), "exp": now() + 300}
+    for k, v in overrides.items():
+        if v is None:
+            payload.pop(k, None)
+        else:
+            payload[k] = v
+    return payload
+
+
+def header_values(resp, name):
+    """Every value of a response header as sent (requests folds repeated headers into one)."""
+    return resp.raw.headers.getlist(name)
+
+
+def raw_http(h, data, timeout=10):
+    """Sends raw request bytes; returns (status, [(name, value)], body bytes). Tolerates the
+    server closing early (e.g. on an oversized header)."""
+    chunks = []
+    with socket.create_connection(("127.0.0.1", h.port), timeout=timeout) as s:
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        while True:
+            try:
+                c = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not c:
+                break
+            chunks.append(c)
+    raw = b"".join(chunks)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else None
+    hdrs = [tuple(x.strip() for x in l.split(":", 1)) for l in lines[1:] if ":" in l]
+    return status, hdrs, body
+
+
+class Listener:
+    """A loopback TCP listener that records whether anything connected to it (used to show
+    that a token's jku/x5u never makes the server fetch anything)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def connections(self):
+        n = 0
+        while True:
+            try:
+                c, _ = self.sock.accept()
+                c.close()
+                n += 1
+            except (BlockingIOError, InterruptedError):
+                return n
+
+    def close(self):
+        self.sock.close()
+
+
+def location(path, *lines, realm="orders-api", match=False):
+    """A <Location> (or <LocationMatch>) protected by AuthType claims with extra lines."""
+    tag = "LocationMatch" if match else "Location"
+    return "<%s %s>\n    AuthType claims\n    AuthName \"%s\"\n%s\n</%s>\n" % (
+        tag, path, realm, "\n".join("    " + l for l in lines), tag)
