@@ -180,10 +180,31 @@ class Httpd:
             f.write(self.config())
         return path
 
+    def env(self):
+        """apache2's environment: with CLAIMS_PRELOAD (an ASan build of the module), the
+        sanitizer runtime is preloaded into the unsanitized httpd and reports go to logs/."""
+        env = dict(os.environ)
+        preload = os.environ.get("CLAIMS_PRELOAD")
+        if preload:
+            logs = os.path.join(self.root, "logs")
+            env["LD_PRELOAD"] = preload
+            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:log_path=%s/asan" % logs
+            env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:log_path=%s/ubsan" % logs
+        return env
+
+    def sanitizer_reports(self):
+        logs = os.path.join(self.root, "logs")
+        found = []
+        for fn in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
+            if fn.startswith("asan") or fn.startswith("ubsan"):
+                with open(os.path.join(logs, fn), errors="replace") as f:
+                    found.append("%s:\n%s" % (fn, f.read()[:4000]))
+        return found
+
     def configtest(self):
         """(returncode, output) of apache2 -t on the configuration."""
         p = subprocess.run([HTTPD, "-t", "-f", self.conf_path()], capture_output=True, text=True,
-                           timeout=30)
+                           timeout=30, env=self.env())
         return p.returncode, p.stdout + p.stderr
 
     def start(self):
@@ -192,14 +213,18 @@ class Httpd:
         if rc != 0:
             raise RuntimeError("configtest failed:\n" + out)
         # a session of its own: the worker MPM signals its whole process group on shutdown
+        self.stdout_path = os.path.join(self.root, "logs", "stdout.log")
+        self.stdout = open(self.stdout_path, "ab")  # a file, not a pipe nobody drains
         self.proc = subprocess.Popen([HTTPD, "-DFOREGROUND", "-f", conf],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     stdout=self.stdout, stderr=subprocess.STDOUT,
+                                     start_new_session=True, env=self.env())
         # The port listens before post_config has run (and can still fail): wait for an answer.
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("apache2 exited: %s\n%s" % (self.proc.stdout.read().decode(), self.log()))
+                with open(self.stdout_path, errors="replace") as f:
+                    said = f.read()
+                raise RuntimeError("apache2 exited: %s\n%s" % (said, self.log()))
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                     s.settimeout(2)
@@ -243,7 +268,7 @@ class Httpd:
             return ""
 
     def unexpected_errors(self):
-        bad = []
+        bad = self.sanitizer_reports()
         for line in self.log().splitlines():
             if ("[error]" in line or ":error]" in line or ":crit]" in line or ":emerg]" in line
                     or "exit signal" in line):
