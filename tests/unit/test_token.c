@@ -1,0 +1,170 @@
+/*
+ * test_token.c - the bearer token in an Authorization value (RFC 6750 section 2.1;
+ * SECURITY.md CL-02, CL-03, CL-04).
+ */
+#include "test_util.h"
+
+#include "claims_token.h"
+
+#include <string.h>
+
+START_TEST(test_bearer_token_is_found)
+{
+    const char *tok = NULL;
+    apr_size_t len = 0;
+    ck_assert_int_eq(claims_token_from_authorization("Bearer abc.def.ghi", &tok, &len), CLAIMS_OK);
+    ck_assert_uint_eq(len, 11);
+    ck_assert_mem_eq(tok, "abc.def.ghi", 11);
+}
+END_TEST
+
+/* CL-04: the scheme is case-insensitive; spacing around the token is tolerated. */
+static const struct {
+    const char *value;
+    const char *token;
+} accepted[] = {
+    {"bearer x", "x"},
+    {"BEARER x", "x"},
+    {"bEaReR x", "x"},
+    {"Bearer   x", "x"},
+    {"Bearer x  ", "x"},
+    {"Bearer abc=", "abc="},
+    {"Bearer abc==", "abc=="},
+    {"Bearer a-b.c_d~e+f/g", "a-b.c_d~e+f/g"},
+    {"Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"},
+};
+
+START_TEST(test_well_formed_bearer_values_yield_the_token)
+{
+    const char *tok = NULL;
+    apr_size_t len = 0;
+    ck_assert_msg(claims_token_from_authorization(accepted[_i].value, &tok, &len) == CLAIMS_OK,
+                  "refused: \"%s\"", accepted[_i].value);
+    ck_assert_uint_eq(len, strlen(accepted[_i].token));
+    ck_assert_mem_eq(tok, accepted[_i].token, len);
+}
+END_TEST
+
+/* CL-02: another scheme is "no credentials for us", not an error. */
+static const char *const other_scheme[] = {
+    "Basic dXNlcjpwYXNz",
+    "Digest username=\"u\"",
+    "Bearerx abc",
+    "Token abc",
+    "Bear abc",
+};
+
+START_TEST(test_other_schemes_are_no_token)
+{
+    const char *tok = NULL;
+    apr_size_t len = 0;
+    ck_assert_msg(claims_token_from_authorization(other_scheme[_i], &tok, &len) == CLAIMS_NO_TOKEN,
+                  "\"%s\" is not NO_TOKEN", other_scheme[_i]);
+}
+END_TEST
+
+START_TEST(test_missing_header_is_no_token)
+{
+    const char *tok = NULL;
+    apr_size_t len = 0;
+    ck_assert_int_eq(claims_token_from_authorization(NULL, &tok, &len), CLAIMS_NO_TOKEN);
+}
+END_TEST
+
+/* CL-03: "Bearer" with no token, two tokens, or a value outside b64token is a bad request. */
+static const char *const malformed[] = {
+    "Bearer",
+    "Bearer ",
+    "Bearer    ",
+    "Bearer a b",
+    "Bearer a.b.c d.e.f",
+    "Bearer {",
+    "Bearer {\"alg\":\"none\"}",
+    "Bearer \"abc\"",
+    "Bearer a\"b",
+    "Bearer a,b",
+    "Bearer abc,",
+    "Bearer =abc",
+    "Bearer ab=c",
+    "Bearer a=b=",
+    "Bearer ==",
+    "Bearer a;b",
+    "Bearer a%2Eb",
+    "Bearer a:b",
+    "Bearer a\\b",
+    "Bearer a\x01" "b",
+    "Bearer a\x7f",
+    "Bearer \xc3\xa9",
+};
+
+START_TEST(test_malformed_bearer_values_are_invalid_request)
+{
+    const char *tok = NULL;
+    apr_size_t len = 0;
+    ck_assert_msg(claims_token_from_authorization(malformed[_i], &tok, &len) == CLAIMS_ERR_REQUEST,
+                  "\"%s\" is not ERR_REQUEST", malformed[_i]);
+}
+END_TEST
+
+START_TEST(test_malformed_request_maps_to_the_invalid_request_class)
+{
+    ck_assert_int_eq(claims_status_class(CLAIMS_ERR_REQUEST), CLAIMS_CLASS_INVALID_REQUEST);
+    ck_assert_int_eq(claims_status_class(CLAIMS_ERR_TWO_TOKENS), CLAIMS_CLASS_INVALID_REQUEST);
+    ck_assert_int_eq(claims_status_class(CLAIMS_NO_TOKEN), CLAIMS_CLASS_NO_TOKEN);
+    ck_assert_int_eq(claims_status_class(CLAIMS_ERR_TOO_LARGE), CLAIMS_CLASS_INVALID_TOKEN);
+}
+END_TEST
+
+START_TEST(test_b64token_charset_is_exact)
+{
+    char c[2] = {0, 0};
+    for (int i = 1; i < 256; i++) {
+        int want;
+        c[0] = (char)i;
+        want = (i >= 'A' && i <= 'Z') || (i >= 'a' && i <= 'z') || (i >= '0' && i <= '9') || i == '-'
+            || i == '.' || i == '_' || i == '~' || i == '+' || i == '/';
+        ck_assert_msg(claims_token_is_b64token(c, 1) == want, "byte 0x%02x", (unsigned)i);
+    }
+}
+END_TEST
+
+START_TEST(test_b64token_allows_equals_only_at_the_end)
+{
+    ck_assert_int_eq(claims_token_is_b64token("ab==", 4), 1);
+    ck_assert_int_eq(claims_token_is_b64token("a=b", 3), 0);
+    ck_assert_int_eq(claims_token_is_b64token("=", 1), 0);
+    ck_assert_int_eq(claims_token_is_b64token("", 0), 0);
+}
+END_TEST
+
+/* Status texts end up in error_description: RFC 6750 allows %x20-21 / %x23-5B / %x5D-7E (CL-56). */
+START_TEST(test_status_texts_are_valid_error_descriptions)
+{
+    for (int st = 0; st < CLAIMS_STATUS_COUNT; st++) {
+        const char *t = claims_status_text((claims_status_t)st);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_ptr_nonnull(claims_status_name((claims_status_t)st));
+        for (const char *c = t; *c; c++) {
+            unsigned char u = (unsigned char)*c;
+            ck_assert_msg(u >= 0x20 && u <= 0x7e && u != '"' && u != '\\', "status %d text has 0x%02x", st, u);
+        }
+    }
+}
+END_TEST
+
+Suite *token_suite(void)
+{
+    Suite *s = suite_create("token");
+    TCase *tc = tu_tcase("authorization header", 0);
+    tcase_add_test(tc, test_bearer_token_is_found);
+    tcase_add_loop_test(tc, test_well_formed_bearer_values_yield_the_token, 0, TU_COUNT(accepted));
+    tcase_add_loop_test(tc, test_other_schemes_are_no_token, 0, TU_COUNT(other_scheme));
+    tcase_add_test(tc, test_missing_header_is_no_token);
+    tcase_add_loop_test(tc, test_malformed_bearer_values_are_invalid_request, 0, TU_COUNT(malformed));
+    tcase_add_test(tc, test_malformed_request_maps_to_the_invalid_request_class);
+    tcase_add_test(tc, test_b64token_charset_is_exact);
+    tcase_add_test(tc, test_b64token_allows_equals_only_at_the_end);
+    tcase_add_test(tc, test_status_texts_are_valid_error_descriptions);
+    suite_add_tcase(s, tc);
+    return s;
+}
