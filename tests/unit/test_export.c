@@ -1,0 +1,393 @@
+/*
+ * test_export.c - verified claims as environment variables and the REMOTE_USER value
+ * (ARCHITECTURE.md section 5; SECURITY.md CL-18, CL-49, CL-76..CL-78).
+ */
+#include "test_util.h"
+
+#include "claims_export.h"
+
+#include <apr_strings.h>
+#include <stdio.h>
+#include <string.h>
+
+static apr_status_t json_cleanup(void *data)
+{
+    json_decref(data);
+    return APR_SUCCESS;
+}
+
+static json_t *json_of(const char *text)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    ck_assert_msg(j != NULL, "bad test JSON %s: %s", text, jerr.text);
+    apr_pool_cleanup_register(tu_p, j, json_cleanup, apr_pool_cleanup_null);
+    return j;
+}
+
+static apr_table_t *export_all(const char *claims, const char *prefix, tu_logsink_t *sink)
+{
+    apr_table_t *env = apr_table_make(tu_p, 8);
+    claims_export_env(tu_p, json_of(claims), NULL, prefix, env, sink != NULL ? &sink->logger : NULL);
+    return env;
+}
+
+static apr_array_header_t *paths(const char *const *texts, int n)
+{
+    apr_array_header_t *arr = apr_array_make(tu_p, n, sizeof(claims_path_t *));
+    for (int i = 0; i < n; i++) {
+        char *err = NULL;
+        claims_path_t *p = claims_path_compile(tu_p, texts[i], &err);
+        ck_assert_msg(p != NULL, "%s: %s", texts[i], err);
+        *(claims_path_t **)apr_array_push(arr) = p;
+    }
+    return arr;
+}
+
+#define ENV_IS(env, name, value) ck_assert_str_eq(apr_table_get((env), (name)) ? apr_table_get((env), (name)) : "(unset)", (value))
+#define ENV_UNSET(env, name) ck_assert_ptr_null(apr_table_get((env), (name)))
+
+/* ------------------------------------------------------------------ names */
+
+static const struct {
+    const char *prefix;
+    const char *claim;
+    const char *name;
+} names[] = {
+    {"CLAIM_", "sub", "CLAIM_SUB"},
+    {"CLAIM_", "given-name", "CLAIM_GIVEN_NAME"},
+    {"CLAIM_", "https://example.com/roles", "CLAIM_HTTPS___EXAMPLE_COM_ROLES"},
+    {"CLAIM_", "a b.c", "CLAIM_A_B_C"},
+    {"CLAIM_", "Mixed_Case_9", "CLAIM_MIXED_CASE_9"},
+    {"CLAIM_", "\xc3\xa9t\xc3\xa9", "CLAIM___T__"},
+    {"CLAIM_", "HTTP_HOST", "CLAIM_HTTP_HOST"},
+    {"CLAIM_", "a=b;c", "CLAIM_A_B_C"},
+    {"CLAIM_", "x\ny", "CLAIM_X_Y"},
+    {"JWT_", "sub", "JWT_SUB"},
+    {"", "email", "EMAIL"},
+};
+
+START_TEST(test_env_name_is_prefix_plus_upper_cased_safe_characters)
+{
+    ck_assert_str_eq(claims_env_name(tu_p, names[_i].prefix, names[_i].claim), names[_i].name);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ values */
+
+static const struct {
+    const char *json;
+    const char *text;
+} values[] = {
+    {"\"alice\"", "alice"},
+    {"\"a,b\\nc \\\"q\\\"\"", "a,b\nc \"q\""},
+    {"\"\\u00e9\\u4e2d\"", "\xc3\xa9\xe4\xb8\xad"},
+    {"\"\"", ""},
+    {"42", "42"},
+    {"-7", "-7"},
+    {"1.5", "1.5"},
+    {"true", "true"},
+    {"false", "false"},
+    {"null", "null"},
+    {"{\"a\": 1, \"b\": [1, 2]}", "{\"a\":1,\"b\":[1,2]}"},
+    {"[1, \"x\"]", "[1,\"x\"]"},
+    {"{}", "{}"},
+};
+
+START_TEST(test_value_text_is_raw_string_or_compact_json)
+{
+    ck_assert_str_eq(claims_value_text(tu_p, json_of(values[_i].json)), values[_i].text);
+}
+END_TEST
+
+START_TEST(test_all_top_level_claims_are_exported)
+{
+    apr_table_t *env = export_all("{\"sub\":\"alice\",\"n\":42,\"ok\":true,\"obj\":{\"a\":1,\"b\":\"x\"},\"nil\":null}",
+                                  NULL, NULL);
+    ENV_IS(env, "CLAIM_SUB", "alice");
+    ENV_IS(env, "CLAIM_N", "42");
+    ENV_IS(env, "CLAIM_OK", "true");
+    ENV_IS(env, "CLAIM_OBJ", "{\"a\":1,\"b\":\"x\"}");
+    ENV_IS(env, "CLAIM_NIL", "null");
+    ck_assert_int_eq(apr_table_elts(env)->nelts, 5);
+}
+END_TEST
+
+START_TEST(test_custom_prefix_is_used)
+{
+    apr_table_t *env = export_all("{\"sub\":\"alice\"}", "JWT_", NULL);
+    ENV_IS(env, "JWT_SUB", "alice");
+    ENV_UNSET(env, "CLAIM_SUB");
+}
+END_TEST
+
+START_TEST(test_array_is_joined_and_indexed_with_a_count)
+{
+    apr_table_t *env = export_all("{\"roles\":[\"a\",\"b,c\",3,true,{\"k\":\"v\"}]}", NULL, NULL);
+    ENV_IS(env, "CLAIM_ROLES", "a,b,c,3,true,{\"k\":\"v\"}");
+    ENV_IS(env, "CLAIM_ROLES_0", "a");
+    ENV_IS(env, "CLAIM_ROLES_1", "b,c");
+    ENV_IS(env, "CLAIM_ROLES_2", "3");
+    ENV_IS(env, "CLAIM_ROLES_3", "true");
+    ENV_IS(env, "CLAIM_ROLES_4", "{\"k\":\"v\"}");
+    ENV_UNSET(env, "CLAIM_ROLES_5");
+    ENV_IS(env, "CLAIM_ROLES_N", "5");
+}
+END_TEST
+
+START_TEST(test_empty_array_exports_an_empty_value_and_zero_count)
+{
+    apr_table_t *env = export_all("{\"groups\":[]}", NULL, NULL);
+    ENV_IS(env, "CLAIM_GROUPS", "");
+    ENV_IS(env, "CLAIM_GROUPS_N", "0");
+    ENV_UNSET(env, "CLAIM_GROUPS_0");
+}
+END_TEST
+
+START_TEST(test_long_array_indexes_at_most_the_cap_but_counts_all)
+{
+    json_t *arr = json_array();
+    json_t *claims = json_object();
+    apr_table_t *env = apr_table_make(tu_p, 8);
+    char *last = apr_psprintf(tu_p, "CLAIM_BIG_%d", CLAIMS_MAX_EXPORT_ARRAY - 1);
+    char *over = apr_psprintf(tu_p, "CLAIM_BIG_%d", CLAIMS_MAX_EXPORT_ARRAY);
+    for (int i = 0; i < CLAIMS_MAX_EXPORT_ARRAY + 44; i++) {
+        json_array_append_new(arr, json_integer(i));
+    }
+    json_object_set_new(claims, "big", arr);
+    apr_pool_cleanup_register(tu_p, claims, json_cleanup, apr_pool_cleanup_null);
+    claims_export_env(tu_p, claims, NULL, NULL, env, NULL);
+    ENV_IS(env, last, apr_psprintf(tu_p, "%d", CLAIMS_MAX_EXPORT_ARRAY - 1));
+    ENV_UNSET(env, over);
+    ENV_IS(env, "CLAIM_BIG_N", apr_psprintf(tu_p, "%d", CLAIMS_MAX_EXPORT_ARRAY + 44));
+    ck_assert_ptr_nonnull(strstr(apr_table_get(env, "CLAIM_BIG"), apr_psprintf(tu_p, ",%d", CLAIMS_MAX_EXPORT_ARRAY + 43)));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ collisions (CL-77) */
+
+START_TEST(test_colliding_names_resolve_to_the_bytewise_first_claim)
+{
+    static const char *const orders[] = {
+        "{\"given-name\":\"dash\",\"given_name\":\"underscore\",\"GIVEN_NAME\":\"upper\"}",
+        "{\"given_name\":\"underscore\",\"GIVEN_NAME\":\"upper\",\"given-name\":\"dash\"}",
+        "{\"GIVEN_NAME\":\"upper\",\"given-name\":\"dash\",\"given_name\":\"underscore\"}",
+    };
+    for (int i = 0; i < TU_COUNT(orders); i++) {
+        tu_logsink_t sink;
+        apr_table_t *env;
+        tu_logsink_init(&sink, tu_p);
+        env = export_all(orders[i], NULL, &sink);
+        ENV_IS(env, "CLAIM_GIVEN_NAME", "upper");   /* "G" (0x47) sorts before "g" */
+        ck_assert_int_eq(apr_table_elts(env)->nelts, 1);
+        ck_assert_int_eq(sink.lines->nelts, 2);     /* each loser is reported */
+    }
+}
+END_TEST
+
+START_TEST(test_collision_report_names_the_claim_not_its_value)
+{
+    tu_logsink_t sink;
+    const char *line;
+    tu_logsink_init(&sink, tu_p);
+    export_all("{\"a-b\":\"first\",\"a_b\":\"secret-value\"}", NULL, &sink);
+    ck_assert_int_eq(sink.lines->nelts, 1);
+    line = APR_ARRAY_IDX(sink.lines, 0, const char *);
+    ck_assert_ptr_nonnull(strstr(line, "a_b"));
+    ck_assert_ptr_nonnull(strstr(line, "CLAIM_A_B"));
+    ck_assert_ptr_null(strstr(line, "secret-value"));
+}
+END_TEST
+
+START_TEST(test_claim_colliding_with_an_array_element_name_loses)
+{
+    tu_logsink_t sink;
+    apr_table_t *env;
+    tu_logsink_init(&sink, tu_p);
+    env = export_all("{\"r\":[\"x\",\"y\"],\"r_0\":\"other\",\"r_N\":\"7\"}", NULL, &sink);
+    ENV_IS(env, "CLAIM_R_0", "x");
+    ENV_IS(env, "CLAIM_R_N", "2");
+    ck_assert_int_eq(sink.lines->nelts, 2);
+}
+END_TEST
+
+START_TEST(test_existing_environment_entries_are_replaced)
+{
+    apr_table_t *env = apr_table_make(tu_p, 4);
+    apr_table_set(env, "CLAIM_SUB", "forged");
+    apr_table_add(env, "CLAIM_SUB", "forged-again");
+    claims_export_env(tu_p, json_of("{\"sub\":\"alice\"}"), NULL, NULL, env, NULL);
+    ENV_IS(env, "CLAIM_SUB", "alice");
+    ck_assert_int_eq(apr_table_elts(env)->nelts, 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ configured paths */
+
+START_TEST(test_configured_paths_export_only_those_claims)
+{
+    static const char *const list[] = {"sub", "realm_access.roles", "/groups/0", "missing"};
+    apr_table_t *env = apr_table_make(tu_p, 8);
+    claims_export_env(tu_p, json_of("{\"sub\":\"alice\",\"email\":\"a@example\",\"realm_access\":{\"roles\":[\"ops\"]},"
+                                    "\"groups\":[\"g0\",\"g1\"]}"),
+                      paths(list, TU_COUNT(list)), NULL, env, NULL);
+    ENV_IS(env, "CLAIM_SUB", "alice");
+    ENV_IS(env, "CLAIM_REALM_ACCESS_ROLES", "ops");
+    ENV_IS(env, "CLAIM_REALM_ACCESS_ROLES_0", "ops");
+    ENV_IS(env, "CLAIM_REALM_ACCESS_ROLES_N", "1");
+    ENV_IS(env, "CLAIM__GROUPS_0", "g0");
+    ENV_UNSET(env, "CLAIM_EMAIL");
+    ENV_UNSET(env, "CLAIM_MISSING");
+    ck_assert_int_eq(apr_table_elts(env)->nelts, 5);
+}
+END_TEST
+
+START_TEST(test_configured_paths_resolve_collisions_in_listed_order)
+{
+    static const char *const list[] = {"given_name", "given-name"};
+    apr_table_t *env = apr_table_make(tu_p, 8);
+    tu_logsink_t sink;
+    tu_logsink_init(&sink, tu_p);
+    claims_export_env(tu_p, json_of("{\"given-name\":\"dash\",\"given_name\":\"underscore\"}"),
+                      paths(list, TU_COUNT(list)), NULL, env, &sink.logger);
+    ENV_IS(env, "CLAIM_GIVEN_NAME", "underscore");
+    ck_assert_int_eq(sink.lines->nelts, 1);
+}
+END_TEST
+
+START_TEST(test_deeply_nested_claim_is_exported_as_json)
+{
+    /* CL-18: 200 levels, within the parser's limit, exported without trouble */
+    apr_size_t depth = 200;
+    char *text = apr_palloc(tu_p, depth * 7 + 32), *o = text;
+    apr_table_t *env;
+    const char *v;
+    o += sprintf(o, "{\"deep\":");
+    for (apr_size_t i = 0; i < depth; i++) {
+        o += sprintf(o, "{\"a\":");
+    }
+    o += sprintf(o, "1");
+    for (apr_size_t i = 0; i <= depth; i++) {
+        *o++ = '}';
+    }
+    *o = '\0';
+    env = export_all(text, NULL, NULL);
+    v = apr_table_get(env, "CLAIM_DEEP");
+    ck_assert_ptr_nonnull(v);
+    ck_assert_uint_eq(strlen(v), depth * 6 + 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ REMOTE_USER (CL-49, CL-76) */
+
+static const char *remote_user(const char *claims, const char *path, claims_status_t *st)
+{
+    char *err = NULL;
+    const char *user = NULL;
+    claims_path_t *p = claims_path_compile(tu_p, path, &err);
+    ck_assert_ptr_nonnull(p);
+    *st = claims_remote_user(tu_p, json_of(claims), p, &user);
+    return user;
+}
+
+static const struct {
+    const char *claims;
+    const char *path;
+    const char *user;
+} users_ok[] = {
+    {"{\"sub\":\"alice\"}", "sub", "alice"},
+    {"{\"sub\":\"alice smith\"}", "sub", "alice smith"},
+    {"{\"sub\":\"\\uff41\\uff44\\uff4d\\uff49\\uff4e\"}", "sub", "\xef\xbd\x81\xef\xbd\x84\xef\xbd\x8d\xef\xbd\x89\xef\xbd\x8e"},
+    {"{\"sub\":\"a\\\"b\\\\c\"}", "sub", "a\"b\\c"},
+    {"{\"user\":{\"name\":\"bob\"}}", "user.name", "bob"},
+    {"{\"user\":{\"name\":\"bob\"}}", "/user/name", "bob"},
+    {"{\"preferred_username\":\"carol\",\"sub\":\"123\"}", "preferred_username", "carol"},
+};
+
+START_TEST(test_remote_user_is_the_exact_claim_string)
+{
+    claims_status_t st;
+    const char *user = remote_user(users_ok[_i].claims, users_ok[_i].path, &st);
+    ck_assert_int_eq(st, CLAIMS_OK);
+    ck_assert_str_eq(user, users_ok[_i].user);
+}
+END_TEST
+
+static const char *const users_bad[] = {
+    "{}",
+    "{\"sub\":null}",
+    "{\"sub\":42}",
+    "{\"sub\":true}",
+    "{\"sub\":[\"alice\"]}",
+    "{\"sub\":{\"name\":\"alice\"}}",
+    "{\"sub\":\"\"}",
+    "{\"sub\":\"alice\\nX-Injected: 1\"}",
+    "{\"sub\":\"alice\\r\"}",
+    "{\"sub\":\"al\\tice\"}",
+    "{\"sub\":\"\\u0001alice\"}",
+    "{\"sub\":\"alice\\u001b[31m\"}",
+    "{\"sub\":\"alice\\u007f\"}",
+};
+
+START_TEST(test_remote_user_refuses_non_strings_empty_and_control_characters)
+{
+    claims_status_t st;
+    remote_user(users_bad[_i], "sub", &st);
+    ck_assert_msg(st == CLAIMS_ERR_REMOTE_USER, "%s accepted", users_bad[_i]);
+}
+END_TEST
+
+START_TEST(test_remote_user_is_limited_to_1024_bytes)
+{
+    char *name = apr_palloc(tu_p, CLAIMS_MAX_REMOTE_USER + 2);
+    claims_status_t st;
+    const char *user;
+    memset(name, 'u', CLAIMS_MAX_REMOTE_USER + 1);
+    name[CLAIMS_MAX_REMOTE_USER] = '\0';
+    user = remote_user(apr_psprintf(tu_p, "{\"sub\":\"%s\"}", name), "sub", &st);
+    ck_assert_int_eq(st, CLAIMS_OK);
+    ck_assert_uint_eq(strlen(user), CLAIMS_MAX_REMOTE_USER);
+    name[CLAIMS_MAX_REMOTE_USER] = 'u';
+    name[CLAIMS_MAX_REMOTE_USER + 1] = '\0';
+    remote_user(apr_psprintf(tu_p, "{\"sub\":\"%s\"}", name), "sub", &st);
+    ck_assert_int_eq(st, CLAIMS_ERR_REMOTE_USER);
+}
+END_TEST
+
+START_TEST(test_log_escape_makes_untrusted_bytes_printable_and_bounded)
+{
+    ck_assert_str_eq(claims_log_escape(tu_p, "a\nb\"c\\\x01\xff", 8, 64), "a\\x0ab\\x22c\\x5c\\x01\\xff");
+    ck_assert_str_eq(claims_log_escape(tu_p, "abcdef", 6, 3), "abc...");
+    ck_assert_str_eq(claims_log_escape(tu_p, "a\0b", 3, 10), "a\\x00b");
+}
+END_TEST
+
+Suite *export_suite(void)
+{
+    Suite *s = suite_create("export");
+    TCase *tc = tu_tcase("environment", 0);
+    tcase_add_loop_test(tc, test_env_name_is_prefix_plus_upper_cased_safe_characters, 0, TU_COUNT(names));
+    tcase_add_loop_test(tc, test_value_text_is_raw_string_or_compact_json, 0, TU_COUNT(values));
+    tcase_add_test(tc, test_all_top_level_claims_are_exported);
+    tcase_add_test(tc, test_custom_prefix_is_used);
+    tcase_add_test(tc, test_array_is_joined_and_indexed_with_a_count);
+    tcase_add_test(tc, test_empty_array_exports_an_empty_value_and_zero_count);
+    tcase_add_test(tc, test_long_array_indexes_at_most_the_cap_but_counts_all);
+    tcase_add_test(tc, test_colliding_names_resolve_to_the_bytewise_first_claim);
+    tcase_add_test(tc, test_collision_report_names_the_claim_not_its_value);
+    tcase_add_test(tc, test_claim_colliding_with_an_array_element_name_loses);
+    tcase_add_test(tc, test_existing_environment_entries_are_replaced);
+    tcase_add_test(tc, test_configured_paths_export_only_those_claims);
+    tcase_add_test(tc, test_configured_paths_resolve_collisions_in_listed_order);
+    tcase_add_test(tc, test_deeply_nested_claim_is_exported_as_json);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("remote user", 0);
+    tcase_add_loop_test(tc, test_remote_user_is_the_exact_claim_string, 0, TU_COUNT(users_ok));
+    tcase_add_loop_test(tc, test_remote_user_refuses_non_strings_empty_and_control_characters, 0,
+                        TU_COUNT(users_bad));
+    tcase_add_test(tc, test_remote_user_is_limited_to_1024_bytes);
+    tcase_add_test(tc, test_log_escape_makes_untrusted_bytes_printable_and_bounded);
+    suite_add_tcase(s, tc);
+    return s;
+}
