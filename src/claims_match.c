@@ -34,6 +34,26 @@ claims_expected_t *claims_expected_parse(apr_pool_t *p, const char *text)
     return e;
 }
 
+/* Numbers are equal by exact value: two integers as integers (a double holds only 53 bits,
+ * so 2^53 + 1 would equal 2^53), an integer and a real only when the real is that integer. */
+static int numbers_equal(const json_t *a, const json_t *b)
+{
+    const json_t *i, *r;
+    double d;
+    if (json_is_integer(a) && json_is_integer(b)) {
+        return json_integer_value(a) == json_integer_value(b);
+    }
+    if (json_is_real(a) && json_is_real(b)) {
+        return json_real_value(a) == json_real_value(b);
+    }
+    i = json_is_integer(a) ? a : b;
+    r = json_is_integer(a) ? b : a;
+    d = json_real_value(r);
+    /* range check first: converting an out-of-range double is undefined behaviour */
+    return d >= -9223372036854775808.0 && d < 9223372036854775808.0
+        && (json_int_t)d == json_integer_value(i) && d == (double)json_integer_value(i);
+}
+
 static int scalar_matches(const json_t *v, const claims_expected_t *e)
 {
     if (e->literal == NULL) {
@@ -41,7 +61,7 @@ static int scalar_matches(const json_t *v, const claims_expected_t *e)
             && memcmp(json_string_value(v), e->str, e->len) == 0;
     }
     if (json_is_number(e->literal)) {
-        return json_is_number(v) && json_number_value(v) == json_number_value(e->literal);
+        return json_is_number(v) && numbers_equal(v, e->literal);
     }
     return json_equal((json_t *)v, e->literal);
 }
