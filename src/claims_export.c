@@ -47,7 +47,7 @@ char *claims_env_name(apr_pool_t *p, const char *prefix, const char *name)
 static void collision(apr_pool_t *p, const claims_logger_t *log, const char *var, const char *claim)
 {
     claims_log(log, CLAIMS_LOG_INFO,
-               apr_psprintf(p, "claim \"%s\" not exported: %s is already taken by another claim",
+               apr_psprintf(p, "claim \"%s\" not exported as %s: the name is already taken by another claim",
                             claims_log_escape(p, claim, strlen(claim), 64), var));
 }
 
@@ -83,6 +83,9 @@ static void export_one(apr_pool_t *p, const char *claim, const json_t *v, const 
                     apr_table_setn(taken, ivar, "1");
                     apr_table_setn(env, ivar, text);
                 }
+                else {
+                    collision(p, log, ivar, claim);
+                }
             }
         }
         apr_table_setn(env, var, apr_array_pstrcat(p, parts, ','));
@@ -91,6 +94,9 @@ static void export_one(apr_pool_t *p, const char *claim, const json_t *v, const 
             if (apr_table_get(taken, nvar) == NULL) {
                 apr_table_setn(taken, nvar, "1");
                 apr_table_setn(env, nvar, apr_psprintf(p, "%" APR_SIZE_T_FMT, (apr_size_t)json_array_size(v)));
+            }
+            else {
+                collision(p, log, nvar, claim);
             }
         }
     }

@@ -211,6 +211,24 @@ START_TEST(test_claim_colliding_with_an_array_element_name_loses)
 }
 END_TEST
 
+START_TEST(test_array_element_name_taken_by_an_earlier_claim_is_reported)
+{
+    /* "R_0" sorts before "r": it keeps CLAIM_R_0, so element 0 of r is not exported - and the
+     * loss must be reported, or CLAIM_R_0 silently reads as an element of r */
+    tu_logsink_t sink;
+    apr_table_t *env;
+    tu_logsink_init(&sink, tu_p);
+    env = export_all("{\"R_0\":\"other\",\"R_N\":\"7\",\"r\":[\"x\",\"y\"]}", NULL, &sink);
+    ENV_IS(env, "CLAIM_R_0", "other");
+    ENV_IS(env, "CLAIM_R_N", "7");
+    ENV_IS(env, "CLAIM_R_1", "y");
+    ENV_IS(env, "CLAIM_R", "x,y");
+    ck_assert_int_eq(sink.lines->nelts, 2);
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(sink.lines, 0, const char *), "CLAIM_R_0"));
+    ck_assert_ptr_nonnull(strstr(APR_ARRAY_IDX(sink.lines, 1, const char *), "CLAIM_R_N"));
+}
+END_TEST
+
 START_TEST(test_existing_environment_entries_are_replaced)
 {
     apr_table_t *env = apr_table_make(tu_p, 4);
@@ -376,6 +394,7 @@ Suite *export_suite(void)
     tcase_add_test(tc, test_colliding_names_resolve_to_the_bytewise_first_claim);
     tcase_add_test(tc, test_collision_report_names_the_claim_not_its_value);
     tcase_add_test(tc, test_claim_colliding_with_an_array_element_name_loses);
+    tcase_add_test(tc, test_array_element_name_taken_by_an_earlier_claim_is_reported);
     tcase_add_test(tc, test_existing_environment_entries_are_replaced);
     tcase_add_test(tc, test_configured_paths_export_only_those_claims);
     tcase_add_test(tc, test_configured_paths_resolve_collisions_in_listed_order);
