@@ -814,6 +814,10 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
         if (alg == CLAIMS_ALG_UNKNOWN) {
             return fail(p, err, label, "oct JWK without \"alg\": bind HS256/HS384/HS512 explicitly");
         }
+        if (opts->allowed != 0 && !claims_alg_set_allows(opts->allowed, alg, alg)) {
+            return fail(p, err, label, apr_psprintf(p, "key algorithm %s is not in ClaimsAlgorithms",
+                                                   claims_alg_name(alg)));
+        }
         st = claims_key_secret(p, k, klen, alg, opts->kid != NULL ? opts->kid : kid, label, &key, err);
         if (st == CLAIMS_OK) {
             *(claims_key_t **)apr_array_push(keys) = key;

@@ -527,6 +527,13 @@ static const char *r_oct_with_rsa_alg(claims_key_opts_t *o)
     return apr_psprintf(tu_p, "{\"kty\":\"oct\",\"alg\":\"RS256\",\"k\":\"%s\"}", tu_b64n(tu_p, tu_secret, 64));
 }
 
+static const char *r_oct_alg_outside_allow_list(claims_key_opts_t *o)
+{
+    o->allow_symmetric = 1;
+    o->allowed = CLAIMS_ALG_BIT(CLAIMS_ALG_HS256);
+    return apr_psprintf(tu_p, "{\"kty\":\"oct\",\"alg\":\"HS512\",\"k\":\"%s\"}", tu_b64n(tu_p, tu_secret, 64));
+}
+
 static const char *r_kid_number(claims_key_opts_t *o)
 {
     (void)o;
@@ -755,6 +762,7 @@ static const refusal_t refusals[] = {
     {"oct JWK shorter than SHA-512", r_oct_short_for_hs512},
     {"oct JWK without alg", r_oct_without_alg},
     {"oct JWK with alg RS256", r_oct_with_rsa_alg},
+    {"oct JWK with an alg outside the allow-list", r_oct_alg_outside_allow_list},
     {"kid a number", r_kid_number},
     {"alg a number", r_alg_number},
     {"use a number", r_use_number},
