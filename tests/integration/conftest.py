@@ -131,6 +131,10 @@ class Httpd:
         self.error_log = os.path.join(root, "logs", "error.log")
         # httpd itself logs every authorization failure at error level
         self.allowed_errors = ["AH01631:", "AH01630:"]
+        if os.environ.get("CLAIMS_PRELOAD"):
+            # the event MPM under a preloaded sanitizer runtime now and then loses a keep-alive
+            # socket at shutdown; httpd's own, seen with and without requests to this module
+            self.allowed_errors.append("AH03093:")
         for d in ("logs", "htdocs", "cgi-bin", "run"):
             os.makedirs(os.path.join(root, d), exist_ok=True)
             os.chmod(os.path.join(root, d), 0o755)
