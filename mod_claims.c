@@ -884,18 +884,63 @@ static const char *check_audiences(apr_pool_t *p, const ap_directive_t *node, co
     return NULL;
 }
 
-static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+static int issuer_declared(server_rec *s, const char *iss)
+{
+    for (server_rec *v = s; v != NULL; v = v->next) {
+        mc_srv_conf_t *vc = ap_get_module_config(v->module_config, &claims_module);
+        for (int i = 0; i < vc->issuers->nelts; i++) {
+            if (strcmp(APR_ARRAY_IDX(vc->issuers, i, const mc_issuer_t *)->core.iss, iss) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ClaimsTrust may come before the <ClaimsIssuer> it names, so it is checked once all is read. */
+static const char *check_trust(apr_pool_t *p, const ap_directive_t *node, server_rec *s)
+{
+    for (const ap_directive_t *d = node; d != NULL; d = d->next) {
+        if (strcasecmp(d->directive, "ClaimsTrust") == 0 && d->args != NULL) {
+            const char *a = d->args, *w;
+            while (*(w = ap_getword_conf(p, &a)) != '\0') {
+                if (!issuer_declared(s, w)) {
+                    return apr_psprintf(p, "%s:%d: ClaimsTrust names %s, which no <ClaimsIssuer> declares",
+                                        d->filename, d->line_num, w);
+                }
+            }
+        }
+        if (d->first_child != NULL) {
+            const char *err = check_trust(p, d->first_child, s);
+            if (err != NULL) {
+                return err;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Runs for apachectl configtest too: what needs the whole configuration is checked here. */
+static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     mc_srv_conf_t *sc = ap_get_module_config(s->module_config, &claims_module);
-    const char *err;
-
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK;
+    const char *err = check_audiences(ptemp, ap_conftree, NULL, sc);
+    if (err == NULL) {
+        err = check_trust(ptemp, ap_conftree, s);
     }
-    err = check_audiences(ptemp, ap_conftree, NULL, sc);
     if (err != NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM001: %s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    mc_srv_conf_t *sc = ap_get_module_config(s->module_config, &claims_module);
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
     }
     for (server_rec *v = s; v != NULL; v = v->next) {
         mc_srv_conf_t *vc = ap_get_module_config(v->module_config, &claims_module);
@@ -921,6 +966,7 @@ static void register_hooks(apr_pool_t *p)
     mc_register_identity_hooks(p);
     mc_register_remote_hooks(p);
     mc_register_status_hooks(p);
+    ap_hook_check_config(check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -13,6 +13,8 @@
 
 #include "claims.h"
 
+#define CLAIMS_MAX_URL 1000
+
 typedef struct claims_fetch_opts_t {
     apr_interval_time_t timeout;       /* whole transfer; default 5 s */
     apr_size_t max_size;               /* body cap; default 256 KiB */

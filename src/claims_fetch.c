@@ -36,6 +36,9 @@ const char *claims_fetch_check_url(apr_pool_t *p, const char *url, int allow_htt
     if (url == NULL || *url == '\0') {
         return "empty URL";
     }
+    if (strlen(url) > CLAIMS_MAX_URL) {
+        return apr_psprintf(p, "URL longer than %d characters", CLAIMS_MAX_URL);
+    }
     u = curl_url();
     if (u == NULL) {
         return "out of memory";
