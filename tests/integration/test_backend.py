@@ -154,6 +154,16 @@ def test_nested_location_does_not_pass_spoofed_header_of_enclosing_location(api,
     assert [v for k, v in sub_headers(rec) if v != "alice"] == []
 
 
+def test_removed_spoofed_header_is_logged_by_the_module_at_info(api, keys):
+    # the harness runs with "LogLevel warn claims:debug": a line the module logs at info shows
+    # only when it is attributed to claims_module (what operators' per-module LogLevel needs)
+    backend_record(api, "/named/x", [("X-Claim-Sub", "logged-spoof"), bearer(keys)])
+    lines = [l for l in api.log().splitlines() if "CLM040" in l and "X-Claim-Sub" in l]
+    assert lines, [l for l in api.log().splitlines() if "CLM0" in l][-5:]
+    assert "[claims:info]" in lines[-1], lines[-1]
+    assert "logged-spoof" not in lines[-1]
+
+
 def test_unrelated_client_headers_reach_the_backend(api, keys):
     rec = backend_record(api, "/named/x", [("X-Claimant", "kept"), ("X-Other", "kept too"), bearer(keys)])
     assert header_list(rec, "X-Claimant") == ["kept"]

@@ -50,6 +50,8 @@ def api(module_httpd, keys):
 
     def setup(h):
         h.body = h.body.replace("@ROOT@", h.root)
+        # httpd logs a Require expr refusal before authentication at error level
+        h.allowed_errors.append("AH01629:")
         for name in ("expr.py", "if.py", "ifcookie.py", "setenvif.py", "reqheader.py", "optional.py"):
             h.write_file("cgi-bin/" + name, ENV_CGI, mode=0o755)
         os.makedirs(os.path.join(h.root, "cgi-bin", "rw"))
@@ -87,6 +89,13 @@ def test_require_expr_grants_matching_claims(api, keys):
 def test_require_expr_refuses_other_claims_with_403(api, keys, claims):
     r = api.get("/cgi/expr.py", tok(keys, **claims))
     assert r.status_code == 403
+
+
+def test_require_expr_refusing_valid_token_answers_insufficient_scope(api, keys):
+    # a valid token whose claims do not satisfy the Require rules (ARCHITECTURE.md section 6)
+    r = api.get("/cgi/expr.py", tok(keys, tenant="other"))
+    assert r.status_code == 403
+    assert challenge(r) == ("Bearer", {"realm": "orders-api", "error": "insufficient_scope"})
 
 
 def test_require_expr_without_token_is_401_with_challenge(api):
