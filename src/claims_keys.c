@@ -160,6 +160,44 @@ static claims_status_t bind_alg(apr_pool_t *p, EVP_PKEY *pkey, claims_alg_t decl
     return CLAIMS_OK;
 }
 
+/* An Ed25519 public key that is a point of small order (or a non-canonical encoding, y >= p,
+ * RFC 8032 section 5.1.3) verifies signatures anyone can make: OpenSSL accepts R = the neutral
+ * point, S = 0 under the neutral key for every message. The y values of the eight small-order
+ * points, with the sign bit of x cleared. */
+static int ed25519_weak(EVP_PKEY *pkey)
+{
+    static const unsigned char small_order[][32] = {
+        {0x00},                                                         /* y = 0, order 4 */
+        {0x01},                                                         /* y = 1, neutral */
+        {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+         0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05},
+        {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+         0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a},
+        {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, /* p - 1 */
+    };
+    unsigned char y[32];
+    size_t len = sizeof(y);
+    int high = 1;
+
+    if (EVP_PKEY_get_raw_public_key(pkey, y, &len) != 1 || len != sizeof(y)) {
+        return 1;
+    }
+    y[31] &= 0x7f;
+    for (int i = 1; i < 31; i++) {
+        high &= y[i] == 0xff;
+    }
+    if (high && y[31] == 0x7f && y[0] >= 0xed) {
+        return 1;  /* y >= p = 2^255 - 19 */
+    }
+    for (size_t i = 0; i < sizeof(small_order) / sizeof(small_order[0]); i++) {
+        if (memcmp(y, small_order[i], sizeof(y)) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static claims_status_t check_strength(apr_pool_t *p, EVP_PKEY *pkey, const claims_key_opts_t *opts,
                                       const char *label, char **err)
 {
@@ -199,6 +237,9 @@ static claims_status_t check_strength(apr_pool_t *p, EVP_PKEY *pkey, const claim
         return CLAIMS_OK;
     }
     if (EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_is_a(pkey, "ED448")) {
+        if (EVP_PKEY_is_a(pkey, "ED25519") && ed25519_weak(pkey)) {
+            return fail(p, err, label, "Ed25519 public key is a point of small order or not canonical");
+        }
         return CLAIMS_OK;
     }
     return fail(p, err, label, apr_psprintf(p, "key type %s is not supported", EVP_PKEY_get0_type_name(pkey)));
