@@ -18,6 +18,9 @@
 #include <apr_strings.h>
 #include <string.h>
 
+/* log lines of this file belong to mod_claims (LogLevel claims:...) */
+APLOG_USE_MODULE(claims);
+
 #define MC_MAX_TRUSTED 64
 
 static claims_cache_t *token_cache;
@@ -146,8 +149,8 @@ static apr_status_t kept_body_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_
 }
 
 /* Reads a url-encoded form body (up to MC_FORM_MAX bytes), keeps it for the handler, and
- * returns it as a string, or NULL when there is none or it is too large. */
-static const char *read_form(request_rec *r)
+ * returns it as a string, or NULL when there is none or it is too large (*too_large set). */
+static const char *read_form(request_rec *r, int *too_large)
 {
     apr_bucket_brigade *kept = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
@@ -174,6 +177,7 @@ static const char *read_form(request_rec *r)
     }
     ap_add_input_filter(MC_FILTER_KEPT_BODY, kept, r, r->connection);
     if (!eos || total > MC_FORM_MAX) {
+        *too_large = 1;  /* a token further on could not be seen: the caller refuses */
         return NULL;
     }
     if (apr_brigade_pflatten(kept, &body, &len, r->pool) != APR_SUCCESS) {
@@ -292,7 +296,13 @@ static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const
         }
     }
     if ((from & MC_FROM_FORM) && read_body && is_form_post(r) && r->main == NULL) {
-        int found = find_param(r, read_form(r), "access_token", &v);
+        int too_large = 0;
+        int found = find_param(r, read_form(r, &too_large), "access_token", &v);
+        if (too_large) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM026: form body larger than %d bytes: cannot "
+                          "tell whether it carries a token (ClaimsTokenFrom form)", MC_FORM_MAX);
+            return CLAIMS_ERR_REQUEST;
+        }
         if ((st = take(found, v, token, len, &places)) != CLAIMS_OK) {
             return st;
         }

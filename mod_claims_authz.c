@@ -19,6 +19,9 @@
 #include <apr_strings.h>
 #include <string.h>
 
+/* log lines of this file belong to mod_claims (LogLevel claims:...) */
+APLOG_USE_MODULE(claims);
+
 /* A value of a Require line: fixed, or an ap_expr string evaluated per request. */
 typedef struct claim_value_t {
     claims_expected_t *expected;

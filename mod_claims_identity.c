@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* log lines of this file belong to mod_claims (LogLevel claims:...) */
+APLOG_USE_MODULE(claims);
+
 char *mc_normalise_header(apr_pool_t *p, const char *name)
 {
     char *out = apr_pstrdup(p, name);
@@ -203,6 +206,34 @@ static int is_proxied(request_rec *r)
         || (r->handler != NULL && strncmp(r->handler, "proxy:", 6) == 0);
 }
 
+/* The token cookie is a credential like Authorization: kept from backends unless forwarded. */
+static void drop_token_cookie(request_rec *r, const char *name)
+{
+    const char *all = apr_table_get(r->headers_in, "Cookie");
+    apr_size_t nlen = strlen(name);
+    char *copy, *tok, *last;
+    const char *kept = NULL;
+    if (all == NULL) {
+        return;
+    }
+    copy = apr_pstrdup(r->pool, all);
+    for (tok = apr_strtok(copy, ";", &last); tok != NULL; tok = apr_strtok(NULL, ";", &last)) {
+        while (*tok == ' ' || *tok == '\t') {
+            tok++;
+        }
+        if (strncmp(tok, name, nlen) == 0 && tok[nlen] == '=') {
+            continue;
+        }
+        kept = kept != NULL ? apr_pstrcat(r->pool, kept, "; ", tok, NULL) : tok;
+    }
+    if (kept != NULL) {
+        apr_table_set(r->headers_in, "Cookie", kept);
+    }
+    else {
+        apr_table_unset(r->headers_in, "Cookie");
+    }
+}
+
 /* ------------------------------------------------------------------ fixups */
 
 static int fixups(request_rec *r)
@@ -219,6 +250,9 @@ static int fixups(request_rec *r)
     dc = ap_get_module_config(r->per_dir_config, &claims_module);
     if (is_proxied(r) && dc->forward_token != 1) {
         apr_table_unset(r->headers_in, "Authorization");  /* CL-83 */
+        if (dc->token_from != CLAIMS_UNSET && (dc->token_from & MC_FROM_COOKIE)) {
+            drop_token_cookie(r, dc->cookie_name);
+        }
     }
     if (state == NULL) {
         return DECLINED;
@@ -289,6 +323,8 @@ static json_t *expr_value(ap_expr_eval_ctx_t *ctx, const void *data, const char 
     if (state == NULL || path == NULL) {
         return NULL;
     }
+    /* a Require expr deciding on claims: a denial is insufficient_scope, as for Require claim */
+    apr_table_setn(ctx->r->notes, MC_NOTE_EVALUATED, "1");
     return claims_path_lookup(state->v.claims, path);
 }
 

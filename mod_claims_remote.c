@@ -32,6 +32,9 @@
 #include <curl/curl.h>
 #include <string.h>
 
+/* log lines of this file belong to mod_claims (LogLevel claims:...) */
+APLOG_USE_MODULE(claims);
+
 #define MC_MUTEX_TYPE "claims-keys"
 #define MC_WATCHDOG_NAME "_claims_keys_"
 #define MC_SYNC_INTERVAL apr_time_from_msec(1000)   /* children look for new sets this often */

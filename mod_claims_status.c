@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* log lines of this file belong to mod_claims (LogLevel claims:...) */
+APLOG_USE_MODULE(claims);
+
 #define MC_STATUS_HANDLER "claims-status"
 
 typedef struct mc_issuer_counters_t {

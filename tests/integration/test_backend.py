@@ -37,6 +37,8 @@ def api(module_httpd, echo_backend, keys):
         loc("/b64/", "Require valid-user", "ClaimsHeaderEncoding base64url", "ClaimsHeader X-Claim-Sub sub",
             "ClaimsHeader X-Name name", "ClaimsHeader X-Roles realm_access.roles"),
         loc("/forward/", "Require valid-user", "ClaimsForwardToken On", "ClaimsHeader X-Claim-Sub sub"),
+        loc("/cookie/", "Require valid-user", "ClaimsTokenFrom cookie=at", "ClaimsHeader X-Claim-Sub sub"),
+        loc("/cookie-forward/", "Require valid-user", "ClaimsTokenFrom cookie=at", "ClaimsForwardToken On"),
         loc("/guarded/", "Require claim realm_access.roles admin", "ClaimsHeader X-Claim-Sub sub",
             "ClaimsHeaderPrefix X-Claim-"),
         loc("/optional/", "ClaimsOptional On", "Require valid-user", "ClaimsHeader X-Claim-Sub sub",
@@ -456,3 +458,26 @@ def test_token_is_not_forwarded_through_ssi_subrequest(api, keys):
 def test_other_authorization_schemes_are_not_forwarded_from_optional_location(api):
     rec = backend_record(api, "/optional/x", [("Authorization", "Basic YWxpY2U6c2VjcmV0")])
     assert header_list(rec, "Authorization") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# a token cookie is a credential like Authorization (CL-83)
+
+def cookie_values(rec):
+    return [v for k, v in rec["headers"] if k.lower() == "cookie"]
+
+
+def test_token_cookie_does_not_reach_the_backend_other_cookies_do(api, keys):
+    rec = backend_record(api, "/cookie/x", [("Cookie", "theme=dark; at=%s; lang=en" % tok(keys))])
+    assert cookie_values(rec) == ["theme=dark; lang=en"]
+
+
+def test_token_cookie_alone_leaves_no_cookie_header(api, keys):
+    rec = backend_record(api, "/cookie/x", [("Cookie", "at=%s" % tok(keys))])
+    assert cookie_values(rec) == []
+
+
+def test_token_cookie_reaches_the_backend_with_forward_token_on(api, keys):
+    t = tok(keys)
+    rec = backend_record(api, "/cookie-forward/x", [("Cookie", "at=%s" % t)])
+    assert cookie_values(rec) == ["at=%s" % t]

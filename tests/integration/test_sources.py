@@ -213,10 +213,25 @@ def test_header_token_with_form_body_keeps_the_body(api, token):
     assert body_of(r) == data
 
 
-def test_large_form_body_reaches_the_handler_unchanged(api, token):
-    # larger than what the module reads to look for a token
-    data = b"a=1&big=" + urllib.parse.quote("é" * 60000).encode() + b"&z=2"
+def test_form_body_just_under_the_read_limit_reaches_the_handler_unchanged(api, token):
+    data = b"a=1&big=" + urllib.parse.quote("\u00e9" * 10000).encode() + b"&z=2"  # ~60 KB
+    assert len(data) < 64 * 1024
     r = post(api, "/cgi/header_form.py", data, token=token)
+    assert user(r) == "alice"
+    assert body_of(r) == data
+
+
+def test_form_body_over_the_read_limit_is_invalid_request_where_form_tokens_count(api, token):
+    # past 64 KiB the module cannot see whether a second token follows: it fails closed (CL-06)
+    data = b"a=1&big=" + urllib.parse.quote("\u00e9" * 60000).encode() + b"&z=2"
+    r = post(api, "/cgi/header_form.py", data, token=token)
+    assert r.status_code == 400
+    assert challenge(r)[1]["error"] == "invalid_request"
+
+
+def test_large_form_body_reaches_the_handler_unchanged_where_form_tokens_do_not_count(api, token):
+    data = b"a=1&big=" + urllib.parse.quote("\u00e9" * 60000).encode() + b"&z=2"
+    r = post(api, "/cgi/default.py", data, token=token)
     assert user(r) == "alice"
     assert body_of(r) == data
 
