@@ -1007,6 +1007,27 @@ START_TEST(test_eddsa_signature_of_the_wrong_length_is_refused)
 }
 END_TEST
 
+/* R = neutral point, S = 0 holds for every message under a small-order key; such Ed25519 keys
+ * are refused at load, and this pins that OpenSSL's Ed448 does not accept it either. */
+START_TEST(test_trivial_ed448_signature_under_the_neutral_key_is_refused)
+{
+    unsigned char pub[57] = {0x01}, sig[114] = {0x01};
+    claims_key_opts_t o = tu_opts(CLAIMS_ALG_UNKNOWN);
+    const char *jwk = apr_psprintf(tu_p, "{\"kty\":\"OKP\",\"crv\":\"Ed448\",\"x\":\"%s\"}",
+                                   tu_b64n(tu_p, pub, sizeof(pub)));
+    apr_array_header_t *keys;
+    char *err = NULL;
+    if (tu_parse(tu_p, jwk, &o, &keys, &err) == CLAIMS_OK) {
+        claims_key_t *k = APR_ARRAY_IDX(keys, 0, claims_key_t *);
+        static const char *const msgs[] = {"", "a", "hello", "any message at all"};
+        for (int i = 0; i < TU_COUNT(msgs); i++) {
+            ck_assert_int_eq(claims_sig_verify(k, (const unsigned char *)msgs[i], strlen(msgs[i]), sig, sizeof(sig)),
+                             CLAIMS_ERR_SIGNATURE);
+        }
+    }
+}
+END_TEST
+
 /* CL-20: the key's algorithm is the only one run; the header must name it. */
 START_TEST(test_jws_verify_refuses_a_key_bound_to_another_alg)
 {
@@ -1058,6 +1079,7 @@ Suite *jws_suite(void)
     tcase_add_test(tc, test_hmac_tag_truncated_or_extended_is_refused);
     tcase_add_test(tc, test_rsa_signature_of_the_wrong_length_is_refused);
     tcase_add_test(tc, test_eddsa_signature_of_the_wrong_length_is_refused);
+    tcase_add_test(tc, test_trivial_ed448_signature_under_the_neutral_key_is_refused);
     tcase_add_test(tc, test_jws_verify_refuses_a_key_bound_to_another_alg);
     suite_add_tcase(s, tc);
 

@@ -368,6 +368,45 @@ static const char *r_okp_short_x(claims_key_opts_t *o)
     return "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHUQ\"}";
 }
 
+/* Ed25519 keys anyone can sign for: points of small order, and y >= p (RFC 8032 5.1.3) */
+static const char *okp_x(const unsigned char *x, apr_size_t len)
+{
+    return apr_psprintf(tu_p, "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"}", tu_b64n(tu_p, x, len));
+}
+
+static const char *r_ed25519_neutral(claims_key_opts_t *o)
+{
+    static const unsigned char y1[32] = {0x01};
+    (void)o;
+    return okp_x(y1, 32);
+}
+
+static const char *r_ed25519_order_4(claims_key_opts_t *o)
+{
+    static const unsigned char y0_negative_x[32] = {[31] = 0x80};
+    (void)o;
+    return okp_x(y0_negative_x, 32);
+}
+
+static const char *r_ed25519_order_8(claims_key_opts_t *o)
+{
+    static const unsigned char y[32] = {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,
+                                        0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
+                                        0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05};
+    (void)o;
+    return okp_x(y, 32);
+}
+
+static const char *r_ed25519_y_not_canonical(claims_key_opts_t *o)
+{
+    unsigned char y[32];
+    (void)o;
+    memset(y, 0xff, sizeof(y));
+    y[0] = 0xee;   /* p + 1 = 2^255 - 18: the neutral point, encoded non-canonically */
+    y[31] = 0x7f;
+    return okp_x(y, 32);
+}
+
 static const char *r_use_enc(claims_key_opts_t *o)
 {
     (void)o;
@@ -736,6 +775,10 @@ static const refusal_t refusals[] = {
     {"EC secp256k1", r_ec_unsupported_crv},
     {"OKP X25519", r_okp_x25519},
     {"OKP Ed25519 x short", r_okp_short_x},
+    {"Ed25519 neutral point", r_ed25519_neutral},
+    {"Ed25519 point of order 4", r_ed25519_order_4},
+    {"Ed25519 point of order 8", r_ed25519_order_8},
+    {"Ed25519 y not canonical (p + 1)", r_ed25519_y_not_canonical},
     {"use enc", r_use_enc},
     {"use other", r_use_other},
     {"key_ops without verify", r_key_ops_without_verify},
