@@ -1,0 +1,248 @@
+/*
+ * gen_seeds.c - writes the seed corpora of the fuzz harnesses (run through make-seeds.sh).
+ *
+ * Everything is made here, from the harnesses' deterministic test keys: valid tokens of every
+ * algorithm the token harness trusts, a few hostile tokens, key files in every supported format,
+ * metadata documents, Cache-Control and Authorization values, claim paths and Require values.
+ * No third-party vectors are copied. ECDSA and RSA-PSS signatures are randomised, so those seeds
+ * change when regenerated; they stay valid either way.
+ *
+ * Usage: gen_seeds <corpus-dir>   (creates <corpus-dir>/{jws,jwk,discovery,bearer,claims}/)
+ */
+#include "claims.h"
+#include "claims_alg.h"
+#include "fuzz_common.h"
+
+#include <apr_strings.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *root;
+static apr_pool_t *pool;
+static int written;
+
+static void put(const char *dir, const char *name, const void *data, size_t len)
+{
+    char *d = apr_pstrcat(pool, root, "/", dir, NULL);
+    char *path = apr_pstrcat(pool, d, "/", name, NULL);
+    FILE *f;
+    if (mkdir(d, 0755) != 0 && errno != EEXIST) {
+        perror(d);
+        exit(1);
+    }
+    f = fopen(path, "wb");
+    if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+    written++;
+}
+
+static void puts_(const char *dir, const char *name, const char *text)
+{
+    put(dir, name, text, strlen(text));
+}
+
+static const char *claims_for(const char *iss, const char *extra)
+{
+    return apr_psprintf(pool, "{\"iss\":\"%s\",\"sub\":\"alice\",\"aud\":\"" FZ_AUDIENCE "\","
+                        "\"exp\":4102444800,\"iat\":1700000000%s%s}", iss, extra ? "," : "", extra ? extra : "");
+}
+
+static void tokens(const fz_keys_t *k)
+{
+    const char *pub = claims_for(FZ_ISS_PUBLIC, NULL);
+    const char *hm = claims_for(FZ_ISS_HMAC, NULL);
+    const char *unsigned_tok;
+
+    /* valid for the harness's issuers */
+    puts_("jws", "rs256-at-jwt", fz_token(pool, k, CLAIMS_ALG_RS256,
+          "{\"alg\":\"RS256\",\"kid\":\"rsa-RS256\",\"typ\":\"at+jwt\"}",
+          "{\"iss\":\"" FZ_ISS_PUBLIC "\",\"sub\":\"alice\",\"aud\":[\"other\",\"https://rs.example\"],"
+          "\"exp\":4102444800,\"iat\":1700000000,\"nbf\":1700000000,\"client_id\":\"app\",\"jti\":\"j-1\","
+          "\"scope\":\"read write\"}"));
+    puts_("jws", "typ-application", fz_token(pool, k, CLAIMS_ALG_HS384,
+          "{\"alg\":\"HS384\",\"kid\":\"hs384\",\"typ\":\"application/AT+JWT\"}",
+          claims_for(FZ_ISS_HMAC, "\"nbf\":1800000000,\"client_id\":\"c\",\"jti\":null")));
+    puts_("jws", "header-types", fz_token(pool, k, CLAIMS_ALG_HS256,
+          "{\"alg\":\"HS256\",\"kid\":[\"hs256\"],\"typ\":1,\"cty\":{}}", hm));
+    puts_("jws", "ps256", fz_token(pool, k, CLAIMS_ALG_PS256, "{\"alg\":\"PS256\",\"kid\":\"rsa-PS256\"}", pub));
+    puts_("jws", "rs512", fz_token(pool, k, CLAIMS_ALG_RS512, "{\"kid\":\"rsa-RS512\",\"alg\":\"RS512\"}", pub));
+    puts_("jws", "es256", fz_token(pool, k, CLAIMS_ALG_ES256, "{\"alg\":\"ES256\",\"kid\":\"ec-p256\"}", pub));
+    puts_("jws", "es256-no-kid", fz_token(pool, k, CLAIMS_ALG_ES256, "{\"alg\":\"ES256\",\"typ\":\"JWT\"}", pub));
+    puts_("jws", "es384", fz_token(pool, k, CLAIMS_ALG_ES384, "{\"alg\":\"ES384\",\"kid\":\"ec-p384\"}", pub));
+    puts_("jws", "es512", fz_token(pool, k, CLAIMS_ALG_ES512, "{\"alg\":\"ES512\",\"kid\":\"ec-p521\"}", pub));
+    puts_("jws", "eddsa", fz_token(pool, k, CLAIMS_ALG_EDDSA, "{\"alg\":\"EdDSA\",\"kid\":\"ed25519\"}", pub));
+    puts_("jws", "ed448", fz_token(pool, k, CLAIMS_ALG_ED448, "{\"alg\":\"Ed448\",\"kid\":\"ed448\"}", pub));
+    puts_("jws", "hs256", fz_token(pool, k, CLAIMS_ALG_HS256, "{\"alg\":\"HS256\",\"kid\":\"hs256\"}", hm));
+    puts_("jws", "hs512-no-kid", fz_token(pool, k, CLAIMS_ALG_HS512, "{\"alg\":\"HS512\"}",
+          claims_for(FZ_ISS_HMAC, "\"scp\":[\"a\",\"b\"],\"realm_access\":{\"roles\":[\"admin\"]}")));
+    puts_("jws", "restricted-eddsa", fz_token(pool, k, CLAIMS_ALG_EDDSA, "{\"alg\":\"EdDSA\"}",
+          claims_for(FZ_ISS_RESTRICTED, NULL)));
+    puts_("jws", "restricted-rs256", fz_token(pool, k, CLAIMS_ALG_RS256, "{\"alg\":\"RS256\",\"kid\":\"rsa-RS256\"}",
+          claims_for(FZ_ISS_RESTRICTED, NULL)));
+    /* refused for one reason each (signed, so only that reason applies) */
+    puts_("jws", "alg-escaped", fz_token(pool, k, CLAIMS_ALG_HS256, "{\"alg\":\"\\u0048S256\",\"kid\":\"hs256\"}", hm));
+    puts_("jws", "crit", fz_token(pool, k, CLAIMS_ALG_HS256, "{\"alg\":\"HS256\",\"crit\":[\"exp\"],\"exp\":1}", hm));
+    puts_("jws", "embedded-jwk", fz_token(pool, k, CLAIMS_ALG_HS256, apr_psprintf(pool,
+          "{\"alg\":\"HS256\",\"jwk\":%s,\"jku\":\"https://evil.example/k\"}", fz_jwk(pool, k->p256, NULL, NULL, NULL)), hm));
+    puts_("jws", "duplicate-alg", fz_token(pool, k, CLAIMS_ALG_HS256, "{\"alg\":\"HS256\",\"alg\":\"HS256\"}", hm));
+    puts_("jws", "cty-jwt", fz_token(pool, k, CLAIMS_ALG_HS256, "{\"alg\":\"HS256\",\"cty\":\"JWT\",\"b64\":false}", hm));
+    puts_("jws", "time-claims", fz_token(pool, k, CLAIMS_ALG_HS256, "{\"alg\":\"HS256\"}",
+          "{\"iss\":\"" FZ_ISS_HMAC "\",\"sub\":\"a\",\"exp\":1e300,\"nbf\":-1,\"iat\":\"1700000000\"}"));
+    puts_("jws", "aud-variants", fz_token(pool, k, CLAIMS_ALG_HS256, "{\"alg\":\"HS256\"}",
+          "{\"iss\":\"" FZ_ISS_HMAC "\",\"sub\":\"\",\"aud\":[\"api://fuzz\",\"\",7],\"exp\":4102444800.5}"));
+    puts_("jws", "duplicate-claim", fz_token(pool, k, CLAIMS_ALG_HS256, "{\"alg\":\"HS256\"}",
+          "{\"iss\":\"" FZ_ISS_HMAC "\",\"sub\":\"a\",\"\\u0073ub\":\"b\"}"));
+    {
+        /* 60 levels of nesting in the claims */
+        char *deep = apr_pstrdup(pool, "1");
+        for (int i = 0; i < 60; i++) {
+            deep = apr_pstrcat(pool, i % 2 ? "[" : "{\"a\":", deep, i % 2 ? "]" : "}", NULL);
+        }
+        puts_("jws", "deep-claims", fz_token(pool, k, CLAIMS_ALG_HS256, "{\"alg\":\"HS256\"}",
+              claims_for(FZ_ISS_HMAC, apr_pstrcat(pool, "\"deep\":", deep, NULL))));
+    }
+    unsigned_tok = apr_pstrcat(pool, fz_b64url(pool, (const unsigned char *)"{\"alg\":\"none\"}", 14), ".",
+                               fz_b64url(pool, (const unsigned char *)pub, strlen(pub)), ".AAAA", NULL);
+    puts_("jws", "alg-none", unsigned_tok);
+    puts_("jws", "five-segments", "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVy.dGFn");
+    puts_("jws", "padded", "eyJhbGciOiJIUzI1NiJ9.e30=.AAAA");
+}
+
+static void keys(const fz_keys_t *k)
+{
+    size_t len;
+    unsigned char *bin;
+    char *x5c;
+
+    puts_("jwk", "jwks-mixed.json", apr_psprintf(pool,
+          "{\"keys\":[%s,%s,%s,%s,{\"kty\":\"foo\",\"kid\":\"unknown-type\"}]}",
+          fz_jwk(pool, k->rsa, "rsa-sig", "RS256", "\"use\":\"sig\""),
+          fz_jwk(pool, k->p256, "ec-p256", "ES256", "\"key_ops\":[\"verify\"]"),
+          fz_jwk(pool, k->ed25519, "ed25519", "EdDSA", NULL),
+          fz_jwk(pool, k->rsa, "rsa-enc", "RSA-OAEP", "\"use\":\"enc\"")));
+    puts_("jwk", "rsa.jwk", fz_jwk(pool, k->rsa, "rsa-1", "PS384", NULL));
+    puts_("jwk", "rsa-no-alg.jwk", fz_jwk(pool, k->rsa, NULL, NULL, NULL));
+    puts_("jwk", "p384.jwk", fz_jwk(pool, k->p384, "ec-p384", "ES384", "\"use\":\"sig\""));
+    puts_("jwk", "p521.jwk", fz_jwk(pool, k->p521, NULL, NULL, NULL));
+    puts_("jwk", "ed448.jwk", fz_jwk(pool, k->ed448, "ed448", "Ed448", NULL));
+    puts_("jwk", "oct-hs256.jwk", fz_jwk_oct(pool, k->hs256, sizeof(k->hs256), "hs256", "HS256"));
+    puts_("jwk", "jwks-oct.json", apr_psprintf(pool, "{\"keys\":[%s,%s]}",
+          fz_jwk_oct(pool, k->hs384, sizeof(k->hs384), "a", "HS384"),
+          fz_jwk_oct(pool, k->hs512, sizeof(k->hs512), "b", NULL)));
+    bin = fz_cert(pool, k, k->rsa, 0, &len);
+    {
+        /* x5c is standard base64 (with padding), not base64url */
+        static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        char *s = apr_palloc(pool, (len + 2) / 3 * 4 + 1), *o = s;
+        for (size_t i = 0; i < len; i += 3) {
+            unsigned long v = (unsigned long)bin[i] << 16 | (i + 1 < len ? (unsigned long)bin[i + 1] << 8 : 0)
+                              | (i + 2 < len ? bin[i + 2] : 0);
+            *o++ = b64[(v >> 18) & 63];
+            *o++ = b64[(v >> 12) & 63];
+            *o++ = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+            *o++ = i + 2 < len ? b64[v & 63] : '=';
+        }
+        *o = '\0';
+        x5c = apr_psprintf(pool, "\"x5c\":[\"%s\"]", s);
+    }
+    puts_("jwk", "rsa-x5c.jwk", fz_jwk(pool, k->rsa, "rsa-x5c", "RS256", x5c));
+    /* CL-62: members of the wrong JSON type */
+    puts_("jwk", "wrong-types.json", apr_psprintf(pool, "{\"keys\":[{\"kty\":\"RSA\",\"kid\":7,\"n\":1,\"e\":\"AQAB\"},"
+          "{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":[\"ES256\"],\"use\":1,\"key_ops\":\"verify\",\"x\":null,\"y\":{}},"
+          "%s]}", fz_jwk(pool, k->ed25519, "ok", NULL, "\"x5c\":{}")));
+    /* CL-28: one set, symmetric and public keys */
+    puts_("jwk", "jwks-mixed-symmetry.json", apr_psprintf(pool, "{\"keys\":[%s,%s]}",
+          fz_jwk_oct(pool, k->hs256, sizeof(k->hs256), "s", "HS256"), fz_jwk(pool, k->p256, "p", NULL, NULL)));
+    /* CL-21: a public key as an HMAC secret */
+    {
+        const char *pem = fz_pem_spki(pool, k->rsa);
+        puts_("jwk", "oct-public-key.jwk", fz_jwk_oct(pool, (const unsigned char *)pem, strlen(pem), "pem", "HS256"));
+    }
+    puts_("jwk", "private.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    /* Regression (fixed in claims_keys.c): Ed25519 keys of small order verified forged
+     * signatures (R = neutral point, S = 0); the non-canonical encoding of the same point */
+    puts_("jwk", "ed25519-small-order.jwk",
+          "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"kid\":\"neutral\"}");
+    puts_("jwk", "ed25519-non-canonical.jwk",
+          "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"7v_______________________________________38\",\"alg\":\"EdDSA\"}]}");
+    puts_("jwk", "rsa-spki.pem", fz_pem_spki(pool, k->rsa));
+    puts_("jwk", "rsa-pkcs1.pem", fz_pem_rsa_pkcs1(pool, k->rsa));
+    puts_("jwk", "ed25519-spki.pem", fz_pem_spki(pool, k->ed25519));
+    bin = fz_der_spki(pool, k->p256, &len);
+    put("jwk", "p256-spki.der", bin, len);
+    bin = fz_cert(pool, k, k->rsa, 1, &len);
+    put("jwk", "rsa-cert.pem", bin, len);
+    bin = fz_cert(pool, k, k->p384, 0, &len);
+    put("jwk", "p384-cert.der", bin, len);
+}
+
+static void discovery(void)
+{
+    puts_("discovery", "openid-configuration.json",
+          "{\"issuer\":\"" FZ_ISS_PUBLIC "\",\"jwks_uri\":\"https://issuer.example/.well-known/jwks.json\","
+          "\"authorization_endpoint\":\"https://issuer.example/authorize\","
+          "\"id_token_signing_alg_values_supported\":[\"RS256\",\"ES256\"]}");
+    puts_("discovery", "loopback.json",
+          "{\"issuer\":\"http://127.0.0.1:8080/realms/test\","
+          "\"jwks_uri\":\"http://127.0.0.1:8080/realms/test/protocol/openid-connect/certs\"}");
+    puts_("discovery", "issuer-mismatch.json",
+          "{\"issuer\":\"https://issuer.example/\",\"jwks_uri\":\"https://issuer.example/jwks\"}");
+    puts_("discovery", "jwks-uri-not-https.json",
+          "{\"jwks_uri\":\"ftp://issuer.example/jwks\",\"issuer\":\"" FZ_ISS_PUBLIC "\",\"x\":[1,{}]}");
+    puts_("discovery", "cache-control-max-age", "public, max-age=\"86400\", must-revalidate");
+    puts_("discovery", "cache-control-no-store", "private,no-store");
+    puts_("discovery", "cache-control-big", "s-maxage=60, max-age=99999999999");
+}
+
+static void bearer(const fz_keys_t *k)
+{
+    puts_("bearer", "valid", apr_pstrcat(pool, "Bearer ", fz_token(pool, k, CLAIMS_ALG_HS256, "{\"alg\":\"HS256\"}",
+                                                          claims_for(FZ_ISS_HMAC, NULL)), NULL));
+    puts_("bearer", "lowercase-tabs", "\tbearer\t a-b_c.d~e+f/g==  ");
+    puts_("bearer", "basic", "Basic dXNlcjpwYXNzd29yZA==");
+    puts_("bearer", "two-tokens", "Bearer abc def");
+    puts_("bearer", "empty", "Bearer");
+    puts_("bearer", "bad-char", "Bearer ab=c{\"}");
+    puts_("bearer", "b64url", "Zm9vYmFyLWJhel8");
+    puts_("bearer", "b64url-noncanonical", "Zm9vYh");
+}
+
+static void claims(void)
+{
+    puts_("claims", "dotted", "realm_access.roles\nadmin\nread\n");
+    puts_("claims", "pointer", "/groups/0\n\"admins\"\nwrite\n{\"groups\":[\"admins\"],\"scope\":\"write  read\"}");
+    puts_("claims", "url-name", "https://example.com/roles\nx\nfiles.read\n");
+    puts_("claims", "pointer-escapes", "/a~1b/c~0d\n1.0\nadmin:all\n");
+    puts_("claims", "literal-true", "nested.a.b.c\ntrue\nopenid\n"
+          "{\"nested\":{\"a\":{\"b\":{\"c\":true}}},\"Sub\":\"x\",\"sub\":\"y\",\"s-u-b\":[1,\"two\",null,{\"k\":[]}]}");
+    puts_("claims", "null-user", "sub\nnull\n \n{\"sub\":\"a\\u0001\",\"scp\":\"x y\"}");
+    puts_("claims", "number", "num\n1e0\nread write\n");
+}
+
+int main(int argc, char **argv)
+{
+    const fz_keys_t *k;
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s <corpus-dir>\n", argv[0]);
+        return 2;
+    }
+    root = argv[1];
+    if (mkdir(root, 0755) != 0 && errno != EEXIST) {
+        perror(root);
+        return 1;
+    }
+    pool = fz_global_pool();
+    k = fz_keys();
+    tokens(k);
+    keys(k);
+    discovery();
+    bearer(k);
+    claims();
+    printf("gen_seeds: %d files written under %s\n", written, root);
+    return 0;
+}
