@@ -132,7 +132,8 @@ void claims_export_env(apr_pool_t *p, const json_t *claims, const apr_array_head
         const claims_path_t *path = APR_ARRAY_IDX(paths, i, const claims_path_t *);
         json_t *v = claims_path_lookup(claims, path);
         if (v != NULL) {
-            export_one(p, path->text, v, prefix, env, taken, log);
+            /* "/groups/0" is named GROUPS_0: the pointer's leading '/' is not part of a name */
+            export_one(p, path->pointer ? path->text + 1 : path->text, v, prefix, env, taken, log);
         }
     }
 }
@@ -154,6 +155,12 @@ claims_status_t claims_remote_user(apr_pool_t *p, const json_t *claims, const cl
     for (apr_size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f) {
+            return CLAIMS_ERR_REMOTE_USER;
+        }
+        /* C1 controls U+0080-U+009F (C2 80-9F) and the line/paragraph separators U+2028/9 */
+        if ((c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9f)
+            || (c == 0xe2 && i + 2 < len && (unsigned char)s[i + 1] == 0x80
+                && ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9))) {
             return CLAIMS_ERR_REMOTE_USER;
         }
     }

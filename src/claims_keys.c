@@ -8,6 +8,7 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 #include <jansson.h>
+#include <limits.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -272,6 +273,11 @@ static claims_status_t add_pkey(apr_pool_t *p, EVP_PKEY *pkey, const char *kid, 
     if ((st = check_strength(p, pkey, opts, label, err)) != CLAIMS_OK) {
         return st;
     }
+    if (opts->alg != CLAIMS_ALG_UNKNOWN && declared != CLAIMS_ALG_UNKNOWN && opts->alg != declared
+        && !(claims_alg_accepts(declared, opts->alg) || claims_alg_accepts(opts->alg, declared))) {
+        return fail(p, err, label, apr_psprintf(p, "alg=%s contradicts the key's own \"alg\" %s",
+                                               claims_alg_name(opts->alg), claims_alg_name(declared)));
+    }
     if ((st = bind_alg(p, pkey, opts->alg != CLAIMS_ALG_UNKNOWN ? opts->alg : declared, opts, label,
                        &alg, err)) != CLAIMS_OK) {
         return st;
@@ -294,20 +300,53 @@ static claims_status_t add_pkey(apr_pool_t *p, EVP_PKEY *pkey, const char *kid, 
 
 /* ------------------------------------------------------------------ HMAC secrets */
 
+/* Whether secret bytes are in fact key material of a public key (CL-21, CL-64): PEM, a JWK or
+ * JWK Set, or DER of a public key or certificate. Only what really parses as such is refused,
+ * so a random binary secret that merely starts like one is still accepted. */
 static int looks_like_public_key(const unsigned char *s, apr_size_t len)
 {
     apr_size_t i = 0;
+    const unsigned char *q;
+    EVP_PKEY *pk;
+    X509 *x;
+    json_t *j;
+    int found = 0;
+
     while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) {
         i++;
     }
     if (len - i >= 10 && memcmp(s + i, "-----BEGIN", 10) == 0) {
         return 1;
     }
-    if (len - i >= 1 && s[i] == '{') {
-        return 1;
+    if (len - i >= 2 && s[i] == '{') {
+        j = json_loadb((const char *)s + i, len - i, 0, NULL);
+        found = json_is_object(j) && (json_object_get(j, "kty") != NULL || json_object_get(j, "keys") != NULL);
+        json_decref(j);
+        if (found) {
+            return 1;
+        }
     }
-    /* DER SEQUENCE of an SPKI or certificate */
-    return len >= 2 && s[0] == 0x30 && (s[1] == 0x82 || s[1] == 0x81);
+    if (len > LONG_MAX) {
+        return 0;
+    }
+    q = s;
+    pk = d2i_PUBKEY(NULL, &q, (long)len);
+    found = pk != NULL;
+    EVP_PKEY_free(pk);
+    if (!found) {
+        q = s;
+        x = d2i_X509(NULL, &q, (long)len);
+        found = x != NULL;
+        X509_free(x);
+    }
+    if (!found) {
+        q = s;
+        pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, (long)len);
+        found = pk != NULL;
+        EVP_PKEY_free(pk);
+    }
+    ERR_clear_error();
+    return found;
 }
 
 claims_status_t claims_key_secret(apr_pool_t *p, const unsigned char *secret, apr_size_t len,
@@ -769,6 +808,25 @@ static int jwk_usage(jwk_ctx_t *c, json_t *jwk)
     return 1;
 }
 
+/* Whether an EC/OKP JWK names a curve we verify with (other key types: yes). */
+static int supported_curve(const char *kty, json_t *jwk)
+{
+    static const char *const curves[] = {"P-256", "P-384", "P-521", "Ed25519", "Ed448", NULL};
+    const char *crv = NULL;
+    if (strcmp(kty, "EC") != 0 && strcmp(kty, "OKP") != 0) {
+        return 1;
+    }
+    if (opt_string(jwk, "crv", &crv, NULL) != 1) {
+        return 1;  /* malformed: let the loader say why */
+    }
+    for (int i = 0; curves[i] != NULL; i++) {
+        if (strcmp(crv, curves[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int jwk_has_private(json_t *jwk)
 {
     static const char *const priv[] = {"d", "p", "q", "dp", "dq", "qi", "oth", NULL};
@@ -867,6 +925,10 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
     }
     if (jwk_has_private(jwk)) {
         return fail(p, err, label, "JWK holds private key members: configure the public key only");
+    }
+    if (in_set && opts->skip_unusable && !supported_curve(kty, jwk)) {
+        *skipped = 1;  /* e.g. secp256k1 or X25519 beside the signing keys of a remote set */
+        return CLAIMS_OK;
     }
     if (strcmp(kty, "RSA") == 0) {
         pkey = jwk_rsa(&c, jwk);

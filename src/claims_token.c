@@ -35,22 +35,23 @@ claims_status_t claims_token_from_authorization(const char *value, const char **
     if (value == NULL) {
         return CLAIMS_NO_TOKEN;
     }
-    while (*s == ' ' || *s == '\t') {
+    while (*s == ' ') {
         s++;
     }
     if (strncasecmp(s, "Bearer", 6) != 0 || (s[6] != '\0' && s[6] != ' ' && s[6] != '\t')) {
         return CLAIMS_NO_TOKEN;  /* another scheme (Basic, Digest, "Bearerx") */
     }
     s += 6;
-    while (*s == ' ' || *s == '\t') {
+    /* RFC 6750 section 2.1: "Bearer" 1*SP b64token; a tab is not SP */
+    while (*s == ' ') {
         s++;
     }
     start = s;
-    while (*s != '\0' && *s != ' ' && *s != '\t') {
+    while (*s != '\0' && *s != ' ') {
         s++;
     }
     n = (apr_size_t)(s - start);
-    while (*s == ' ' || *s == '\t') {
+    while (*s == ' ') {
         s++;
     }
     if (n == 0 || *s != '\0' || !claims_token_is_b64token(start, n)) {

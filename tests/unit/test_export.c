@@ -253,7 +253,7 @@ START_TEST(test_configured_paths_export_only_those_claims)
     ENV_IS(env, "CLAIM_REALM_ACCESS_ROLES", "ops");
     ENV_IS(env, "CLAIM_REALM_ACCESS_ROLES_0", "ops");
     ENV_IS(env, "CLAIM_REALM_ACCESS_ROLES_N", "1");
-    ENV_IS(env, "CLAIM__GROUPS_0", "g0");
+    ENV_IS(env, "CLAIM_GROUPS_0", "g0");  /* a pointer's leading '/' is not part of the name */
     ENV_UNSET(env, "CLAIM_EMAIL");
     ENV_UNSET(env, "CLAIM_MISSING");
     ck_assert_int_eq(apr_table_elts(env)->nelts, 5);
@@ -345,6 +345,10 @@ static const char *const users_bad[] = {
     "{\"sub\":\"\\u0001alice\"}",
     "{\"sub\":\"alice\\u001b[31m\"}",
     "{\"sub\":\"alice\\u007f\"}",
+    "{\"sub\":\"alice\\u0085\"}",   /* C1 control NEL */
+    "{\"sub\":\"\\u009balice\"}",   /* C1 control CSI */
+    "{\"sub\":\"alice\\u2028x\"}",  /* line separator */
+    "{\"sub\":\"alice\\u2029\"}",   /* paragraph separator */
 };
 
 START_TEST(test_remote_user_refuses_non_strings_empty_and_control_characters)

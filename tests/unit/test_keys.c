@@ -914,6 +914,40 @@ START_TEST(test_remote_sets_skip_encryption_keys_when_asked)
 }
 END_TEST
 
+START_TEST(test_remote_sets_skip_keys_on_curves_we_do_not_verify_with)
+{
+    claims_key_opts_t o = tu_opts(CLAIMS_ALG_UNKNOWN);
+    apr_array_header_t *keys;
+    char *err;
+    /* an ES256K (secp256k1) key and an X25519 key beside a signing key we support */
+    char *set = apr_psprintf(tu_p, "{\"keys\":[%s,%s,%s]}",
+                             "{\"kty\":\"EC\",\"crv\":\"secp256k1\",\"kid\":\"k1\",\"x\":\"AA\",\"y\":\"AA\"}",
+                             "{\"kty\":\"OKP\",\"crv\":\"X25519\",\"kid\":\"x1\",\"x\":\"AA\"}",
+                             tu_jwk(tu_p, tu_keys.ec256, "\"use\":\"sig\",\"kid\":\"sig\""));
+    o.skip_unusable = 1;
+    ck_assert_int_eq(tu_parse(tu_p, set, &o, &keys, &err), CLAIMS_OK);
+    ck_assert_int_eq(keys->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(keys, 0, claims_key_t *)->kid, "sig");
+    o.skip_unusable = 0;
+    ck_assert_int_eq(tu_parse(tu_p, set, &o, &keys, &err), CLAIMS_ERR_KEY);
+}
+END_TEST
+
+START_TEST(test_configured_alg_contradicting_the_jwk_alg_is_refused)
+{
+    claims_key_opts_t o = tu_opts(CLAIMS_ALG_PS256);
+    apr_array_header_t *keys;
+    char *err = NULL;
+    ck_assert_int_eq(tu_parse(tu_p, tu_jwk(tu_p, tu_keys.rsa, "\"alg\":\"RS256\""), &o, &keys, &err), CLAIMS_ERR_KEY);
+    ck_assert_ptr_nonnull(strstr(err, "contradicts"));
+    o = tu_opts(CLAIMS_ALG_RS256);
+    ck_assert_int_eq(tu_parse(tu_p, tu_jwk(tu_p, tu_keys.rsa, "\"alg\":\"RS256\""), &o, &keys, &err), CLAIMS_OK);
+    o = tu_opts(CLAIMS_ALG_EDDSA);
+    ck_assert_int_eq(tu_parse(tu_p, tu_jwk(tu_p, tu_keys.ed25519, "\"alg\":\"Ed25519\""), &o, &keys, &err),
+                     CLAIMS_OK);
+}
+END_TEST
+
 START_TEST(test_oct_jwk_loads_when_symmetric_keys_are_allowed)
 {
     claims_key_opts_t o = tu_opts(CLAIMS_ALG_UNKNOWN);
@@ -1111,6 +1145,27 @@ START_TEST(test_public_key_text_is_never_an_hmac_secret)
 }
 END_TEST
 
+START_TEST(test_binary_secret_that_only_starts_like_a_key_is_accepted)
+{
+    /* random secrets begin with '{' or 0x30 0x82 now and then: only real key material is refused */
+    unsigned char s1[32], s2[32];
+    claims_key_t *k = NULL;
+    char *err = NULL;
+    memcpy(s1, tu_secret, 32);
+    s1[0] = '{';
+    memcpy(s2, tu_secret, 32);
+    s2[0] = 0x30;
+    s2[1] = 0x82;
+    ck_assert_int_eq(claims_key_secret(tu_p, s1, 32, CLAIMS_ALG_HS256, NULL, "s", &k, &err), CLAIMS_OK);
+    ck_assert_int_eq(claims_key_secret(tu_p, s2, 32, CLAIMS_ALG_HS256, NULL, "s", &k, &err), CLAIMS_OK);
+    {
+        static const char jwk[] = "{\"kty\":\"oct\",\"k\":\"abcdefghijklmnopqrstuvwxyz\"}";
+        ck_assert_int_eq(claims_key_secret(tu_p, (const unsigned char *)jwk, strlen(jwk), CLAIMS_ALG_HS256, NULL,
+                                           "s", &k, &err), CLAIMS_ERR_KEY);
+    }
+}
+END_TEST
+
 static const char *write_temp(const char *content, apr_size_t len)
 {
     apr_file_t *f;
@@ -1230,6 +1285,8 @@ Suite *keys_suite(void)
 
     tc = tu_tcase("sets", 30);
     tcase_add_test(tc, test_unknown_kty_inside_a_set_is_skipped);
+    tcase_add_test(tc, test_remote_sets_skip_keys_on_curves_we_do_not_verify_with);
+    tcase_add_test(tc, test_configured_alg_contradicting_the_jwk_alg_is_refused);
     tcase_add_test(tc, test_remote_sets_skip_encryption_keys_when_asked);
     tcase_add_test(tc, test_check_set_refuses_a_duplicate_kid_across_files);
     tcase_add_test(tc, test_check_set_refuses_mixed_symmetric_and_asymmetric_keys);
@@ -1249,6 +1306,7 @@ Suite *keys_suite(void)
     tcase_add_test(tc, test_secret_shorter_than_the_hash_or_empty_is_refused);
     tcase_add_test(tc, test_secret_for_a_non_hmac_alg_is_refused);
     tcase_add_test(tc, test_public_key_text_is_never_an_hmac_secret);
+    tcase_add_test(tc, test_binary_secret_that_only_starts_like_a_key_is_accepted);
     tcase_add_test(tc, test_secret_file_drops_one_trailing_newline);
     tcase_add_test(tc, test_secret_file_holding_a_pem_is_refused);
     suite_add_tcase(s, tc);

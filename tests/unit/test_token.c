@@ -95,6 +95,9 @@ static const char *const malformed[] = {
     "Bearer a\x01" "b",
     "Bearer a\x7f",
     "Bearer \xc3\xa9",
+    "Bearer\tabc",
+    "Bearer \tabc",
+    "Bearer abc\t",
 };
 
 START_TEST(test_malformed_bearer_values_are_invalid_request)
