@@ -355,7 +355,12 @@ static void refresh_one(mc_remote_t *rm, apr_pool_t *p)
         unsigned char *buf = apr_palloc(p, sizeof(apr_uint32_t) + len);
         apr_uint32_t gen = meta.gen + 1;
         if (max_age >= 0 && apr_time_from_sec(max_age) < every) {
-            every = apr_time_from_sec(max_age > 10 ? max_age : 10);  /* Cache-Control bounds it */
+            /* Cache-Control bounds it, but no-cache or max-age=0 must not mean "every tick":
+             * ClaimsUnknownKidInterval is the floor of every refresh we cause */
+            every = apr_time_from_sec(max_age);
+            if (every < ic->kid_interval) {
+                every = ic->kid_interval;
+            }
         }
         memcpy(buf, &gen, sizeof(gen));
         memcpy(buf + sizeof(gen), doc, len);
@@ -538,7 +543,8 @@ static void want_refresh(mc_remote_t *rm, apr_pool_t *p, request_rec *r)
         }
     }
     asked = meta.attempt_at;
-    deadline = now + rm->ic->fetch_timeout * (rm->ic->discovery_url != NULL ? 2 : 1) + MC_WAIT_STEP;
+    /* the request waits at most ClaimsFetchTimeout; a slower fetch finishes in the background */
+    deadline = now + rm->ic->fetch_timeout;
     while (apr_time_now() < deadline) {
         apr_sleep(MC_WAIT_STEP);
         if (read_meta(rm, &meta, p) && meta.attempt_at > asked) {
