@@ -19,6 +19,7 @@
 #include "util_cfgtree.h"
 
 #include <apr_lib.h>
+#include <openssl/crypto.h>
 #include <apr_strings.h>
 #include <errno.h>
 #include <string.h>
@@ -961,6 +962,12 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
 
 static void register_hooks(apr_pool_t *p)
 {
+    /* httpd frees its pools (and with them our keys) from its own atexit handler, which runs
+     * after any atexit handler registered later: OpenSSL's, which would tear the library down
+     * first and leave EVP_PKEY_free() to a library that is gone (a child crashing as it exits).
+     * As mod_ssl does, initialise OpenSSL here, first, without its atexit cleanup. */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+
     mc_register_providers(p);
     mc_register_authn_hooks(p);
     mc_register_identity_hooks(p);
