@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of mod_claims on Debian 12 (bookworm) with apt-get.
-# Idempotent; needs root (or sudo). Pass --no-update to skip `apt-get update`.
+# Idempotent; needs root (or sudo).
+#   build/deps.sh            what `make`, `make check` and `make demo` need
+#   build/deps.sh --ci       also the fuzzing, packaging and benchmark tools (.ci/run)
+#   --no-update              skip `apt-get update`
 set -euo pipefail
+
+ci=0
+update=1
+for arg in "$@"; do
+  case "$arg" in
+    --ci) ci=1 ;;
+    --no-update) update=0 ;;
+    *) echo "deps.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 PKGS=(
   # build
@@ -16,6 +29,16 @@ PKGS=(
   # coexistence tests (issue 5): mod_auth_openidc also registers "Require claim"
   libapache2-mod-auth-openidc
 )
+if [ "$ci" -eq 1 ]; then
+  PKGS+=(
+    # fuzzing (tests/fuzz): clang with libFuzzer and the sanitizer runtimes
+    clang-14 libclang-rt-14-dev
+    # packaging (make deb, deb-lint, rpmspec-check)
+    debhelper dpkg-dev lintian rpm
+    # benchmark and load tools (make bench, make load; not run by CI)
+    wrk libapache2-mod-oauth2
+  )
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -31,7 +54,7 @@ if [ "${#missing[@]}" -eq 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-if [ "${1:-}" != "--no-update" ]; then
+if [ "$update" -eq 1 ]; then
   $SUDO apt-get update -qq
 fi
 echo "deps.sh: installing ${missing[*]}"
