@@ -1,7 +1,9 @@
 /*
  * fuzz_jws.c - the compact-token parser and verifier (CL-05..CL-50, CL-75).
  *
- * Input: the bytes of a compact JWS, as they would follow "Bearer ".
+ * Input: the bytes of a compact JWS, as they would follow "Bearer ". An input starting with '{'
+ * (never a token: '{' is not base64url) is read as "header-JSON \n payload-JSON [\n signature]"
+ * and base64url-encoded into a token first, so that libFuzzer mutates the JSON itself.
  * Per input: claims_jws_parse, claims_jws_claims, claims_jws_verify against every test key,
  * claims_verify against three trusted issuers, claims_validate with three fixed policies, and the
  * verified-token cache. Because random bytes never carry a valid signature, the harness also
@@ -329,6 +331,36 @@ static char *resign(apr_pool_t *p, const claims_jws_t *jws)
                        fz_b64url(p, sig, sig_len), NULL);
 }
 
+/* "header \n payload [\n sig]" as a compact token. */
+static const char *structured(apr_pool_t *p, const uint8_t *data, size_t size, size_t *len)
+{
+    const uint8_t *end = data + size, *nl1 = memchr(data, '\n', size), *nl2;
+    const char *h, *pl, *sig = "c2ln";
+    char *tok;
+    if (nl1 == NULL) {
+        nl1 = end;
+    }
+    h = fz_b64url(p, data, (size_t)(nl1 - data));
+    if (nl1 == end) {
+        pl = "";
+        nl2 = end;
+    }
+    else {
+        nl2 = memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1));
+        if (nl2 == NULL) {
+            nl2 = end;
+        }
+        pl = fz_b64url(p, nl1 + 1, (size_t)(nl2 - nl1 - 1));
+    }
+    if (nl2 < end) {
+        sig = fz_b64url(p, nl2 + 1, (size_t)(end - nl2 - 1));
+    }
+    tok = apr_pstrcat(p, h, ".", pl, ".", sig, NULL);
+    *len = strlen(tok);
+    /* exactly sized, as below */
+    return apr_pmemdup(p, tok, *len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p;
@@ -338,6 +370,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     claims_status_t st;
 
     apr_pool_create(&p, fz_global_pool());
+    if (size > 0 && data[0] == '{') {
+        data = (const uint8_t *)structured(p, data, size, &size);
+    }
     /* a private copy of exactly size bytes: a read past the token is caught by ASan */
     tok = size > 0 ? apr_pmemdup(p, data, size) : "";
 
@@ -349,6 +384,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(jws->alg != CLAIMS_ALG_UNKNOWN && jws->header != NULL && jws->sig_len > 0);
         CHECK(jws->signing_input == tok && jws->signing_input_len < size);
         CHECK(jws->payload != NULL && jws->payload[jws->payload_len] == '\0');
+        {
+            /* strict base64url (CL-36): each accepted segment is the one encoding of its bytes */
+            const char *dot1 = memchr(tok, '.', size);
+            const char *pl = fz_b64url(p, jws->payload, jws->payload_len);
+            const char *sg = fz_b64url(p, jws->sig, jws->sig_len);
+            size_t pl_len = strlen(pl), sg_len = strlen(sg);
+            CHECK(dot1 != NULL && (size_t)(tok + size - dot1) == 1 + pl_len + 1 + sg_len);
+            CHECK(memcmp(dot1 + 1, pl, pl_len) == 0 && dot1[1 + pl_len] == '.'
+                  && memcmp(dot1 + 2 + pl_len, sg, sg_len) == 0);
+        }
         for (int i = 0; i < all_keys->nelts; i++) {
             claims_status_t vs = claims_jws_verify(jws, k[i]);
             check_status(vs);

@@ -109,6 +109,16 @@ static void tokens(const fz_keys_t *k)
     unsigned_tok = apr_pstrcat(pool, fz_b64url(pool, (const unsigned char *)"{\"alg\":\"none\"}", 14), ".",
                                fz_b64url(pool, (const unsigned char *)pub, strlen(pub)), ".AAAA", NULL);
     puts_("jws", "alg-none", unsigned_tok);
+    /* structured inputs (see fuzz_jws.c): header and claims as JSON, re-signed by the harness */
+    puts_("jws", "json-hs256", apr_pstrcat(pool, "{\"alg\":\"HS256\",\"kid\":\"hs256\",\"typ\":\"at+jwt\"}\n",
+          claims_for(FZ_ISS_HMAC, "\"client_id\":\"c\",\"jti\":\"1\",\"scope\":\"a b\""), NULL));
+    puts_("jws", "json-es256-9068", apr_pstrcat(pool, "{\"alg\":\"ES256\",\"typ\":\"application/at+jwt\"}\n",
+          "{\"iss\":\"" FZ_ISS_PUBLIC "\",\"sub\":\"s\",\"aud\":[\"https://rs.example\"],\"exp\":1750000030,"
+          "\"nbf\":1750000050.5,\"iat\":1749999999,\"client_id\":\"c\",\"jti\":\"j\"}", NULL));
+    puts_("jws", "json-eddsa-restricted", apr_pstrcat(pool, "{\"alg\":\"EdDSA\",\"x5u\":\"https://evil.example\"}\n",
+          claims_for(FZ_ISS_RESTRICTED, NULL), "\nnot a signature", NULL));
+    puts_("jws", "json-ed448-no-exp", "{\"alg\":\"Ed448\",\"kid\":\"ed448\"}\n"
+          "{\"iss\":\"" FZ_ISS_PUBLIC "\",\"aud\":\"" FZ_AUDIENCE "\",\"exp\":null}");
     puts_("jws", "five-segments", "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVy.dGFn");
     puts_("jws", "padded", "eyJhbGciOiJIUzI1NiJ9.e30=.AAAA");
 }

@@ -49,7 +49,8 @@ run_one() {
     fi
     cp -p "$here/corpus/$name/"* "$work/corpus/" 2>/dev/null || true
     "$out/$f" -max_total_time="$secs" -max_len="$(max_len "$f")" -timeout=25 -rss_limit_mb=2048 \
-        -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$work/corpus" >"$work/log" 2>&1
+        -dict="$here/dict/jose.dict" -print_final_stats=1 -artifact_prefix="$work/artifacts/" \
+        "$work/corpus" >"$work/log" 2>&1
     echo $? >"$work/rc"
 }
 
