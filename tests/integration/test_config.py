@@ -282,3 +282,106 @@ def test_module_works_under_other_mpms(make_httpd, keys, mpm):
     r = h.get("/cgi/env.py", mint(keys.rsa, {"groups": ["users"]}))
     assert r.status_code == 403
     assert challenge(r)[1]["error"] == "insufficient_scope"
+
+
+# ------------------------------------------------------------------ no way to turn verification off (CL-71)
+
+SHORTCUTS = {
+    "verify-off": "ClaimsVerify Off",
+    "signature-off": "ClaimsVerifySignature Off",
+    "insecure": "ClaimsInsecure On",
+    "allow-none": "ClaimsAllowNone On",
+    "allow-unsigned": "ClaimsAllowUnsigned On",
+    "algorithms-any": "ClaimsAlgorithms any",
+    "algorithms-star": "ClaimsAlgorithms *",
+    "algorithms-all": "ClaimsAlgorithms all",
+    "key-alg-none": "ClaimsKeyFile %(jwks)s alg=none",
+    "key-alg-any": "ClaimsKeyFile %(jwks)s alg=any",
+    "key-verify-off": "ClaimsKeyFile %(jwks)s verify=off",
+}
+
+
+@pytest.mark.parametrize("case", list(SHORTCUTS))
+def test_no_configuration_shortcut_turns_verification_off(make_httpd, keys, case):
+    line = SHORTCUTS[case] % {"jwks": keys.jwks_path}
+    body = issuer("ClaimsKeyFile %s\n    ClaimsAudience %s\n    %s" % (keys.jwks_path, AUDIENCE, line)) + protected()
+    rc, out = make_httpd(body, start=False).configtest()
+    assert rc != 0, "accepted: %s\n%s" % (line, out)
+
+
+def test_no_directive_is_a_switch_that_weakens_verification():
+    # every directive of the command table; none may be named like a way around verification
+    import os
+    import re
+    from conftest import SRC_DIR
+    names = set()
+    for fn in os.listdir(SRC_DIR):
+        if fn.startswith("mod_claims") and fn.endswith(".c"):
+            with open(os.path.join(SRC_DIR, fn), encoding="utf-8") as f:
+                names |= set(re.findall(r'AP_INIT_[A-Z0-9_]+\("<?(Claims[A-Za-z]+)"', f.read()))
+    assert {"ClaimsIssuer", "ClaimsKeyFile", "ClaimsAlgorithms"} <= names
+    weakening = re.compile(r"verif|insecure|unsigned|none|skip|nocheck|anyalg|disable|unsafe|trustall", re.I)
+    assert [n for n in names if weakening.search(n)] == []
+
+
+# ------------------------------------------------------------------ an audience opt-out is warned about (CL-72)
+
+@pytest.mark.parametrize("where", ["location", "issuer"])
+def test_claims_audience_any_is_warned_about_at_startup(make_httpd, keys, where):
+    # SECURITY.md CL-72: a location without audience is refused "unless explicitly opted out
+    # (warning at startup)": the opt-out itself must leave a warning in the error log
+    if where == "location":
+        body = issuer("ClaimsKeyFile %s" % keys.jwks_path) + protected("ClaimsAudience any", "Require valid-user")
+    else:
+        body = issuer("ClaimsKeyFile %s\nClaimsAudience any" % keys.jwks_path) + protected()
+    h = make_httpd(body)
+    assert h.get("/cgi/env.py", mint(keys.rsa, aud="https://whatever.test")).status_code == 200
+    warnings = [l for l in h.log().splitlines() if ":warn]" in l and "ClaimsAudience any" in l]
+    assert warnings, "no startup warning about ClaimsAudience any:\n" + h.log()[-3000:]
+
+
+# ------------------------------------------------------------------ HMAC secrets stay out of output and logs (CL-59, CL-64)
+
+HMAC_MARKER = b"HMACSECRETMARKER"
+
+
+def _secret_forms(secret):
+    import base64
+    return [secret.decode(), base64.urlsafe_b64encode(secret).rstrip(b"=").decode(),
+            base64.b64encode(secret).decode(), secret.hex(), secret.hex().upper(), HMAC_MARKER.decode()]
+
+
+def test_refused_hmac_secret_is_not_echoed_by_configtest(make_httpd, keys):
+    path = keys.write("marker-short.key", HMAC_MARKER)  # 16 bytes: too short for HS256
+    rc, out = make_httpd(issuer("ClaimsSecretFile %s alg=HS256\nClaimsAudience %s" % (path, AUDIENCE))
+                         + protected(), start=False).configtest()
+    assert rc != 0 and "ClaimsSecretFile" in out, out
+    for form in _secret_forms(HMAC_MARKER):
+        assert form not in out
+
+
+def test_hmac_secret_never_reaches_the_error_log(make_httpd, keys):
+    import base64
+    import hashlib
+    import hmac as hmac_mod
+    secret = HMAC_MARKER * 2  # 32 bytes
+    path = keys.write("marker.key", secret)
+    h = make_httpd(issuer("ClaimsSecretFile %s alg=HS256 kid=hs\nClaimsAudience %s" % (path, AUDIENCE))
+                   + protected())
+
+    def hs(key, header, payload):
+        b = lambda d: base64.urlsafe_b64encode(d).rstrip(b"=").decode()
+        si = b(json.dumps(header).encode()) + "." + b(json.dumps(payload).encode())
+        return si + "." + b(hmac_mod.new(key, si.encode(), hashlib.sha256).digest())
+
+    now_ = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "iat": now_, "exp": now_ + 300}
+    assert h.get("/cgi/env.py", hs(secret, {"alg": "HS256", "kid": "hs"}, claims)).status_code == 200
+    for t in (hs(b"x" * 32, {"alg": "HS256", "kid": "hs"}, claims),
+              hs(secret, {"alg": "HS256", "kid": "other"}, claims),
+              hs(secret, {"alg": "HS256", "kid": "hs"}, dict(claims, exp=now_ - 3600))):
+        assert h.get("/cgi/env.py", t).status_code == 401
+    log = h.log()
+    assert "CLM0" in log  # the module did log (LogLevel claims:debug)
+    for form in _secret_forms(secret):
+        assert form not in log

@@ -314,3 +314,13 @@ def test_ssi_page_without_token_is_401(api):
     r = api.get("/ssi/page.shtml")
     assert r.status_code == 401
     assert "SUB=" not in r.text
+
+
+# ------------------------------------------------------------------ CL-78: the joined array value
+
+def test_joined_array_value_tells_different_arrays_apart(api, keys):
+    # SECURITY.md CL-78: arrays are "joined by a documented separator that cannot appear
+    # unescaped in values", so the joined CLAIM_<NAME> of different arrays must differ
+    arrays = [["a,b", "c"], ["a", "b,c"], ["a", "b", "c"], ["a,b,c"]]
+    joined = [env_of(api, ID, mint(keys.rsa, {"x": a}))["CLAIM_X"] for a in arrays]
+    assert len(set(joined)) == len(arrays), dict(zip(map(json.dumps, arrays), joined))

@@ -393,3 +393,39 @@ def test_keep_alive_session_with_requests_answers_401_after_a_valid_request(api,
         r2 = s.get(api.url + P + "admin")
         assert r2.status_code == 401
         assert challenge(r2) == ("Bearer", {"realm": "orders-api"})
+
+
+# ------------------------------------------------------------------ CL-54, CL-68: concurrent requests
+
+def test_concurrent_requests_each_see_only_their_own_claims(api, keys):
+    """Many requests at once on the threaded (event) MPM, each with its own token: every answer
+    is decided on that request's own claims and carries only its own identity."""
+    from concurrent.futures import ThreadPoolExecutor
+    import threading
+
+    cases = []
+    for i in range(150):
+        kind = ("admin", "user", "forged")[i % 3]
+        sub = "user-%03d" % i
+        claims = {"sub": sub, "tenant": "tenant-%03d" % i, "groups": ["admin"] if kind != "user" else ["users"]}
+        token = mint(keys.attacker if kind == "forged" else keys.rsa, claims)
+        cases.append((kind, sub, "tenant-%03d" % i, token))
+    local = threading.local()
+
+    def one(case):
+        kind, sub, tenant, token = case
+        s = getattr(local, "session", None)
+        if s is None:
+            s = local.session = requests.Session()
+        r = s.get(api.url + P + "admin", headers={"Authorization": "Bearer " + token}, timeout=20)
+        return case, r.status_code, (r.json() if r.status_code == 200 else r.text)
+
+    with ThreadPoolExecutor(16) as ex:
+        results = list(ex.map(one, cases))
+    for (kind, sub, tenant, _), status, body in results:
+        if kind == "admin":
+            assert status == 200, (sub, status)
+            assert (body["REMOTE_USER"], body["CLAIM_SUB"], body["CLAIM_TENANT"]) == (sub, sub, tenant)
+        else:
+            assert status == {"user": 403, "forged": 401}[kind], (sub, kind, status)
+            assert "REMOTE_USER" not in body and "tenant-" not in body

@@ -1,10 +1,15 @@
 """What makes a token acceptable: header, algorithm and key binding, issuer, times, audience,
-type, required claims and the REMOTE_USER claim (SECURITY.md CL-10..CL-50, CL-76)."""
+type, required claims and the REMOTE_USER claim (SECURITY.md CL-10..CL-50, CL-76); the
+verified-token cache (CL-67)."""
 import base64
 import datetime
 import json
+import os
+import time
+import uuid
 
 import pytest
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
@@ -680,3 +685,201 @@ def test_segments_must_be_strict_base64url_even_when_signed(api, keys, variant):
     if variant == "padded-signature":
         sig += "=" * (-len(sig) % 4 or 2)
     assert_refused(api.get(ALL, h + "." + payload + "." + sig), "token is not strict base64url")
+
+
+# ------------------------------------------------------------------ kid is only ever compared (CL-25)
+
+@pytest.mark.parametrize("form", ["absolute", "traversal", "file-url", "jwk-file"])
+def test_kid_naming_a_key_file_is_never_read(api, keys, form):
+    # the attacker's own public key sits in a file the server can read; a kid naming that file
+    # must not make the server use it
+    pem = keys.write("attacker-public.pem", keys.attacker.export_to_pem())
+    jwk_path = keys.write("attacker-public.jwk", keys.attacker.export_public())
+    kid = {"absolute": pem, "traversal": "../" * 12 + pem.lstrip("/"), "file-url": "file://" + pem,
+           "jwk-file": jwk_path}[form]
+    token = sign(keys.attacker, {"alg": "RS256", "kid": kid}, std_claims())
+    assert_refused(api.get(ALL, token))
+
+
+@pytest.mark.parametrize("template", ["$(touch %s)", "`touch %s`", "; touch %s", "| touch %s"],
+                         ids=["dollar-paren", "backticks", "semicolon", "pipe"])
+def test_kid_holding_a_shell_command_runs_nothing(api, keys, template):
+    marker = os.path.join(keys.dir, "kid-pwned-%s" % uuid.uuid4().hex)
+    token = sign(keys.rsa, {"alg": "RS256", "kid": template % marker}, std_claims())
+    assert_refused(api.get(ALL, token))
+    time.sleep(0.2)
+    assert not os.path.exists(marker)
+
+
+# ------------------------------------------------------------------ the default leeway is at most 60 s (CL-42)
+
+@pytest.mark.parametrize("overrides,description", [
+    ({"exp": -62, "iat": -200}, "token has expired"),
+    ({"nbf": 65}, "token is not valid yet"),
+    ({"iat": 65}, "token was issued in the future"),
+], ids=["exp", "nbf", "iat"])
+def test_default_leeway_is_at_most_60_seconds(api, keys, overrides, description):
+    payload = std_claims(**{k: now() + v for k, v in overrides.items()})
+    assert_refused(api.get(ALL, sign(keys.rsa, rsa_header(), payload)), description)
+
+
+# ------------------------------------------------------------------ high-S ECDSA (CL-34)
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def test_high_s_twin_of_an_accepted_es256_token_is_accepted_too(api, keys):
+    # (r, n - s) is as valid as (r, s): the module neither refuses it nor treats the twin as a
+    # replay of the first token (it keeps no signature-keyed replay state)
+    token = sign(keys.ec, {"alg": "ES256", "kid": "ec-1"}, std_claims())
+    h, p, s = token.split(".")
+    sig = base64.urlsafe_b64decode(s + "==")
+    r_, s_ = sig[:32], int.from_bytes(sig[32:], "big")
+    twin = h + "." + p + "." + b64u(r_ + (P256_ORDER - s_).to_bytes(32, "big"))
+    assert twin != token
+    with requests.Session() as session:
+        for t in (token, twin, token, twin):
+            r = session.get(api.url + ALL, headers={"Authorization": "Bearer " + t}, timeout=10)
+            assert_accepted(api, r)
+
+
+# ------------------------------------------------------------------ the RFC 9068 profile (CL-46, CL-47)
+
+PROFILE_ISSUER = "https://rfc9068.test"
+
+
+@pytest.fixture(scope="module")
+def profile_api(make_module_httpd, keys):
+    """An issuer configured as RFC 9068 asks: typ at+jwt, and sub, client_id, iat, jti required.
+    REMOTE_USER is client_id here, so sub is required by the profile alone."""
+    body = """
+<ClaimsIssuer %s>
+    ClaimsKeyFile %s
+    ClaimsAudience %s
+    ClaimsTokenType at+jwt
+    ClaimsRequiredClaims sub client_id iat jti
+</ClaimsIssuer>
+""" % (PROFILE_ISSUER, keys.jwks_path, AUDIENCE) + location(ALL, "ClaimsRemoteUser client_id", "Require valid-user")
+    return make_module_httpd(body)
+
+
+def _profile_token(keys, typ="at+jwt", raw=None, **overrides):
+    fields = dict(iss=PROFILE_ISSUER, client_id="client-1", jti="id-1")
+    fields.update(overrides)
+    payload = std_claims(**fields)
+    header = rsa_header(typ=typ)
+    return sign(keys.rsa, header, raw if raw is not None else payload)
+
+
+def test_rfc9068_profile_accepts_a_complete_access_token(profile_api, keys):
+    assert_accepted(profile_api, profile_api.get(ALL, _profile_token(keys)), user="client-1")
+
+
+@pytest.mark.parametrize("overrides", [{"sub": None}, {"sub": ""}, {"client_id": None}, {"iat": None},
+                                       {"jti": None}, {"jti": ""}],
+                         ids=["sub-missing", "sub-empty", "client_id-missing", "iat-missing", "jti-missing",
+                              "jti-empty"])
+def test_rfc9068_profile_requires_sub_client_id_iat_and_jti(profile_api, keys, overrides):
+    assert_refused(profile_api.get(ALL, _profile_token(keys, **overrides)), "token lacks a required claim")
+
+
+def test_rfc9068_profile_refuses_a_null_sub(profile_api, keys):
+    text = json.dumps(std_claims(iss=PROFILE_ISSUER, client_id="client-1", jti="id-1", sub=None))[:-1] + ', "sub": null}'
+    assert_refused(profile_api.get(ALL, _profile_token(keys, raw=text)), "token lacks a required claim")
+
+
+@pytest.mark.parametrize("typ", ["JWT", None], ids=["jwt", "missing"])
+def test_rfc9068_profile_refuses_an_id_token(profile_api, keys, typ):
+    token = _profile_token(keys, typ=typ, nonce="n-0S6_WzA2Mj")
+    assert_refused(profile_api.get(ALL, token), "token type is not accepted")
+
+
+# ------------------------------------------------------------------ the verified-token cache (CL-67)
+
+@pytest.fixture(scope="module")
+def cache_api(make_module_httpd, keys):
+    """The default verified-token cache (ClaimsCache On), locations that differ in audience and
+    trusted issuers, and the status page whose hit counter shows a cached answer was used."""
+    body = (issuer_block(keys) + """
+<ClaimsIssuer %(other)s>
+    ClaimsKeyFile %(other_jwks)s
+    ClaimsAudience %(aud)s
+</ClaimsIssuer>
+<ClaimsIssuer %(strict)s>
+    ClaimsKeyFile %(jwks)s
+    ClaimsAudience %(aud)s
+    ClaimsLeeway 0
+</ClaimsIssuer>
+<Location /claims-status>
+    SetHandler claims-status
+    Require ip 127.0.0.1
+</Location>
+""" % {"other": OTHER_ISSUER, "other_jwks": keys.other_jwks_path, "aud": AUDIENCE, "strict": STRICT_ISSUER,
+       "jwks": keys.jwks_path}
+            + location(ALL, "Require valid-user")
+            + location("/cgi/env.py/aud-orders", "ClaimsAudience https://orders.test", "Require valid-user")
+            + location("/cgi/env.py/trust-other", "ClaimsTrust %s" % OTHER_ISSUER, "Require valid-user"))
+    return make_module_httpd(body)
+
+
+def _cache_hits(h):
+    doc = requests.get(h.url + "/claims-status?format=json", headers={"Connection": "close"}, timeout=10).json()
+    assert doc["cache"]["enabled"] is True
+    return doc["cache"]["hits"]
+
+
+def _on(session, h, path, token):
+    return session.get(h.url + path, headers={"Authorization": "Bearer " + token}, timeout=10)
+
+
+@pytest.mark.parametrize("first,second,aud", [
+    (ALL, "/cgi/env.py/aud-orders", AUDIENCE),
+    ("/cgi/env.py/aud-orders", ALL, "https://orders.test"),
+], ids=["issuer-audience-then-location-audience", "location-audience-then-issuer-audience"])
+def test_cached_token_is_checked_again_for_the_audience_of_each_location(cache_api, keys, first, second, aud):
+    token = mint(keys.rsa, aud=aud)
+    with requests.Session() as s:  # one connection: one child, one cache
+        assert_accepted(cache_api, _on(s, cache_api, first, token))
+        hits = _cache_hits(cache_api)
+        assert_accepted(cache_api, _on(s, cache_api, first, token))
+        assert _cache_hits(cache_api) > hits, "the second request was not answered from the cache"
+        hits = _cache_hits(cache_api)
+        assert_refused(_on(s, cache_api, second, token), "token audience is not accepted here")
+        assert _cache_hits(cache_api) > hits, "the refused request did not use the cached entry"
+
+
+def test_cached_token_is_checked_again_for_the_issuers_trusted_at_each_location(cache_api, keys):
+    token = mint(keys.rsa)
+    with requests.Session() as s:
+        assert_accepted(cache_api, _on(s, cache_api, ALL, token))
+        hits = _cache_hits(cache_api)
+        assert_refused(_on(s, cache_api, "/cgi/env.py/trust-other", token), "token issuer is not trusted")
+        assert _cache_hits(cache_api) > hits, "the refused request did not use the cached entry"
+        assert_accepted(cache_api, _on(s, cache_api, ALL, token))
+
+
+def test_cached_token_is_refused_once_it_expires(cache_api, keys):
+    exp = now() + 3
+    token = sign(keys.rsa, rsa_header(), std_claims(iss=STRICT_ISSUER, exp=exp))
+    with requests.Session() as s:
+        assert_accepted(cache_api, _on(s, cache_api, ALL, token))
+        hits = _cache_hits(cache_api)
+        assert_accepted(cache_api, _on(s, cache_api, ALL, token))
+        assert _cache_hits(cache_api) > hits
+        time.sleep(max(0, exp + 1.2 - time.time()))
+        assert_refused(_on(s, cache_api, ALL, token), "token has expired")
+
+
+@pytest.mark.parametrize("key,alg,kid", [("rsa", "RS256", "rsa-1"), ("ec", "ES256", "ec-1")])
+def test_token_differing_from_a_cached_one_in_its_signature_is_refused(cache_api, keys, key, alg, kid):
+    token = sign(getattr(keys, key), {"alg": alg, "kid": kid}, std_claims())
+    h, p, s64 = token.split(".")
+    sig = bytearray(base64.urlsafe_b64decode(s64 + "=="))
+    sig[len(sig) // 2] ^= 0x01
+    forged = h + "." + p + "." + b64u(bytes(sig))
+    with requests.Session() as s:
+        assert_accepted(cache_api, _on(s, cache_api, ALL, token))
+        hits = _cache_hits(cache_api)
+        assert_accepted(cache_api, _on(s, cache_api, ALL, token))
+        assert _cache_hits(cache_api) > hits
+        assert_refused(_on(s, cache_api, ALL, forged), "token signature is invalid")

@@ -1,11 +1,13 @@
 /*
  * test_jws.c - compact JWS parsing (RFC 7515, RFC 8725), signature verification at the
  * primitive and JWS layers, and token verification against trusted issuers (claims_verify).
- * SECURITY.md CL-05, CL-07..CL-19, CL-20..CL-27, CL-29..CL-34, CL-36..CL-39.
+ * SECURITY.md CL-05, CL-07..CL-19, CL-20..CL-27, CL-29..CL-34, CL-36..CL-39; the verified-token
+ * cache (CL-67).
  */
 #include "test_util.h"
 
 #include "claims_b64url.h"
+#include "claims_cache.h"
 #include "claims_jws.h"
 #include "claims_verify.h"
 
@@ -1039,6 +1041,131 @@ START_TEST(test_jws_verify_refuses_a_key_bound_to_another_alg)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ verified-token cache (CL-67) */
+
+#define CACHE_NOW 1700000000.0
+#define PAYLOAD_EXP_SOON "{\"iss\":\"https://issuer.a\",\"sub\":\"alice\",\"aud\":\"api\",\"exp\":1700000100}"
+#define PAYLOAD_NO_EXP "{\"iss\":\"https://issuer.a\",\"sub\":\"alice\",\"aud\":\"api\"}"
+
+static claims_status_t verify_cached_at(claims_cache_t *c, const char *tok, const claims_issuer_t *a,
+                                        const claims_issuer_t *b, double now, const claims_cached_t **cached)
+{
+    const claims_issuer_t *trusted[2] = {a, b};
+    claims_verified_t out;
+    return claims_verify_cached(c, tu_p, tok, strlen(tok), 0, trusted, b != NULL ? 2 : 1, NULL, NULL, now, &out,
+                                cached);
+}
+
+static apr_uint64_t cache_hits(claims_cache_t *c)
+{
+    claims_cache_stats_t st;
+    claims_cache_get_stats(c, &st);
+    return st.hits;
+}
+
+/* An entry is served until the token's exp and never at or after it; a token without exp is
+ * cached for CLAIMS_CACHE_MAX_AGE at most. */
+START_TEST(test_cache_entry_never_outlives_the_token_exp)
+{
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_issuer_t *a = new_issuer("https://issuer.a", 0);
+    const claims_cached_t *e = NULL;
+    char *tok, *noexp;
+    add_jwk(a, tu_keys.ec256, "ES256", "k1");
+    tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), PAYLOAD_EXP_SOON);
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW + 99.5, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(cache_hits(c), 1);
+    /* at exp: not served from the cache, and not cached again */
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW + 100, &e), CLAIMS_OK);
+    ck_assert_ptr_null(e);
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW + 101, &e), CLAIMS_OK);
+    ck_assert_ptr_null(e);
+    ck_assert_uint_eq(cache_hits(c), 1);
+
+    noexp = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), PAYLOAD_NO_EXP);
+    ck_assert_int_eq(verify_cached_at(c, noexp, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(verify_cached_at(c, noexp, a, NULL, CACHE_NOW + CLAIMS_CACHE_MAX_AGE - 1, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(cache_hits(c), 2);
+    ck_assert_int_eq(verify_cached_at(c, noexp, a, NULL, CACHE_NOW + CLAIMS_CACHE_MAX_AGE, &e), CLAIMS_OK);
+    ck_assert_uint_eq(cache_hits(c), 2);
+}
+END_TEST
+
+/* The key is the exact token: a token that differs from a cached one only in its signature (or
+ * only in its payload) is verified on its own and refused. */
+START_TEST(test_cache_is_keyed_on_the_exact_token_bytes)
+{
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_issuer_t *a = new_issuer("https://issuer.a", 0);
+    const claims_cached_t *e = NULL;
+    char *input = tu_signing_input(tu_p, hdr("ES256", "k1"), PAYLOAD_A);
+    apr_size_t n;
+    unsigned char *sig = tu_sign(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, input, strlen(input), -1, &n);
+    char *good = tu_join(tu_p, input, sig, n), *forged_payload, *bad_sig;
+    add_jwk(a, tu_keys.ec256, "ES256", "k1");
+    ck_assert_int_eq(verify_cached_at(c, good, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(verify_cached_at(c, good, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_uint_eq(cache_hits(c), 1);
+
+    sig[n / 2] ^= 0x01;
+    bad_sig = tu_join(tu_p, input, sig, n);
+    ck_assert_int_eq(verify_cached_at(c, bad_sig, a, NULL, CACHE_NOW, &e), CLAIMS_ERR_SIGNATURE);
+    ck_assert_ptr_null(e);
+    sig[n / 2] ^= 0x01;
+    forged_payload = apr_pstrcat(tu_p, tu_signing_input(tu_p, hdr("ES256", "k1"),
+                                                        "{\"iss\":\"https://issuer.a\",\"sub\":\"admin\","
+                                                        "\"aud\":\"api\",\"exp\":4102444800}"),
+                                 strrchr(good, '.'), NULL);
+    ck_assert_int_eq(verify_cached_at(c, forged_payload, a, NULL, CACHE_NOW, &e), CLAIMS_ERR_SIGNATURE);
+    ck_assert_ptr_null(e);
+    ck_assert_uint_eq(cache_hits(c), 1);
+}
+END_TEST
+
+/* A token verified (and cached) where its issuer is trusted is refused where it is not. */
+START_TEST(test_cache_hit_is_refused_where_its_issuer_is_not_trusted)
+{
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_issuer_t *a = new_issuer("https://issuer.a", 0), *b = new_issuer("https://issuer.b", 0);
+    const claims_cached_t *e = NULL;
+    char *tok;
+    add_jwk(a, tu_keys.ec256, "ES256", "k1");
+    add_jwk(b, tu_keys.ec256_b, "ES256", "k1");
+    tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), PAYLOAD_A);
+    ck_assert_int_eq(verify_cached_at(c, tok, a, b, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(verify_cached_at(c, tok, b, NULL, CACHE_NOW, &e), CLAIMS_ERR_ISSUER);
+    ck_assert_ptr_null(e);
+    ck_assert_uint_eq(cache_hits(c), 1);   /* it was a hit, and still refused */
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);
+}
+END_TEST
+
+/* A cached token whose key has left the issuer's set (rotation) is verified afresh. */
+START_TEST(test_cache_hit_is_verified_afresh_once_its_key_left_the_set)
+{
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_issuer_t *a = new_issuer("https://issuer.a", 0);
+    const claims_cached_t *e = NULL;
+    char *tok;
+    add_jwk(a, tu_keys.ec256, "ES256", "k1");
+    tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), PAYLOAD_A);
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);
+    a->keys = apr_array_make(tu_p, 1, sizeof(claims_key_t *));
+    add_jwk(a, tu_keys.ec256_b, "ES256", "k2");
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_ERR_NO_KEY);
+    ck_assert_ptr_null(e);
+}
+END_TEST
+
 Suite *jws_suite(void)
 {
     Suite *s = suite_create("jws");
@@ -1102,6 +1229,13 @@ Suite *jws_suite(void)
     tcase_add_test(tc, test_key_material_in_the_header_is_never_used);
     tcase_add_test(tc, test_hostile_kids_are_refused_quickly);
     tcase_add_test(tc, test_kid_with_a_nul_escape_is_refused);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("cache", 30);
+    tcase_add_test(tc, test_cache_entry_never_outlives_the_token_exp);
+    tcase_add_test(tc, test_cache_is_keyed_on_the_exact_token_bytes);
+    tcase_add_test(tc, test_cache_hit_is_refused_where_its_issuer_is_not_trusted);
+    tcase_add_test(tc, test_cache_hit_is_verified_afresh_once_its_key_left_the_set);
     suite_add_tcase(s, tc);
     return s;
 }

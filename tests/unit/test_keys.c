@@ -1248,6 +1248,33 @@ START_TEST(test_key_file_larger_than_the_cap_is_refused)
 }
 END_TEST
 
+/* CL-65: without a configured maximum, RSA moduli above 8192 bits are refused (RFC 7518
+ * section 8.6: verifying with a huge modulus costs the verifier, not the attacker). The moduli
+ * are synthetic: only their size matters to the check. */
+static char *rsa_jwk_of_bits(int bytes, unsigned char top)
+{
+    unsigned char *n = apr_palloc(tu_p, (apr_size_t)bytes);
+    memset(n, 0xa5, (apr_size_t)bytes);
+    n[0] = top;
+    n[bytes - 1] |= 0x01;
+    return rsa_jwk(tu_b64n(tu_p, n, (apr_size_t)bytes), "AQAB", NULL);
+}
+
+START_TEST(test_rsa_modulus_above_8192_bits_is_refused_by_default)
+{
+    claims_key_opts_t o = tu_opts(CLAIMS_ALG_UNKNOWN);
+    apr_array_header_t *keys;
+    char *err = NULL;
+    ck_assert_int_eq(o.max_rsa_bits, 0);
+    ck_assert_int_eq(tu_parse(tu_p, rsa_jwk_of_bits(1024, 0xc0), &o, &keys, &err), CLAIMS_OK);
+    ck_assert_int_eq(APR_ARRAY_IDX(keys, 0, claims_key_t *)->bits, 8192);
+    ck_assert_int_eq(tu_parse(tu_p, rsa_jwk_of_bits(1025, 0x01), &o, &keys, &err), CLAIMS_ERR_KEY);
+    ck_assert_ptr_nonnull(strstr(err, "8193"));
+    ck_assert_int_eq(tu_parse(tu_p, rsa_jwk_of_bits(2048, 0xff), &o, &keys, &err), CLAIMS_ERR_KEY);
+    ck_assert_int_eq(keys->nelts, 0);
+}
+END_TEST
+
 Suite *keys_suite(void)
 {
     Suite *s = suite_create("keys");
@@ -1281,6 +1308,7 @@ Suite *keys_suite(void)
     tc = tu_tcase("refusals", 30);
     tcase_add_loop_test(tc, test_unacceptable_key_material_is_refused, 0, TU_COUNT(refusals));
     tcase_add_loop_test(tc, test_refusal_message_names_the_key_and_holds_no_key_bytes, 0, TU_COUNT(refusals));
+    tcase_add_test(tc, test_rsa_modulus_above_8192_bits_is_refused_by_default);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("sets", 30);
