@@ -63,6 +63,7 @@ typedef struct mc_keyset_t {
     apr_pool_t *pool;
     apr_array_header_t *keys;          /* claims_key_t *: local keys, then remote ones */
     apr_time_t fetched_at;
+    apr_time_t due_at;                 /* when the provider should have sent a newer set */
     apr_uint32_t gen;
     int refs;
     int retired;
@@ -464,6 +465,7 @@ static void sync_keyset(mc_remote_t *rm, apr_pool_t *p, mc_meta_t *meta)
     ks->keys = keys;
     ks->gen = gen;
     ks->fetched_at = meta->fetched_at;
+    ks->due_at = meta->expires_at;
     ks->refs = 1;  /* held by rm->current */
     if (rm->current != NULL) {
         rm->current->retired = 1;
@@ -484,7 +486,9 @@ static const apr_array_header_t *use_keyset(mc_remote_t *rm, apr_pool_t *p, requ
     if (ks == NULL) {
         return rm->ic->core.keys;
     }
-    if (now - ks->fetched_at > rm->ic->max_stale) {
+    /* stale counts from when a refresh was due, not from the fetch: a healthy provider whose
+     * refresh interval is longer than ClaimsMaxStale does not lose its keys */
+    if (now - ks->due_at > rm->ic->max_stale) {
         if (!rm->stale_logged) {
             rm->stale_logged = 1;
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CLM054: issuer %s: the key set is older than "

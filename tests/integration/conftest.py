@@ -256,6 +256,9 @@ class Httpd:
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
+            # let the server see the clients' closes first: the event MPM can crash in its own
+            # keep-alive socket handling (apr_os_sock_get) when SIGTERM meets a closing connection
+            time.sleep(0.15)
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=15)
