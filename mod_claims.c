@@ -936,6 +936,25 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, 
     return OK;
 }
 
+/* CL-72: opting out of the audience check is allowed, and said out loud at every start. */
+static void warn_audience_any(apr_pool_t *p, const ap_directive_t *node, server_rec *s)
+{
+    for (const ap_directive_t *d = node; d != NULL; d = d->next) {
+        if (strcasecmp(d->directive, "ClaimsAudience") == 0 && d->args != NULL) {
+            const char *a = d->args, *w;
+            while (*(w = ap_getword_conf(p, &a)) != '\0') {
+                if (strcasecmp(w, "any") == 0) {
+                    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "CLM003: %s:%d: ClaimsAudience any: "
+                                 "tokens issued for any audience are accepted there", d->filename, d->line_num);
+                }
+            }
+        }
+        if (d->first_child != NULL) {
+            warn_audience_any(p, d->first_child, s);
+        }
+    }
+}
+
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     mc_srv_conf_t *sc = ap_get_module_config(s->module_config, &claims_module);
@@ -943,6 +962,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
+    warn_audience_any(ptemp, ap_conftree, s);
     for (server_rec *v = s; v != NULL; v = v->next) {
         mc_srv_conf_t *vc = ap_get_module_config(v->module_config, &claims_module);
         for (int i = 0; i < vc->issuers->nelts; i++) {

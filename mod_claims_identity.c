@@ -279,10 +279,9 @@ static int fixups(request_rec *r)
     else {
         claims_export_env(r->pool, state->v.claims, dc->export_paths, CLAIMS_DEFAULT_ENV_PREFIX,
                           r->subprocess_env, &log);
-        json = json_dumps(state->v.claims, JSON_COMPACT);
+        json = claims_payload_text(r->pool, state->v.jws->payload, state->v.jws->payload_len, state->v.claims);
         if (json != NULL) {
-            apr_table_set(r->subprocess_env, "CLAIMS_JSON", json);
-            free(json);
+            apr_table_setn(r->subprocess_env, "CLAIMS_JSON", json);
         }
     }
     apr_table_setn(r->subprocess_env, "CLAIMS_ISSUER", state->issuer->core.iss);

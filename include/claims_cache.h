@@ -2,8 +2,9 @@
  * claims_cache.h - the verified-token cache of one process (ARCHITECTURE.md section 7).
  *
  * Promises:
- *  - an entry is keyed by the SHA-256 digest of the exact token bytes (the token itself is not
- *    kept) and holds what the per-location checks need: issuer, key (with its serial), alg,
+ *  - an entry is keyed by a 128-bit keyed digest (SipHash-2-4, a random key per cache) of the
+ *    exact token bytes (the token itself is not kept): nobody without the key can make two
+ *    tokens share an entry, and it costs a tenth of SHA-256; the entry holds what the per-location checks need: issuer, key (with its serial), alg,
  *    kid, typ, the parsed claims, and what exporting them costs once (CLAIMS_JSON and the
  *    CLAIM_* pairs of every top-level claim);
  *  - an entry never outlives the token's exp (nor a configured maximum age), and the cache is
@@ -24,7 +25,7 @@
 
 #include <jansson.h>
 
-#define CLAIMS_DIGEST_LEN 32
+#define CLAIMS_DIGEST_LEN 16
 #define CLAIMS_CACHE_DEFAULT_ENTRIES 10000
 #define CLAIMS_CACHE_DEFAULT_BYTES (32 * 1024 * 1024)
 #define CLAIMS_CACHE_MAX_AGE 3600.0        /* seconds, for tokens without exp */
@@ -62,8 +63,9 @@ typedef struct claims_cache_counters_t {
 
 void claims_cache_share_counters(claims_cache_t *c, claims_cache_counters_t *shared);
 
-/* SHA-256 of the token bytes. */
-void claims_cache_digest(const char *token, apr_size_t len, unsigned char digest[CLAIMS_DIGEST_LEN]);
+/* The cache's keyed digest of the token bytes. */
+void claims_cache_digest(const claims_cache_t *c, const char *token, apr_size_t len,
+                         unsigned char digest[CLAIMS_DIGEST_LEN]);
 
 /* The live entry for digest (referenced until p is cleared), or NULL. */
 const claims_cached_t *claims_cache_get(claims_cache_t *c, apr_pool_t *p,

@@ -24,6 +24,10 @@
 /* Text form of one claim value: a string's bytes, else compact JSON text. */
 char *claims_value_text(apr_pool_t *p, const json_t *v);
 
+/* CLAIMS_JSON: the verified payload bytes as they are when they hold no control character
+ * (JSON allows raw newlines and tabs between tokens), else the claims as compact JSON. */
+char *claims_payload_text(apr_pool_t *p, const unsigned char *payload, apr_size_t len, const json_t *claims);
+
 /* prefix + normalised name. */
 char *claims_env_name(apr_pool_t *p, const char *prefix, const char *name);
 

@@ -28,6 +28,7 @@ typedef struct claims_key_t {
     claims_alg_t alg;              /* the one algorithm this key verifies */
     EVP_PKEY *pkey;                /* asymmetric keys; NULL for HMAC */
     const EVP_MD *md;              /* digest prepared once (NULL for EdDSA) */
+    EVP_MD_CTX *verify_proto;      /* verification context set up once, copied per token */
     const unsigned char *secret;   /* HMAC keys only */
     apr_size_t secret_len;
     int bits;                      /* key size in bits (RSA modulus, EC/Ed curve, HMAC secret) */

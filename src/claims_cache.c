@@ -8,7 +8,10 @@
 #include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +27,7 @@ struct entry_t {
     entry_t *hnext;
     entry_t *prev, *next;              /* LRU: most recently used at head */
     claims_cache_t *cache;
-    char *json_text;                   /* from json_dumps (free) */
+    char *json_text;                   /* CLAIMS_JSON, malloc'd (free) */
     void *block;                       /* pairs and strings, one malloc */
 };
 
@@ -36,6 +39,8 @@ struct claims_cache_t {
     apr_size_t entries, bytes, max_entries, max_bytes;
     apr_uint64_t hits, misses, evictions;
     claims_cache_counters_t *shared;
+    EVP_MAC *mac;                      /* SipHash, keyed once per cache */
+    EVP_MAC_CTX *mac_tmpl;             /* copied per digest: never changed after creation */
 };
 
 static void share(volatile apr_uint64_t *ctr, apr_int64_t delta)
@@ -46,8 +51,6 @@ static void share(volatile apr_uint64_t *ctr, apr_int64_t delta)
 typedef struct entry_ref_t {
     entry_t *e;
 } entry_ref_t;
-
-static const EVP_MD *sha256;
 
 static void entry_free(entry_t *e)
 {
@@ -150,6 +153,10 @@ static const claims_cached_t *hand_out(entry_t *e, apr_pool_t *p)
 static apr_status_t cache_cleanup(void *data)
 {
     claims_cache_t *c = data;
+    EVP_MAC_CTX_free(c->mac_tmpl);
+    EVP_MAC_free(c->mac);
+    c->mac_tmpl = NULL;
+    c->mac = NULL;
     while (c->head != NULL) {
         entry_t *e = c->head;
         e->refs = 0;  /* the pool of every request is gone by now */
@@ -172,17 +179,44 @@ claims_cache_t *claims_cache_create(apr_pool_t *p, apr_size_t max_entries, apr_s
     }
     c->buckets = apr_pcalloc(p, n * sizeof(entry_t *));
     c->mask = n - 1;
-    if (sha256 == NULL) {
-        sha256 = EVP_sha256();
-    }
     apr_pool_cleanup_register(p, c, cache_cleanup, apr_pool_cleanup_null);
+    {
+        unsigned char key[16];
+        size_t size = CLAIMS_DIGEST_LEN;
+        OSSL_PARAM params[2];
+        params[0] = OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size);
+        params[1] = OSSL_PARAM_construct_end();
+        c->mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
+        c->mac_tmpl = c->mac != NULL ? EVP_MAC_CTX_new(c->mac) : NULL;
+        if (c->mac_tmpl == NULL || RAND_bytes(key, sizeof(key)) != 1
+            || EVP_MAC_init(c->mac_tmpl, key, sizeof(key), params) != 1) {
+            /* no SipHash (a FIPS-only OpenSSL): SHA-256, truncated, keyed by nothing */
+            EVP_MAC_CTX_free(c->mac_tmpl);
+            c->mac_tmpl = NULL;
+        }
+        OPENSSL_cleanse(key, sizeof(key));
+    }
     return c;
 }
 
-void claims_cache_digest(const char *token, apr_size_t len, unsigned char digest[CLAIMS_DIGEST_LEN])
+void claims_cache_digest(const claims_cache_t *c, const char *token, apr_size_t len,
+                         unsigned char digest[CLAIMS_DIGEST_LEN])
 {
-    unsigned int n = 0;
-    if (EVP_Digest(token, len, digest, &n, sha256 != NULL ? sha256 : EVP_sha256(), NULL) != 1) {
+    EVP_MAC_CTX *ctx = c->mac_tmpl != NULL ? EVP_MAC_CTX_dup(c->mac_tmpl) : NULL;
+    size_t n = 0;
+    int ok = 0;
+    if (ctx != NULL) {
+        ok = EVP_MAC_update(ctx, (const unsigned char *)token, len) == 1
+            && EVP_MAC_final(ctx, digest, &n, CLAIMS_DIGEST_LEN) == 1 && n == CLAIMS_DIGEST_LEN;
+        EVP_MAC_CTX_free(ctx);
+    }
+    else {
+        unsigned char full[EVP_MAX_MD_SIZE];
+        unsigned int m = 0;
+        ok = EVP_Digest(token, len, full, &m, EVP_sha256(), NULL) == 1;
+        memcpy(digest, full, CLAIMS_DIGEST_LEN);
+    }
+    if (!ok) {
         memset(digest, 0, CLAIMS_DIGEST_LEN);
     }
 }
@@ -266,7 +300,14 @@ static entry_t *entry_build(apr_pool_t *p, const unsigned char *digest, const cl
         return NULL;
     }
     e->block = malloc((apr_size_t)flat.pairs->nelts * sizeof(claims_pair_t) + flat.bytes + kid_len + typ_len + 2);
-    e->json_text = json_dumps(v->claims, JSON_COMPACT);
+    {
+        const char *text = claims_payload_text(p, v->jws->payload, v->jws->payload_len, v->claims);
+        apr_size_t n = text != NULL ? strlen(text) + 1 : 0;
+        e->json_text = n > 0 ? malloc(n) : NULL;
+        if (e->json_text != NULL) {
+            memcpy(e->json_text, text, n);
+        }
+    }
     if (e->block == NULL || e->json_text == NULL) {
         free(e->block);
         free(e->json_text);
@@ -407,7 +448,7 @@ claims_status_t claims_verify_cached(claims_cache_t *c, apr_pool_t *p, const cha
     if (c == NULL || len > (max_len != 0 ? max_len : CLAIMS_DEFAULT_MAX_TOKEN)) {
         return claims_verify_ex(p, token, len, max_len, trusted, ntrusted, get_keys, baton, out);
     }
-    claims_cache_digest(token, len, digest);
+    claims_cache_digest(c, token, len, digest);
     e = claims_cache_get(c, p, digest, now);
     if (e != NULL) {
         int trusted_here = 0;

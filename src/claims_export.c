@@ -16,7 +16,33 @@ char *claims_value_text(apr_pool_t *p, const json_t *v)
     if (v == NULL) {
         return NULL;
     }
+    /* the common scalars without a trip through json_dumps (same text as jansson's) */
+    if (json_is_integer(v)) {
+        return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v));
+    }
+    if (json_is_true(v) || json_is_false(v) || json_is_null(v)) {
+        return json_is_true(v) ? "true" : json_is_false(v) ? "false" : "null";
+    }
     s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s == NULL) {
+        return NULL;
+    }
+    out = apr_pstrdup(p, s);
+    free(s);
+    return out;
+}
+
+char *claims_payload_text(apr_pool_t *p, const unsigned char *payload, apr_size_t len, const json_t *claims)
+{
+    char *s, *out;
+    int plain = payload != NULL;
+    for (apr_size_t i = 0; plain && i < len; i++) {
+        plain = payload[i] >= 0x20;
+    }
+    if (plain) {
+        return apr_pstrmemdup(p, (const char *)payload, len);  /* the exact verified bytes */
+    }
+    s = json_dumps(claims, JSON_COMPACT);
     if (s == NULL) {
         return NULL;
     }
@@ -41,6 +67,26 @@ char *claims_env_name(apr_pool_t *p, const char *prefix, const char *name)
         out[plen + i] = c;
     }
     out[plen + nlen] = '\0';
+    return out;
+}
+
+/* An element inside the joined value: '\\' and ',' escaped with '\\', so that the separator
+ * never appears unescaped in a value (CL-78); NAME_0.. keep the raw elements. */
+static char *join_escape(apr_pool_t *p, const char *text)
+{
+    apr_size_t n = 0;
+    char *out, *o;
+    for (const char *c = text; *c; c++) {
+        n += (*c == ',' || *c == '\\') ? 2 : 1;
+    }
+    o = out = apr_palloc(p, n + 1);
+    for (const char *c = text; *c; c++) {
+        if (*c == ',' || *c == '\\') {
+            *o++ = '\\';
+        }
+        *o++ = *c;
+    }
+    *o = '\0';
     return out;
 }
 
@@ -76,7 +122,7 @@ static void export_one(apr_pool_t *p, const char *claim, const json_t *v, const 
             if (text == NULL) {
                 continue;
             }
-            *(char **)apr_array_push(parts) = text;
+            *(char **)apr_array_push(parts) = join_escape(p, text);
             if (i < CLAIMS_MAX_EXPORT_ARRAY) {
                 char *ivar = apr_psprintf(p, "%s_%" APR_SIZE_T_FMT, var, (apr_size_t)i);
                 if (apr_table_get(taken, ivar) == NULL) {

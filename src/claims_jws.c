@@ -4,10 +4,8 @@
 #include "claims_jws.h"
 #include "claims_b64url.h"
 
-#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
@@ -185,27 +183,52 @@ static claims_status_t verify_hmac(const claims_key_t *key, const unsigned char 
     return ok ? CLAIMS_OK : CLAIMS_ERR_SIGNATURE;
 }
 
-/* r||s of exactly 2 x coord bytes into DER, refusing r or s of zero. */
+/* One DER INTEGER of a big-endian unsigned value; 0 when the value is zero (refused). */
+static apr_size_t der_integer(unsigned char *out, const unsigned char *v, apr_size_t n)
+{
+    apr_size_t pad;
+    while (n > 0 && *v == 0) {
+        v++;
+        n--;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    pad = (v[0] & 0x80) ? 1 : 0;
+    out[0] = 0x02;
+    out[1] = (unsigned char)(n + pad);  /* at most 67 content bytes (P-521): short form */
+    out[2] = 0;
+    memcpy(out + 2 + pad, v, n);
+    return 2 + pad + n;
+}
+
+/* r||s of exactly 2 x coord bytes as a DER ECDSA-Sig-Value, written directly (no BIGNUMs),
+ * refusing r or s of zero; OpenSSL's verification refuses r or s >= n. */
 static int ecdsa_der(const unsigned char *sig, apr_size_t coord, unsigned char *der, int *der_len, int cap)
 {
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(sig, (int)coord, NULL);
-    BIGNUM *s = BN_bin2bn(sig + coord, (int)coord, NULL);
-    unsigned char *q = der;
-    int ok = 0;
-
-    if (es != NULL && r != NULL && s != NULL && !BN_is_zero(r) && !BN_is_zero(s)
-        && ECDSA_SIG_set0(es, r, s) == 1) {
-        r = s = NULL;  /* owned by es now */
-        if (i2d_ECDSA_SIG(es, NULL) <= cap) {
-            *der_len = i2d_ECDSA_SIG(es, &q);
-            ok = *der_len > 0;
-        }
+    unsigned char body[2 * (3 + 66)];
+    apr_size_t rl, sl, hdr;
+    if (coord > 66 || cap < (int)(sizeof(body) + 3)) {
+        return 0;
     }
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(es);
-    return ok;
+    rl = der_integer(body, sig, coord);
+    sl = rl != 0 ? der_integer(body + rl, sig + coord, coord) : 0;
+    if (rl == 0 || sl == 0) {
+        return 0;
+    }
+    der[0] = 0x30;
+    if (rl + sl < 128) {
+        der[1] = (unsigned char)(rl + sl);
+        hdr = 2;
+    }
+    else {
+        der[1] = 0x81;
+        der[2] = (unsigned char)(rl + sl);
+        hdr = 3;
+    }
+    memcpy(der + hdr, body, rl + sl);
+    *der_len = (int)(hdr + rl + sl);
+    return 1;
 }
 
 claims_status_t claims_sig_verify(const claims_key_t *key, const unsigned char *data, apr_size_t len,
@@ -250,15 +273,18 @@ claims_status_t claims_sig_verify(const claims_key_t *key, const unsigned char *
     if (ctx == NULL) {
         return CLAIMS_ERR_INTERNAL;
     }
-    rc = EVP_DigestVerifyInit(ctx, &pctx, key->md, NULL, key->pkey);
-    if (rc == 1 && ai->family == CLAIMS_FAMILY_PSS) {
-        /* salt length = hash length, set explicitly: OpenSSL's verify default is "auto" (CL-32) */
-        rc = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1
-            && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, key->md) == 1
-            && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, (int)ai->hash_len) == 1;
+    if (key->verify_proto != NULL) {
+        /* digest, padding and PSS salt length were set once, when the key was loaded */
+        rc = EVP_MD_CTX_copy_ex(ctx, key->verify_proto);
     }
-    else if (rc == 1 && ai->family == CLAIMS_FAMILY_RSA) {
-        rc = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
+    else {
+        rc = EVP_DigestVerifyInit(ctx, &pctx, key->md, NULL, key->pkey);
+        if (rc == 1 && ai->family == CLAIMS_FAMILY_PSS) {
+            /* salt length = hash length, set explicitly: the verify default is "auto" (CL-32) */
+            rc = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1
+                && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, key->md) == 1
+                && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, (int)ai->hash_len) == 1;
+        }
     }
     if (rc == 1) {
         rc = EVP_DigestVerify(ctx, sig, sig_len, data, len);

@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <string.h>
 
@@ -37,6 +38,35 @@ static apr_status_t md_cleanup(void *data)
 {
     EVP_MD_free(data);
     return APR_SUCCESS;
+}
+
+static apr_status_t md_ctx_cleanup(void *data)
+{
+    EVP_MD_CTX_free(data);
+    return APR_SUCCESS;
+}
+
+/* The key's verification context, with digest and padding set once at load; every token's
+ * verification starts from a copy (EVP_DigestVerifyInit costs more than an RSA check's tenth). */
+static EVP_MD_CTX *make_verify_proto(apr_pool_t *p, const claims_key_t *k)
+{
+    const claims_alg_info_t *ai = claims_alg_info(k->alg);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    int ok = ctx != NULL && EVP_DigestVerifyInit(ctx, &pctx, k->md, NULL, k->pkey) == 1;
+    if (ok && ai->family == CLAIMS_FAMILY_PSS) {
+        /* salt length = hash length, set explicitly: OpenSSL's verify default is "auto" (CL-32) */
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1
+            && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, k->md) == 1
+            && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, (int)ai->hash_len) == 1;
+    }
+    if (!ok) {
+        EVP_MD_CTX_free(ctx);
+        ERR_clear_error();
+        return NULL;
+    }
+    apr_pool_cleanup_register(p, ctx, md_ctx_cleanup, apr_pool_cleanup_null);
+    return ctx;
 }
 
 static apr_status_t json_cleanup(void *data)
@@ -290,6 +320,10 @@ static claims_status_t add_pkey(apr_pool_t *p, EVP_PKEY *pkey, const char *kid, 
         return fail(p, err, label, "digest not available in OpenSSL");
     }
     k->bits = EVP_PKEY_get_bits(pkey);
+    k->verify_proto = make_verify_proto(p, k);
+    if (k->verify_proto == NULL) {
+        return fail(p, err, label, "OpenSSL cannot verify with this key");
+    }
     k->kid = opts->kid != NULL ? opts->kid : kid;
     k->kid_len = k->kid != NULL ? strlen(k->kid) : 0;
     k->label = label;

@@ -100,8 +100,11 @@ def test_claims_json_is_the_verified_payload(api, keys):
     ("o", {"a": 1, "b": [True]}, {"CLAIM_O": '{"a":1,"b":[true]}'}),
     ("arr", ["a", "b"], {"CLAIM_ARR": "a,b", "CLAIM_ARR_0": "a", "CLAIM_ARR_1": "b", "CLAIM_ARR_N": "2"}),
     ("one", ["x"], {"CLAIM_ONE": "x", "CLAIM_ONE_0": "x", "CLAIM_ONE_N": "1"}),
-    ("comma", ["a,b", "c"], {"CLAIM_COMMA": "a,b,c", "CLAIM_COMMA_0": "a,b", "CLAIM_COMMA_1": "c",
+    # in the joined value ',' and '\\' inside an element are escaped with '\\' (CL-78)
+    ("comma", ["a,b", "c"], {"CLAIM_COMMA": "a\\,b,c", "CLAIM_COMMA_0": "a,b", "CLAIM_COMMA_1": "c",
                              "CLAIM_COMMA_N": "2"}),
+    ("backslash", ["a\\", "b"], {"CLAIM_BACKSLASH": "a\\\\,b", "CLAIM_BACKSLASH_0": "a\\",
+                                  "CLAIM_BACKSLASH_1": "b", "CLAIM_BACKSLASH_N": "2"}),
     ("mixed", [1, "x", True, {"k": "v"}], {"CLAIM_MIXED": '1,x,true,{"k":"v"}', "CLAIM_MIXED_0": "1",
                                            "CLAIM_MIXED_1": "x", "CLAIM_MIXED_2": "true",
                                            "CLAIM_MIXED_3": '{"k":"v"}', "CLAIM_MIXED_N": "4"}),

@@ -124,7 +124,7 @@ END_TEST
 START_TEST(test_array_is_joined_and_indexed_with_a_count)
 {
     apr_table_t *env = export_all("{\"roles\":[\"a\",\"b,c\",3,true,{\"k\":\"v\"}]}", NULL, NULL);
-    ENV_IS(env, "CLAIM_ROLES", "a,b,c,3,true,{\"k\":\"v\"}");
+    ENV_IS(env, "CLAIM_ROLES", "a,b\\,c,3,true,{\"k\":\"v\"}");
     ENV_IS(env, "CLAIM_ROLES_0", "a");
     ENV_IS(env, "CLAIM_ROLES_1", "b,c");
     ENV_IS(env, "CLAIM_ROLES_2", "3");
@@ -132,6 +132,18 @@ START_TEST(test_array_is_joined_and_indexed_with_a_count)
     ENV_IS(env, "CLAIM_ROLES_4", "{\"k\":\"v\"}");
     ENV_UNSET(env, "CLAIM_ROLES_5");
     ENV_IS(env, "CLAIM_ROLES_N", "5");
+}
+END_TEST
+
+START_TEST(test_joined_value_escapes_commas_and_backslashes_of_elements)
+{
+    /* CL-78: different arrays never give the same joined value */
+    apr_table_t *env = export_all("{\"a\":[\"x,y\",\"z\"],\"b\":[\"x\",\"y,z\"],\"c\":[\"x\\\\\",\"y\"]}", NULL, NULL);
+    ENV_IS(env, "CLAIM_A", "x\\,y,z");
+    ENV_IS(env, "CLAIM_A_0", "x,y");
+    ENV_IS(env, "CLAIM_B", "x,y\\,z");
+    ENV_IS(env, "CLAIM_C", "x\\\\,y");
+    ENV_IS(env, "CLAIM_C_0", "x\\");
 }
 END_TEST
 
@@ -393,6 +405,7 @@ Suite *export_suite(void)
     tcase_add_test(tc, test_all_top_level_claims_are_exported);
     tcase_add_test(tc, test_custom_prefix_is_used);
     tcase_add_test(tc, test_array_is_joined_and_indexed_with_a_count);
+    tcase_add_test(tc, test_joined_value_escapes_commas_and_backslashes_of_elements);
     tcase_add_test(tc, test_empty_array_exports_an_empty_value_and_zero_count);
     tcase_add_test(tc, test_long_array_indexes_at_most_the_cap_but_counts_all);
     tcase_add_test(tc, test_colliding_names_resolve_to_the_bytewise_first_claim);
