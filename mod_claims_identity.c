@@ -161,11 +161,6 @@ static const char *prefixed_name(request_rec *r, const char *prefix, const char 
     return name;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static void set_prefixed_headers(request_rec *r, const mc_dir_conf_t *dc, const json_t *claims)
 {
     apr_table_t *taken = apr_table_make(r->pool, 8);
@@ -183,13 +178,7 @@ static void set_prefixed_headers(request_rec *r, const mc_dir_conf_t *dc, const 
     }
     {
         apr_size_t n = 0;
-        const char **names = apr_palloc(r->pool, (json_object_size(claims) + 1) * sizeof(char *));
-        const char *key;
-        json_t *v;
-        json_object_foreach((json_t *)claims, key, v) {
-            names[n++] = key;
-        }
-        qsort(names, n, sizeof(char *), cmp_str);
+        const char **names = claims_sorted_names(r->pool, claims, &n);
         for (apr_size_t i = 0; i < n; i++) {
             const char *name = prefixed_name(r, dc->header_prefix, names[i]);
             if (apr_table_get(taken, name) == NULL) {

@@ -75,6 +75,11 @@ const char *claims_status_name(claims_status_t st);
 const char *claims_status_text(claims_status_t st);
 claims_error_class_t claims_status_class(claims_status_t st);
 
+/* Hands a jansson value to a pool: it is released (json_decref) when p is cleared.
+ * Returns j, NULL-safe. (json_t is declared by <jansson.h>, which callers include.) */
+struct json_t;
+struct json_t *claims_json_pool(apr_pool_t *p, struct json_t *j);
+
 /* Logging crosses the core/glue boundary through this callback (LogLevel claims:...). */
 typedef enum claims_log_level_t {
     CLAIMS_LOG_ERR = 3,

@@ -28,6 +28,9 @@ char *claims_value_text(apr_pool_t *p, const json_t *v);
  * (JSON allows raw newlines and tabs between tokens), else the claims as compact JSON. */
 char *claims_payload_text(apr_pool_t *p, const unsigned char *payload, apr_size_t len, const json_t *claims);
 
+/* The top-level claim names in bytewise order (the order collisions are decided in). */
+const char **claims_sorted_names(apr_pool_t *p, const json_t *claims, apr_size_t *n);
+
 /* prefix + normalised name. */
 char *claims_env_name(apr_pool_t *p, const char *prefix, const char *name);
 

@@ -153,6 +153,19 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+const char **claims_sorted_names(apr_pool_t *p, const json_t *claims, apr_size_t *n)
+{
+    const char **names = apr_palloc(p, (json_object_size(claims) + 1) * sizeof(char *));
+    const char *key;
+    json_t *v;
+    *n = 0;
+    json_object_foreach((json_t *)claims, key, v) {
+        names[(*n)++] = key;
+    }
+    qsort(names, *n, sizeof(char *), cmp_str);
+    return names;
+}
+
 void claims_export_env(apr_pool_t *p, const json_t *claims, const apr_array_header_t *paths,
                        const char *prefix, apr_table_t *env, const claims_logger_t *log)
 {
@@ -161,14 +174,8 @@ void claims_export_env(apr_pool_t *p, const json_t *claims, const apr_array_head
         prefix = CLAIMS_DEFAULT_ENV_PREFIX;
     }
     if (paths == NULL) {
-        apr_size_t n = json_object_size(claims), i = 0;
-        const char **names = apr_palloc(p, (n + 1) * sizeof(char *));
-        const char *key;
-        json_t *v;
-        json_object_foreach((json_t *)claims, key, v) {
-            names[i++] = key;
-        }
-        qsort(names, i, sizeof(char *), cmp_str);
+        apr_size_t i = 0;
+        const char **names = claims_sorted_names(p, claims, &i);
         for (apr_size_t k = 0; k < i; k++) {
             export_one(p, names[k], json_object_get(claims, names[k]), prefix, env, taken, log);
         }

@@ -12,12 +12,6 @@
 #include <string.h>
 #include <strings.h>
 
-static apr_status_t json_cleanup(void *data)
-{
-    json_decref(data);
-    return APR_SUCCESS;
-}
-
 /* Parses decoded bytes as a JSON object; duplicates, NUL, bad UTF-8, trailing data refused. */
 static json_t *parse_object(apr_pool_t *p, const unsigned char *buf, apr_size_t len)
 {
@@ -25,7 +19,7 @@ static json_t *parse_object(apr_pool_t *p, const unsigned char *buf, apr_size_t 
     if (j == NULL) {
         return NULL;
     }
-    apr_pool_cleanup_register(p, j, json_cleanup, apr_pool_cleanup_null);
+    claims_json_pool(p, j);
     return json_is_object(j) ? j : NULL;
 }
 

@@ -69,12 +69,6 @@ static EVP_MD_CTX *make_verify_proto(apr_pool_t *p, const claims_key_t *k)
     return ctx;
 }
 
-static apr_status_t json_cleanup(void *data)
-{
-    json_decref(data);
-    return APR_SUCCESS;
-}
-
 static claims_status_t fail(apr_pool_t *p, char **err, const char *label, const char *what)
 {
     if (err != NULL) {
@@ -1006,7 +1000,7 @@ static claims_status_t parse_json(apr_pool_t *p, const char *data, apr_size_t le
         return fail(p, err, label, apr_psprintf(p, "invalid JSON at line %d: %s", jerr.line,
                                                claims_log_escape(p, jerr.text, strlen(jerr.text), 80)));
     }
-    apr_pool_cleanup_register(p, doc, json_cleanup, apr_pool_cleanup_null);
+    claims_json_pool(p, doc);
     if (!json_is_object(doc)) {
         return fail(p, err, label, "JSON key file is not an object");
     }

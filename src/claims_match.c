@@ -6,12 +6,6 @@
 #include <apr_strings.h>
 #include <string.h>
 
-static apr_status_t json_cleanup(void *data)
-{
-    json_decref(data);
-    return APR_SUCCESS;
-}
-
 claims_expected_t *claims_expected_parse(apr_pool_t *p, const char *text)
 {
     claims_expected_t *e = apr_pcalloc(p, sizeof(*e));
@@ -19,7 +13,7 @@ claims_expected_t *claims_expected_parse(apr_pool_t *p, const char *text)
 
     if (j != NULL && (json_is_boolean(j) || json_is_null(j) || json_is_number(j))) {
         e->literal = j;
-        apr_pool_cleanup_register(p, j, json_cleanup, apr_pool_cleanup_null);
+        claims_json_pool(p, j);
         return e;
     }
     if (j != NULL && json_is_string(j) && text[0] == '"') {

@@ -4,6 +4,7 @@
 #include "claims.h"
 
 #include <apr_strings.h>
+#include <jansson.h>
 
 typedef struct status_info_t {
     const char *name;
@@ -66,6 +67,20 @@ const char *claims_status_text(claims_status_t st)
 claims_error_class_t claims_status_class(claims_status_t st)
 {
     return info(st)->cls;
+}
+
+static apr_status_t json_cleanup(void *data)
+{
+    json_decref(data);
+    return APR_SUCCESS;
+}
+
+json_t *claims_json_pool(apr_pool_t *p, json_t *j)
+{
+    if (j != NULL) {
+        apr_pool_cleanup_register(p, j, json_cleanup, apr_pool_cleanup_null);
+    }
+    return j;
 }
 
 void claims_log(const claims_logger_t *log, claims_log_level_t level, const char *msg)
