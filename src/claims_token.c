@@ -58,16 +58,23 @@ claims_status_t claims_token_from_authorization(const char *value, const char **
     while (*s == ' ') {
         s++;
     }
+    /* one pass over the token: b64token characters, then only '=', then spaces */
     start = s;
-    while (*s != '\0' && *s != ' ') {
+    while (b64token_char(*s)) {
+        s++;
+    }
+    if (s == start) {
+        return CLAIMS_ERR_REQUEST;  /* empty, or not a b64token (CL-03) */
+    }
+    while (*s == '=') {
         s++;
     }
     n = (apr_size_t)(s - start);
     while (*s == ' ') {
         s++;
     }
-    if (n == 0 || *s != '\0' || !claims_token_is_b64token(start, n)) {
-        return CLAIMS_ERR_REQUEST;  /* empty, two tokens, or not a b64token (CL-03) */
+    if (*s != '\0') {
+        return CLAIMS_ERR_REQUEST;  /* two tokens, or a character outside b64token (CL-03) */
     }
     *token = start;
     *len = n;
