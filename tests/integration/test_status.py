@@ -24,7 +24,8 @@ STATUS = """
 def server(make_httpd, keys):
     # prefork with several children: every request on a new connection may land elsewhere
     h = make_httpd(issuer_block(keys) + STATUS
-                   + "ServerLimit 6\nMaxRequestWorkers 6\nStartServers 4\nMinSpareServers 4\nMaxSpareServers 6\n",
+                   # exactly four children, never more, never replaced: at most four cache misses
+                   + "ServerLimit 4\nMaxRequestWorkers 4\nStartServers 4\nMinSpareServers 4\nMaxSpareServers 4\n",
                    mpm="prefork", start=False)
     h.allowed_errors.append("AH00161:")  # prefork may note its worker limit under test load
     return h.start()
