@@ -29,14 +29,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int fz_poolguard_active(apr_pool_t *p);
 
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "fuzz_bearer: invariant failed at line %d: %s\n", __LINE__, #cond); \
-            abort();                                                                   \
-        }                                                                              \
-    } while (0)
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     if (!fz_poolguard_active(fz_global_pool())) {

@@ -32,14 +32,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int fz_poolguard_active(apr_pool_t *p);
 
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "fuzz_claims: invariant failed at line %d: %s\n", __LINE__, #cond); \
-            abort();                                                                   \
-        }                                                                              \
-    } while (0)
-
 static const char fixed_json[] =
     "{\"iss\":\"https://issuer.example\",\"sub\":\"alice\",\"aud\":[\"api://fuzz\",\"other\"],"
     "\"exp\":4102444800,\"iat\":1700000000.5,\"scope\":\"read write admin:all  openid\","

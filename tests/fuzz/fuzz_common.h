@@ -8,6 +8,9 @@
 #ifndef FUZZ_COMMON_H
 #define FUZZ_COMMON_H
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "claims.h"
 #include "claims_alg.h"
 
@@ -16,6 +19,16 @@
 #include <stddef.h>
 
 /* Issuers the token harness trusts (see fuzz_jws.c). */
+/* A harness invariant (a SECURITY.md promise, not just "no crash"): abort with where it broke,
+ * so libFuzzer keeps the input. */
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            fprintf(stderr, "%s: invariant failed at line %d: %s\n", __FILE__, __LINE__, #cond); \
+            abort();                                                                         \
+        }                                                                                    \
+    } while (0)
+
 #define FZ_ISS_PUBLIC     "https://issuer.example"      /* RSA, EC, Ed keys */
 #define FZ_ISS_HMAC       "https://hmac.example"        /* HS256/384/512 secrets */
 #define FZ_ISS_RESTRICTED "https://restricted.example"  /* allow-list PS256 + EdDSA only */

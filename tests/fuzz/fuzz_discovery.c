@@ -27,14 +27,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int fz_poolguard_active(apr_pool_t *p);
 
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "fuzz_discovery: invariant failed at line %d: %s\n", __LINE__, #cond); \
-            abort();                                                                   \
-        }                                                                              \
-    } while (0)
-
 static const char *const issuers[] = {FZ_ISS_PUBLIC, "http://127.0.0.1:8080/realms/test", ""};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

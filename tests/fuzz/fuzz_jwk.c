@@ -30,14 +30,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int fz_poolguard_active(apr_pool_t *p);
 
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "fuzz_jwk: invariant failed at line %d: %s\n", __LINE__, #cond); \
-            abort();                                                                   \
-        }                                                                              \
-    } while (0)
-
 #define HS_ALL (CLAIMS_ALG_BIT(CLAIMS_ALG_HS256) | CLAIMS_ALG_BIT(CLAIMS_ALG_HS384) | CLAIMS_ALG_BIT(CLAIMS_ALG_HS512))
 
 typedef struct combo_t {

@@ -36,14 +36,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int fz_poolguard_active(apr_pool_t *p);
 
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "fuzz_jws: invariant failed at line %d: %s\n", __LINE__, #cond); \
-            abort();                                                                   \
-        }                                                                              \
-    } while (0)
-
 static claims_issuer_t iss_public, iss_hmac, iss_restricted;
 static const claims_issuer_t *trusted[3];
 static apr_array_header_t *all_keys;   /* every key of every issuer */

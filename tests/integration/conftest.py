@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import tempfile
 import time
@@ -321,11 +320,14 @@ class Servers:
     def __init__(self):
         self.servers = []
 
-    def __call__(self, body, start=True, **kw):
+    def __call__(self, body, start=True, setup=None, **kw):
+        """setup(h), when given, runs before the start (e.g. to write files into the root)."""
         root = tempfile.mkdtemp(prefix="claims-httpd-")
         os.chmod(root, 0o755)
         h = Httpd(root, body, **kw)
         self.servers.append(h)
+        if setup is not None:
+            setup(h)
         if start:
             h.start()
         return h

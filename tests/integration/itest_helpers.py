@@ -3,16 +3,13 @@ optional authentication, coexistence): a loopback echo backend for mod_proxy, a 
 server factory, and small CGI scripts. Uses only the stable parts of conftest (Httpd, keys,
 mint, issuer_block)."""
 import json
-import os
-import shutil
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import Httpd
+from conftest import Servers
 
 # A CGI that answers with its environment and the exact bytes it read from stdin.
 STDIN_CGI = """#!/usr/bin/python3
@@ -97,39 +94,10 @@ def names_like(record, normalised_prefix):
     return [(k, v) for k, v in record["headers"] if norm(k).startswith(normalised_prefix)]
 
 
-class ModuleServers:
-    """Like conftest's make_httpd, for servers shared by the tests of one module: stopped at
-    the end of the module, which fails on unexpected [error] lines of their error logs."""
-
-    def __init__(self):
-        self.servers = []
-
-    def __call__(self, body, start=True, setup=None, **kw):
-        root = tempfile.mkdtemp(prefix="claims-httpd-")
-        os.chmod(root, 0o755)
-        h = Httpd(root, body, **kw)
-        self.servers.append(h)
-        if setup is not None:
-            setup(h)
-        if start:
-            h.start()
-        return h
-
-    def finish(self):
-        failures = []
-        for h in self.servers:
-            h.stop()
-            bad = h.unexpected_errors()
-            if bad:
-                failures.append("unexpected errors in %s:\n%s" % (h.error_log, "\n".join(bad)))
-            shutil.rmtree(h.root, ignore_errors=True)
-        if failures:
-            pytest.fail("\n".join(failures))
-
-
 @pytest.fixture(scope="module")
 def module_httpd():
-    servers = ModuleServers()
+    """conftest's server factory, shared by the tests of one module."""
+    servers = Servers()
     yield servers
     servers.finish()
 
