@@ -10,25 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static apr_status_t json_cleanup(void *data)
-{
-    json_decref(data);
-    return APR_SUCCESS;
-}
-
-static json_t *json_of(const char *text)
-{
-    json_error_t jerr;
-    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    ck_assert_msg(j != NULL, "bad test JSON %s: %s", text, jerr.text);
-    apr_pool_cleanup_register(tu_p, j, json_cleanup, apr_pool_cleanup_null);
-    return j;
-}
-
 static apr_table_t *export_all(const char *claims, const char *prefix, tu_logsink_t *sink)
 {
     apr_table_t *env = apr_table_make(tu_p, 8);
-    claims_export_env(tu_p, json_of(claims), NULL, prefix, env, sink != NULL ? &sink->logger : NULL);
+    claims_export_env(tu_p, tu_json(claims), NULL, prefix, env, sink != NULL ? &sink->logger : NULL);
     return env;
 }
 
@@ -96,7 +81,7 @@ static const struct {
 
 START_TEST(test_value_text_is_raw_string_or_compact_json)
 {
-    ck_assert_str_eq(claims_value_text(tu_p, json_of(values[_i].json)), values[_i].text);
+    ck_assert_str_eq(claims_value_text(tu_p, tu_json(values[_i].json)), values[_i].text);
 }
 END_TEST
 
@@ -167,7 +152,7 @@ START_TEST(test_long_array_indexes_at_most_the_cap_but_counts_all)
         json_array_append_new(arr, json_integer(i));
     }
     json_object_set_new(claims, "big", arr);
-    apr_pool_cleanup_register(tu_p, claims, json_cleanup, apr_pool_cleanup_null);
+    claims_json_pool(tu_p, claims);
     claims_export_env(tu_p, claims, NULL, NULL, env, NULL);
     ENV_IS(env, last, apr_psprintf(tu_p, "%d", CLAIMS_MAX_EXPORT_ARRAY - 1));
     ENV_UNSET(env, over);
@@ -246,7 +231,7 @@ START_TEST(test_existing_environment_entries_are_replaced)
     apr_table_t *env = apr_table_make(tu_p, 4);
     apr_table_set(env, "CLAIM_SUB", "forged");
     apr_table_add(env, "CLAIM_SUB", "forged-again");
-    claims_export_env(tu_p, json_of("{\"sub\":\"alice\"}"), NULL, NULL, env, NULL);
+    claims_export_env(tu_p, tu_json("{\"sub\":\"alice\"}"), NULL, NULL, env, NULL);
     ENV_IS(env, "CLAIM_SUB", "alice");
     ck_assert_int_eq(apr_table_elts(env)->nelts, 1);
 }
@@ -258,7 +243,7 @@ START_TEST(test_configured_paths_export_only_those_claims)
 {
     static const char *const list[] = {"sub", "realm_access.roles", "/groups/0", "missing"};
     apr_table_t *env = apr_table_make(tu_p, 8);
-    claims_export_env(tu_p, json_of("{\"sub\":\"alice\",\"email\":\"a@example\",\"realm_access\":{\"roles\":[\"ops\"]},"
+    claims_export_env(tu_p, tu_json("{\"sub\":\"alice\",\"email\":\"a@example\",\"realm_access\":{\"roles\":[\"ops\"]},"
                                     "\"groups\":[\"g0\",\"g1\"]}"),
                       paths(list, TU_COUNT(list)), NULL, env, NULL);
     ENV_IS(env, "CLAIM_SUB", "alice");
@@ -278,7 +263,7 @@ START_TEST(test_configured_paths_resolve_collisions_in_listed_order)
     apr_table_t *env = apr_table_make(tu_p, 8);
     tu_logsink_t sink;
     tu_logsink_init(&sink, tu_p);
-    claims_export_env(tu_p, json_of("{\"given-name\":\"dash\",\"given_name\":\"underscore\"}"),
+    claims_export_env(tu_p, tu_json("{\"given-name\":\"dash\",\"given_name\":\"underscore\"}"),
                       paths(list, TU_COUNT(list)), NULL, env, &sink.logger);
     ENV_IS(env, "CLAIM_GIVEN_NAME", "underscore");
     ck_assert_int_eq(sink.lines->nelts, 1);
@@ -316,7 +301,7 @@ static const char *remote_user(const char *claims, const char *path, claims_stat
     const char *user = NULL;
     claims_path_t *p = claims_path_compile(tu_p, path, &err);
     ck_assert_ptr_nonnull(p);
-    *st = claims_remote_user(tu_p, json_of(claims), p, &user);
+    *st = claims_remote_user(tu_p, tu_json(claims), p, &user);
     return user;
 }
 

@@ -10,21 +10,6 @@
 #include <apr_strings.h>
 #include <string.h>
 
-static apr_status_t json_cleanup(void *data)
-{
-    json_decref(data);
-    return APR_SUCCESS;
-}
-
-static json_t *json_of(const char *text)
-{
-    json_error_t jerr;
-    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    ck_assert_msg(j != NULL, "bad test JSON %s: %s", text, jerr.text);
-    apr_pool_cleanup_register(tu_p, j, json_cleanup, apr_pool_cleanup_null);
-    return j;
-}
-
 #define CLAIMS_DOC                                                                                                   \
     "{\"sub\":\"alice\",\"realm_access\":{\"roles\":[\"ops\",\"dev\"]},\"groups\":[\"g0\",\"g1\",{\"n\":\"g2\"}]," \
     "\"https://example.com/roles\":[\"admin\"],\"a.b\":\"flat\",\"a\":{\"b\":\"nested\",\"c\":{\"d\":4}},"         \
@@ -73,7 +58,7 @@ START_TEST(test_path_lookup_finds_exactly_the_addressed_value)
 {
     char *err = NULL;
     claims_path_t *path = claims_path_compile(tu_p, lookups[_i].path, &err);
-    json_t *doc = json_of(CLAIMS_DOC);
+    json_t *doc = tu_json(CLAIMS_DOC);
     json_t *v;
     ck_assert_msg(path != NULL, "%s: %s", lookups[_i].path, err);
     v = claims_path_lookup(doc, path);
@@ -82,7 +67,7 @@ START_TEST(test_path_lookup_finds_exactly_the_addressed_value)
     }
     else {
         ck_assert_msg(v != NULL, "%s not found", lookups[_i].path);
-        ck_assert_msg(json_equal(v, json_of(lookups[_i].want)), "%s: wrong value", lookups[_i].path);
+        ck_assert_msg(json_equal(v, tu_json(lookups[_i].want)), "%s: wrong value", lookups[_i].path);
     }
 }
 END_TEST
@@ -132,8 +117,8 @@ START_TEST(test_lookup_tolerates_null_inputs)
     char *err = NULL;
     claims_path_t *path = claims_path_compile(tu_p, "sub", &err);
     ck_assert_ptr_null(claims_path_lookup(NULL, path));
-    ck_assert_ptr_null(claims_path_lookup(json_of(CLAIMS_DOC), NULL));
-    ck_assert_ptr_null(claims_path_lookup(json_of("[1,2]"), path));
+    ck_assert_ptr_null(claims_path_lookup(tu_json(CLAIMS_DOC), NULL));
+    ck_assert_ptr_null(claims_path_lookup(tu_json("[1,2]"), path));
 }
 END_TEST
 
@@ -203,7 +188,7 @@ static const struct {
 START_TEST(test_claim_matches_by_json_type_and_exact_value)
 {
     claims_expected_t *e = claims_expected_parse(tu_p, matches[_i].expected);
-    json_t *v = json_of(matches[_i].claim);
+    json_t *v = tu_json(matches[_i].claim);
     ck_assert_msg(claims_match(v, e) == matches[_i].match, "expected %s vs claim %s: want %d", matches[_i].expected,
                   matches[_i].claim, matches[_i].match);
 }
@@ -268,7 +253,7 @@ static const struct {
 
 START_TEST(test_scope_matches_whole_tokens_only)
 {
-    json_t *c = json_of(scopes[_i].claims);
+    json_t *c = tu_json(scopes[_i].claims);
     ck_assert_msg(claims_has_scope(c, scopes[_i].scope, strlen(scopes[_i].scope)) == scopes[_i].granted,
                   "%s / \"%s\": want %d", scopes[_i].claims, scopes[_i].scope, scopes[_i].granted);
 }

@@ -482,3 +482,11 @@ void tu_logsink_init(tu_logsink_t *sink, apr_pool_t *p)
     sink->logger.fn = sink_fn;
     sink->logger.baton = sink;
 }
+
+json_t *tu_json(const char *text)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    ck_assert_msg(j != NULL, "bad test JSON %s: %s", text, jerr.text);
+    return claims_json_pool(tu_p, j);
+}

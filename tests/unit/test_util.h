@@ -127,6 +127,9 @@ claims_key_opts_t tu_opts(claims_alg_t alg);
 /* ------------------------------------------------------------------ conformance vectors */
 
 /* $CLAIMS_VECTORS, else $CLAIMS_SRC_DIR/../shared/vectors, else relative to this source file. */
+/* A JSON value parsed from text (duplicates refused), released with the test's pool. */
+json_t *tu_json(const char *text);
+
 const char *tu_vectors_dir(void);
 int tu_vectors_present(void);
 /* Loads dir/relpath as JSON; ck_abort when missing or unparsable. The caller json_decref()s. */

@@ -13,18 +13,12 @@
 #define NOW 1700000000.0
 #define ISS "https://issuer.example"
 
-static apr_status_t json_cleanup(void *data)
-{
-    json_decref(data);
-    return APR_SUCCESS;
-}
-
 static json_t *claims_of(const char *text)
 {
     json_error_t jerr;
     json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     ck_assert_msg(j != NULL, "bad test JSON %s: %s", text, jerr.text);
-    apr_pool_cleanup_register(tu_p, j, json_cleanup, apr_pool_cleanup_null);
+    claims_json_pool(tu_p, j);
     return j;
 }
 

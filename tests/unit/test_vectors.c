@@ -23,17 +23,11 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static apr_status_t json_cleanup(void *data)
-{
-    json_decref(data);
-    return APR_SUCCESS;
-}
-
 /* A vector file, released with the test's pool. */
 static json_t *vector(const char *relpath)
 {
     json_t *j = tu_vector_json(relpath);
-    apr_pool_cleanup_register(tu_p, j, json_cleanup, apr_pool_cleanup_null);
+    claims_json_pool(tu_p, j);
     return j;
 }
 
