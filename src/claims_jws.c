@@ -3,6 +3,7 @@
  */
 #include "claims_jws.h"
 #include "claims_b64url.h"
+#include "claims_json.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -12,15 +13,12 @@
 #include <string.h>
 #include <strings.h>
 
-/* Parses decoded bytes as a JSON object; duplicates, NUL, bad UTF-8, trailing data refused. */
+/* Decoded bytes as a JSON object (claims_json.h: duplicates, NUL, bad UTF-8, trailing data
+ * and deep nesting refused), released with p. */
 static json_t *parse_object(apr_pool_t *p, const unsigned char *buf, apr_size_t len)
 {
-    json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, NULL);
-    if (j == NULL) {
-        return NULL;
-    }
-    claims_json_pool(p, j);
-    return json_is_object(j) ? j : NULL;
+    json_t *j = claims_json_object(p, buf, len);
+    return j != NULL ? claims_json_pool(p, j) : NULL;
 }
 
 static claims_status_t check_header(claims_jws_t *jws)

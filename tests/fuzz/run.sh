@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs each fuzz harness for a bounded time on a copy of its seed corpus; fails on any finding.
 #
-#   tests/fuzz/run.sh [fuzz_jws fuzz_jwk ...]      (default: all five)
+#   tests/fuzz/run.sh [fuzz_jws fuzz_jwk ...]      (default: all six)
 #
 # Environment:
 #   FUZZ_SECONDS  seconds per fuzzer (default 60)
@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${FUZZ_OUT:-$here/out}
 secs=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_JOBS:-1}
-all="fuzz_jws fuzz_jwk fuzz_discovery fuzz_bearer fuzz_claims"
+all="fuzz_jws fuzz_json fuzz_jwk fuzz_discovery fuzz_bearer fuzz_claims"
 fuzzers=${*:-$all}
 
 # Largest input per target: tokens a little over the 8 KiB cap (so the cap itself is exercised),

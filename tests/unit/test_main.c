@@ -29,6 +29,7 @@ int main(void)
 
     sr = srunner_create(b64url_suite());
     srunner_add_suite(sr, token_suite());
+    srunner_add_suite(sr, json_suite());
     srunner_add_suite(sr, jws_suite());
     srunner_add_suite(sr, keys_suite());
     srunner_add_suite(sr, validate_suite());

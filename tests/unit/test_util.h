@@ -24,6 +24,7 @@
 
 Suite *b64url_suite(void);
 Suite *token_suite(void);
+Suite *json_suite(void);
 Suite *jws_suite(void);
 Suite *keys_suite(void);
 Suite *validate_suite(void);
