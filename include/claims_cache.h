@@ -21,6 +21,7 @@
 #define CLAIMS_CACHE_H
 
 #include "claims.h"
+#include "claims_export.h"
 #include "claims_verify.h"
 
 #include <jansson.h>
@@ -29,11 +30,6 @@
 #define CLAIMS_CACHE_DEFAULT_ENTRIES 10000
 #define CLAIMS_CACHE_DEFAULT_BYTES (32 * 1024 * 1024)
 #define CLAIMS_CACHE_MAX_AGE 3600.0        /* seconds, for tokens without exp */
-
-typedef struct claims_pair_t {
-    const char *name;
-    const char *value;
-} claims_pair_t;
 
 typedef struct claims_cached_t {
     const claims_issuer_t *issuer;

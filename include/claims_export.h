@@ -34,6 +34,16 @@ const char **claims_sorted_names(apr_pool_t *p, const json_t *claims, apr_size_t
 /* prefix + normalised name. */
 char *claims_env_name(apr_pool_t *p, const char *prefix, const char *name);
 
+typedef struct claims_pair_t {
+    const char *name;
+    const char *value;
+} claims_pair_t;
+
+/* The variables as *n (name, value) pairs in export order, names unique (see above). paths:
+ * claims_path_t* to export, or NULL for every top-level claim. */
+const claims_pair_t *claims_export_pairs(apr_pool_t *p, const json_t *claims, const apr_array_header_t *paths,
+                                         const char *prefix, const claims_logger_t *log, int *n);
+
 /* Sets the variables into env. paths: claims_path_t* to export, or NULL for every top-level
  * claim. Existing entries of env with the same name are replaced. */
 void claims_export_env(apr_pool_t *p, const json_t *claims, const apr_array_header_t *paths,

@@ -27,8 +27,7 @@ struct entry_t {
     entry_t *hnext;
     entry_t *prev, *next;              /* LRU: most recently used at head */
     claims_cache_t *cache;
-    char *json_text;                   /* CLAIMS_JSON, malloc'd (free) */
-    void *block;                       /* pairs and strings, one malloc */
+    /* then, in the same malloc'd block: the pairs, their strings, CLAIMS_JSON, kid and typ */
 };
 
 struct claims_cache_t {
@@ -55,8 +54,6 @@ typedef struct entry_ref_t {
 static void entry_free(entry_t *e)
 {
     json_decref(e->pub.claims);
-    free(e->json_text);
-    free(e->block);
     free(e);
 }
 
@@ -254,21 +251,6 @@ const claims_cached_t *claims_cache_get(claims_cache_t *c, apr_pool_t *p,
     return out;
 }
 
-typedef struct flat_t {
-    apr_array_header_t *pairs;
-    apr_size_t bytes;
-} flat_t;
-
-static int collect_pair(void *baton, const char *key, const char *value)
-{
-    flat_t *f = baton;
-    claims_pair_t *pr = apr_array_push(f->pairs);
-    pr->name = key;
-    pr->value = value;
-    f->bytes += strlen(key) + strlen(value) + 2;
-    return 1;
-}
-
 static char *copy_str(char **cursor, const char *s, apr_size_t len)
 {
     char *out = *cursor;
@@ -278,49 +260,47 @@ static char *copy_str(char **cursor, const char *s, apr_size_t len)
     return out;
 }
 
-/* Builds an unlinked entry from v: one block for the pairs and strings. */
+/* Builds an unlinked entry from v: one malloc'd block (fewer, longer-lived chunks for the
+ * allocator) holding the entry, the CLAIM_* pairs, their strings, CLAIMS_JSON, kid and typ. */
 static entry_t *entry_build(apr_pool_t *p, const unsigned char *digest, const claims_verified_t *v,
                             double expires)
 {
-    apr_table_t *env = apr_table_make(p, 16);
-    flat_t flat;
-    entry_t *e;
-    char *cursor;
-    claims_pair_t *pairs;
+    int n;
+    const claims_pair_t *src = claims_export_pairs(p, v->claims, NULL, CLAIMS_DEFAULT_ENV_PREFIX, NULL, &n);
+    const char *text = claims_payload_text(p, v->jws->payload, v->jws->payload_len, v->claims);
     apr_size_t kid_len = v->jws->kid != NULL ? v->jws->kid_len : 0;
     apr_size_t typ_len = v->jws->typ != NULL ? strlen(v->jws->typ) : 0;
+    apr_size_t text_len, strings = 0, size;
+    entry_t *e;
+    claims_pair_t *pairs;
+    char *cursor;
+    apr_size_t *lens;
 
-    claims_export_env(p, v->claims, NULL, CLAIMS_DEFAULT_ENV_PREFIX, env, NULL);
-    flat.pairs = apr_array_make(p, 16, sizeof(claims_pair_t));
-    flat.bytes = 0;
-    apr_table_do(collect_pair, &flat, env, NULL);
-
-    e = calloc(1, sizeof(*e));
+    if (text == NULL) {
+        return NULL;
+    }
+    text_len = strlen(text);
+    lens = apr_palloc(p, 2 * (apr_size_t)n * sizeof(apr_size_t) + 1);
+    for (int i = 0; i < n; i++) {
+        lens[2 * i] = strlen(src[i].name);
+        lens[2 * i + 1] = strlen(src[i].value);
+        strings += lens[2 * i] + lens[2 * i + 1] + 2;
+    }
+    /* pairs right after the entry (pointer-aligned: the entry's size is a multiple of it) */
+    size = APR_ALIGN_DEFAULT(sizeof(*e)) + (apr_size_t)n * sizeof(claims_pair_t) + strings + text_len + 1
+           + kid_len + 1 + typ_len + 1;
+    e = malloc(size);
     if (e == NULL) {
         return NULL;
     }
-    e->block = malloc((apr_size_t)flat.pairs->nelts * sizeof(claims_pair_t) + flat.bytes + kid_len + typ_len + 2);
-    {
-        const char *text = claims_payload_text(p, v->jws->payload, v->jws->payload_len, v->claims);
-        apr_size_t n = text != NULL ? strlen(text) + 1 : 0;
-        e->json_text = n > 0 ? malloc(n) : NULL;
-        if (e->json_text != NULL) {
-            memcpy(e->json_text, text, n);
-        }
+    memset(e, 0, sizeof(*e));
+    pairs = (claims_pair_t *)((char *)e + APR_ALIGN_DEFAULT(sizeof(*e)));
+    cursor = (char *)(pairs + n);
+    for (int i = 0; i < n; i++) {
+        pairs[i].name = copy_str(&cursor, src[i].name, lens[2 * i]);
+        pairs[i].value = copy_str(&cursor, src[i].value, lens[2 * i + 1]);
     }
-    if (e->block == NULL || e->json_text == NULL) {
-        free(e->block);
-        free(e->json_text);
-        free(e);
-        return NULL;
-    }
-    pairs = e->block;
-    cursor = (char *)(pairs + flat.pairs->nelts);
-    for (int i = 0; i < flat.pairs->nelts; i++) {
-        const claims_pair_t *src = &APR_ARRAY_IDX(flat.pairs, i, claims_pair_t);
-        pairs[i].name = copy_str(&cursor, src->name, strlen(src->name));
-        pairs[i].value = copy_str(&cursor, src->value, strlen(src->value));
-    }
+    e->pub.claims_json = copy_str(&cursor, text, text_len);
     e->pub.jws.kid = v->jws->kid != NULL ? copy_str(&cursor, v->jws->kid, kid_len) : NULL;
     e->pub.jws.kid_len = kid_len;
     e->pub.jws.typ = v->jws->typ != NULL ? copy_str(&cursor, v->jws->typ, typ_len) : NULL;
@@ -329,14 +309,12 @@ static entry_t *entry_build(apr_pool_t *p, const unsigned char *digest, const cl
     e->pub.key = v->key;
     e->pub.key_serial = v->key->serial;
     e->pub.claims = json_incref(v->claims);
-    e->pub.claims_json = e->json_text;
     e->pub.env = pairs;
-    e->pub.nenv = flat.pairs->nelts;
+    e->pub.nenv = n;
     memcpy(e->digest, digest, CLAIMS_DIGEST_LEN);
     e->expires = expires;
-    /* what the entry costs: itself, its block, and jansson's objects (about 4x their text) */
-    e->bytes = sizeof(*e) + (apr_size_t)flat.pairs->nelts * sizeof(claims_pair_t) + flat.bytes
-               + 5 * strlen(e->json_text) + kid_len + typ_len;
+    /* what the entry costs: its block, and jansson's objects (about 4x their text) */
+    e->bytes = size + 4 * text_len;
     return e;
 }
 

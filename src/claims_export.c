@@ -3,6 +3,7 @@
  */
 #include "claims_export.h"
 
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,53 +98,79 @@ static void collision(apr_pool_t *p, const claims_logger_t *log, const char *var
                             claims_log_escape(p, claim, strlen(claim), 64), var));
 }
 
-static void export_one(apr_pool_t *p, const char *claim, const json_t *v, const char *prefix,
-                       apr_table_t *env, apr_table_t *taken, const claims_logger_t *log)
+/* The pairs being built, and the names given out (names are unique: first come, first served). */
+typedef struct exporter_t {
+    apr_pool_t *p;
+    apr_array_header_t *pairs;
+    apr_hash_t *taken;
+    const claims_logger_t *log;
+} exporter_t;
+
+/* Takes the name var for claim; 0 (and a log line) when an earlier claim has it. */
+static int claim_name(exporter_t *x, const char *var, const char *claim)
 {
+    if (apr_hash_get(x->taken, var, APR_HASH_KEY_STRING) != NULL) {
+        collision(x->p, x->log, var, claim);
+        return 0;
+    }
+    apr_hash_set(x->taken, var, APR_HASH_KEY_STRING, var);
+    return 1;
+}
+
+static void push(exporter_t *x, const char *var, const char *value)
+{
+    claims_pair_t *pr = apr_array_push(x->pairs);
+    pr->name = var;
+    pr->value = value;
+}
+
+static char *count_text(apr_pool_t *p, apr_size_t n)
+{
+    char buf[24], *o = buf + sizeof(buf);
+    *--o = '\0';
+    do {
+        *--o = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    return apr_pstrmemdup(p, o, (apr_size_t)(buf + sizeof(buf) - 1 - o));
+}
+
+static void export_one(exporter_t *x, const char *claim, const json_t *v, const char *prefix)
+{
+    apr_pool_t *p = x->p;
     char *var = claims_env_name(p, prefix, claim);
-    if (apr_table_get(taken, var) != NULL) {
-        collision(p, log, var, claim);
+    apr_array_header_t *parts;
+    size_t i;
+    json_t *el;
+    if (!claim_name(x, var, claim)) {
         return;
     }
-    apr_table_setn(taken, var, "1");
     if (!json_is_array(v)) {
         char *text = claims_value_text(p, v);
         if (text != NULL) {
-            apr_table_setn(env, var, text);
+            push(x, var, text);
         }
         return;
     }
-    {
-        apr_array_header_t *parts = apr_array_make(p, (int)json_array_size(v) + 1, sizeof(char *));
-        size_t i;
-        json_t *el;
-        json_array_foreach(v, i, el) {
-            char *text = claims_value_text(p, el);
-            if (text == NULL) {
-                continue;
-            }
-            *(char **)apr_array_push(parts) = join_escape(p, text);
-            if (i < CLAIMS_MAX_EXPORT_ARRAY) {
-                char *ivar = apr_psprintf(p, "%s_%" APR_SIZE_T_FMT, var, (apr_size_t)i);
-                if (apr_table_get(taken, ivar) == NULL) {
-                    apr_table_setn(taken, ivar, "1");
-                    apr_table_setn(env, ivar, text);
-                }
-                else {
-                    collision(p, log, ivar, claim);
-                }
+    parts = apr_array_make(p, (int)json_array_size(v) + 1, sizeof(char *));
+    json_array_foreach(v, i, el) {
+        char *text = claims_value_text(p, el);
+        if (text == NULL) {
+            continue;
+        }
+        *(char **)apr_array_push(parts) = join_escape(p, text);
+        if (i < CLAIMS_MAX_EXPORT_ARRAY) {
+            char *ivar = apr_pstrcat(p, var, "_", count_text(p, i), NULL);
+            if (claim_name(x, ivar, claim)) {
+                push(x, ivar, text);
             }
         }
-        apr_table_setn(env, var, apr_array_pstrcat(p, parts, ','));
-        {
-            char *nvar = apr_pstrcat(p, var, "_N", NULL);
-            if (apr_table_get(taken, nvar) == NULL) {
-                apr_table_setn(taken, nvar, "1");
-                apr_table_setn(env, nvar, apr_psprintf(p, "%" APR_SIZE_T_FMT, (apr_size_t)json_array_size(v)));
-            }
-            else {
-                collision(p, log, nvar, claim);
-            }
+    }
+    push(x, var, apr_array_pstrcat(p, parts, ','));
+    {
+        char *nvar = apr_pstrcat(p, var, "_N", NULL);
+        if (claim_name(x, nvar, claim)) {
+            push(x, nvar, count_text(p, json_array_size(v)));
         }
     }
 }
@@ -166,10 +193,10 @@ const char **claims_sorted_names(apr_pool_t *p, const json_t *claims, apr_size_t
     return names;
 }
 
-void claims_export_env(apr_pool_t *p, const json_t *claims, const apr_array_header_t *paths,
-                       const char *prefix, apr_table_t *env, const claims_logger_t *log)
+const claims_pair_t *claims_export_pairs(apr_pool_t *p, const json_t *claims, const apr_array_header_t *paths,
+                                         const char *prefix, const claims_logger_t *log, int *n)
 {
-    apr_table_t *taken = apr_table_make(p, 16);
+    exporter_t x = { p, apr_array_make(p, 32, sizeof(claims_pair_t)), apr_hash_make(p), log };
     if (prefix == NULL) {
         prefix = CLAIMS_DEFAULT_ENV_PREFIX;
     }
@@ -177,17 +204,30 @@ void claims_export_env(apr_pool_t *p, const json_t *claims, const apr_array_head
         apr_size_t i = 0;
         const char **names = claims_sorted_names(p, claims, &i);
         for (apr_size_t k = 0; k < i; k++) {
-            export_one(p, names[k], json_object_get(claims, names[k]), prefix, env, taken, log);
+            export_one(&x, names[k], json_object_get(claims, names[k]), prefix);
         }
-        return;
     }
-    for (int i = 0; i < paths->nelts; i++) {
-        const claims_path_t *path = APR_ARRAY_IDX(paths, i, const claims_path_t *);
-        json_t *v = claims_path_lookup(claims, path);
-        if (v != NULL) {
-            /* "/groups/0" is named GROUPS_0: the pointer's leading '/' is not part of a name */
-            export_one(p, path->pointer ? path->text + 1 : path->text, v, prefix, env, taken, log);
+    else {
+        for (int i = 0; i < paths->nelts; i++) {
+            const claims_path_t *path = APR_ARRAY_IDX(paths, i, const claims_path_t *);
+            json_t *v = claims_path_lookup(claims, path);
+            if (v != NULL) {
+                /* "/groups/0" is named GROUPS_0: the pointer's leading '/' is not part of a name */
+                export_one(&x, path->pointer ? path->text + 1 : path->text, v, prefix);
+            }
         }
+    }
+    *n = x.pairs->nelts;
+    return (const claims_pair_t *)x.pairs->elts;
+}
+
+void claims_export_env(apr_pool_t *p, const json_t *claims, const apr_array_header_t *paths,
+                       const char *prefix, apr_table_t *env, const claims_logger_t *log)
+{
+    int n;
+    const claims_pair_t *pairs = claims_export_pairs(p, claims, paths, prefix, log, &n);
+    for (int i = 0; i < n; i++) {
+        apr_table_setn(env, pairs[i].name, pairs[i].value);
     }
 }
 
