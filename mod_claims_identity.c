@@ -225,11 +225,37 @@ static void drop_token_cookie(request_rec *r, const char *name)
 
 /* ------------------------------------------------------------------ fixups */
 
+/* Whether env holds a variable named like ours (CLAIM_*, CLAIMS_*): set from a configuration or
+ * copied into a sub-request. Only then must ours replace entries; else they are appended, since
+ * apr_table_setn compares the name with every entry of the same first four letters: with
+ * "CLAI" shared by all of ours, setting n of them cost n^2/2 string comparisons. */
+/* ours under our spelling: apr_table_setn would keep a preset "claim_sub" spelled so */
+static void replace_var(apr_table_t *env, const char *name, const char *value)
+{
+    apr_table_unset(env, name);
+    apr_table_addn(env, name, value);
+}
+
+static int env_has_ours(const apr_table_t *env)
+{
+    const apr_array_header_t *arr = apr_table_elts(env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    for (int i = 0; i < arr->nelts; i++) {
+        if (e[i].key != NULL && strncasecmp(e[i].key, "CLAIM", 5) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int fixups(request_rec *r)
 {
     mc_state_t *state;
     const mc_dir_conf_t *dc;
-    char *json;
+    const char *json;
+    const claims_pair_t *pairs;
+    int n;
+    void (*set)(apr_table_t *, const char *, const char *);
     claims_logger_t log = {mc_core_log, r};
 
     if (!mc_is_ours(r)) {
@@ -252,28 +278,24 @@ static int fixups(request_rec *r)
         }
         return DECLINED;
     }
-    if (state->cached != NULL) {
+    if (state->cached != NULL && dc->export_paths == NULL) {
         /* computed once when the token was first verified; the entry lives as long as r */
-        if (dc->export_paths == NULL) {
-            for (int i = 0; i < state->cached->nenv; i++) {
-                apr_table_setn(r->subprocess_env, state->cached->env[i].name, state->cached->env[i].value);
-            }
-        }
-        else {
-            claims_export_env(r->pool, state->v.claims, dc->export_paths, CLAIMS_DEFAULT_ENV_PREFIX,
-                              r->subprocess_env, &log);
-        }
-        apr_table_setn(r->subprocess_env, "CLAIMS_JSON", state->cached->claims_json);
+        pairs = state->cached->env;
+        n = state->cached->nenv;
     }
     else {
-        claims_export_env(r->pool, state->v.claims, dc->export_paths, CLAIMS_DEFAULT_ENV_PREFIX,
-                          r->subprocess_env, &log);
-        json = claims_payload_text(r->pool, state->v.jws->payload, state->v.jws->payload_len, state->v.claims);
-        if (json != NULL) {
-            apr_table_setn(r->subprocess_env, "CLAIMS_JSON", json);
-        }
+        pairs = claims_export_pairs(r->pool, state->v.claims, dc->export_paths, CLAIMS_DEFAULT_ENV_PREFIX, &log, &n);
     }
-    apr_table_setn(r->subprocess_env, "CLAIMS_ISSUER", state->issuer->core.iss);
+    set = env_has_ours(r->subprocess_env) ? replace_var : apr_table_addn;
+    for (int i = 0; i < n; i++) {
+        set(r->subprocess_env, pairs[i].name, pairs[i].value);
+    }
+    json = state->cached != NULL ? state->cached->claims_json
+           : claims_payload_text(r->pool, state->v.jws->payload, state->v.jws->payload_len, state->v.claims);
+    if (json != NULL) {
+        set(r->subprocess_env, "CLAIMS_JSON", json);
+    }
+    set(r->subprocess_env, "CLAIMS_ISSUER", state->issuer->core.iss);
 
     for (int i = 0; dc->headers != NULL && i < dc->headers->nelts; i++) {
         const mc_header_t *h = &APR_ARRAY_IDX(dc->headers, i, mc_header_t);

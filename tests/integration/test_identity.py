@@ -38,6 +38,9 @@ def api(make_module_httpd, keys):
         location("/app/", "Require valid-user"),
         location("/err/", "Require valid-user", "ErrorDocument 404 /cgi/env.py/id"),
         location("/ssi/", "Require valid-user"),
+        location("/cgi/env.py/preset", "Require valid-user",
+                 'SetEnvIf Request_URI "preset" CLAIM_SUB=mallory claim_email=mallory CLAIMS_JSON=mallory '
+                 "claims_issuer=mallory CLAIM_ROLES_N=99"),
     ])
     h = make_module_httpd(body, start=False)
     h.body += """
@@ -216,6 +219,19 @@ def test_client_header_cannot_override_an_identity_variable(api, keys, header, v
     assert env[var] == honest
     assert env[var] != "mallory"
     assert env.get(client_var, "mallory") == "mallory"  # if it arrives at all, only under HTTP_
+
+
+def test_identity_variables_set_earlier_by_the_configuration_are_replaced(api, keys):
+    """SetEnvIf (or a sub-request's copy) may have set variables with our names before fixups:
+    each is replaced by ours, whatever its case, and none is left beside ours."""
+    token = mint(keys.rsa, email="alice@example.test", roles=["a", "b"])
+    env = env_of(api, "/cgi/env.py/preset", token)
+    assert env["CLAIM_SUB"] == "alice"
+    assert env["CLAIM_EMAIL"] == "alice@example.test"
+    assert env["CLAIM_ROLES_N"] == "2"
+    assert env["CLAIMS_ISSUER"] == ISSUER
+    assert json.loads(env["CLAIMS_JSON"])["sub"] == "alice"
+    assert "mallory" not in json.dumps(env), {k: v for k, v in env.items() if "mallory" in v}
 
 
 def test_client_header_with_underscores_never_reaches_the_environment(api, keys):
