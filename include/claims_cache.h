@@ -5,8 +5,10 @@
  *  - an entry is keyed by a 128-bit keyed digest (SipHash-2-4, a random key per cache) of the
  *    exact token bytes (the token itself is not kept): nobody without the key can make two
  *    tokens share an entry, and it costs a tenth of SHA-256; the entry holds what the per-location checks need: issuer, key (with its serial), alg,
- *    kid, typ, the parsed claims, and what exporting them costs once (CLAIMS_JSON and the
- *    CLAIM_* pairs of every top-level claim);
+ *    kid, typ, the claims, and what exporting them costs once (CLAIMS_JSON and the CLAIM_*
+ *    pairs of every top-level claim), all in one malloc'd block; the claims are read again
+ *    from CLAIMS_JSON on the entry's first hit and kept as a tree from then on (a token seen
+ *    only once never costs the cache a tree: see claims_cache.c, entry_claims);
  *  - an entry never outlives the token's exp (nor a configured maximum age), and the cache is
  *    bounded in entries and in bytes, evicting the least recently used;
  *  - it only short-cuts parsing and the signature: issuer trust, the key still being in the
@@ -36,7 +38,8 @@ typedef struct claims_cached_t {
     const claims_key_t *key;
     apr_uint32_t key_serial;
     claims_jws_t jws;                  /* alg, kid, typ only */
-    json_t *claims;
+    json_t *claims;                    /* NULL until the entry's first hit; callers use the
+                                        * claims of claims_verify_cached's out */
     const char *claims_json;           /* the payload as compact JSON */
     const claims_pair_t *env;          /* CLAIM_* of every top-level claim */
     int nenv;

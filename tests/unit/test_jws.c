@@ -1096,6 +1096,43 @@ START_TEST(test_cache_entry_never_outlives_the_token_exp)
 }
 END_TEST
 
+/* A miss caches no claims tree (one block per entry, see claims_cache.c); the first hit reads the
+ * claims again from the entry's CLAIMS_JSON, also when that is not the payload's own bytes (a raw
+ * tab), and later hits share that tree. */
+START_TEST(test_cache_entry_reads_its_claims_on_the_first_hit_and_keeps_them)
+{
+    static const char *payloads[] = {
+        "{\"iss\":\"https://issuer.a\",\"sub\":\"alice\",\"aud\":[\"api\",\"x\"],\"exp\":1700000100,"
+        "\"n\":1.5,\"o\":{\"r\":[\"a\\u00e9\"]}}",
+        "{\"iss\":\"https://issuer.a\",\t\"sub\":\"alice\",\"aud\":\"api\",\"exp\":1700000100}",
+    };
+    for (int i = 0; i < TU_COUNT(payloads); i++) {
+        claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+        claims_issuer_t *a = new_issuer("https://issuer.a", 0);
+        const claims_issuer_t *trusted[1] = {a};
+        const claims_cached_t *e1 = NULL, *e2 = NULL, *e3 = NULL;
+        claims_verified_t miss, hit1, hit2;
+        char *tok;
+        add_jwk(a, tu_keys.ec256, "ES256", "k1");
+        tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), payloads[i]);
+        ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, trusted, 1, NULL, NULL, CACHE_NOW,
+                                              &miss, &e1), CLAIMS_OK);
+        ck_assert_ptr_nonnull(e1);
+        ck_assert_ptr_null(e1->claims);
+        ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, trusted, 1, NULL, NULL, CACHE_NOW,
+                                              &hit1, &e2), CLAIMS_OK);
+        ck_assert_ptr_eq(e2, e1);
+        ck_assert_ptr_nonnull(hit1.claims);
+        ck_assert(hit1.claims != miss.claims);
+        ck_assert_msg(json_equal(hit1.claims, miss.claims), "payload %d: claims read again differ", i);
+        ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, trusted, 1, NULL, NULL, CACHE_NOW,
+                                              &hit2, &e3), CLAIMS_OK);
+        ck_assert_ptr_eq(hit2.claims, hit1.claims);
+        ck_assert_uint_eq(cache_hits(c), 2);
+    }
+}
+END_TEST
+
 /* The key is the exact token: a token that differs from a cached one only in its signature (or
  * only in its payload) is verified on its own and refused. */
 START_TEST(test_cache_is_keyed_on_the_exact_token_bytes)
@@ -1233,6 +1270,7 @@ Suite *jws_suite(void)
 
     tc = tu_tcase("cache", 30);
     tcase_add_test(tc, test_cache_entry_never_outlives_the_token_exp);
+    tcase_add_test(tc, test_cache_entry_reads_its_claims_on_the_first_hit_and_keeps_them);
     tcase_add_test(tc, test_cache_is_keyed_on_the_exact_token_bytes);
     tcase_add_test(tc, test_cache_hit_is_refused_where_its_issuer_is_not_trusted);
     tcase_add_test(tc, test_cache_hit_is_verified_afresh_once_its_key_left_the_set);
