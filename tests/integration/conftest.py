@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -35,6 +36,12 @@ APACHE_MODULES = os.environ.get("CLAIMS_APACHE_MODULES", "/usr/lib/apache2/modul
 ISSUER = "https://idp.test/realms/main"
 OTHER_ISSUER = "https://other-idp.test"
 AUDIENCE = "https://api.test"
+
+# CLAIMS_TEST_CACHE=off: every server runs with the verified-token cache off (ClaimsCache Off),
+# so the suite shows the same answers with and without it (issue 6); tests of the cache itself
+# are skipped then (requires_cache).
+CACHE_OFF = os.environ.get("CLAIMS_TEST_CACHE", "on").lower() == "off"
+requires_cache = pytest.mark.skipif(CACHE_OFF, reason="tests the verified-token cache (CLAIMS_TEST_CACHE=off)")
 
 BASE_MODULES = [
     "authn_core", "authz_core", "authz_host", "authz_user", "auth_basic", "authn_file",
@@ -175,6 +182,8 @@ class Httpd:
         if self.mpm != "prefork":
             # MinSpareThreads must stay below MaxRequestWorkers, else the MPM logs AH10159 at error
             lines += ["ThreadsPerChild 25", "MinSpareThreads 5", "MaxSpareThreads 50"]
+        if CACHE_OFF and not re.search(r"^\s*ClaimsCache\s", self.body, re.M):
+            lines.append("ClaimsCache Off")
         return "\n".join(lines) + "\n" + self.body + "\n"
 
     def conf_path(self):
@@ -368,7 +377,6 @@ def challenge(resp):
         return None, {}
     scheme, _, rest = v.partition(" ")
     params = {}
-    import re
     for m in re.finditer(r'([a-zA-Z_]+)="([^"]*)"', rest):
         assert m.group(1) not in params, "attribute %s twice in %r" % (m.group(1), v)
         params[m.group(1)] = m.group(2)

@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 from jwcrypto import jwk
 
 from conftest import (AUDIENCE, ISSUER, OTHER_ISSUER, Listener, b64u, challenge, issuer_block, location,
-                      mint, now, raw_signature, sign, std_claims)
+                      mint, now, raw_signature, requires_cache, sign, std_claims)
 
 HS_ISSUER = "https://hs.test"
 AT_ISSUER = "https://at.test"
@@ -832,6 +832,7 @@ def _on(session, h, path, token):
     return session.get(h.url + path, headers={"Authorization": "Bearer " + token}, timeout=10)
 
 
+@requires_cache
 @pytest.mark.parametrize("first,second,aud", [
     (ALL, "/cgi/env.py/aud-orders", AUDIENCE),
     ("/cgi/env.py/aud-orders", ALL, "https://orders.test"),
@@ -848,6 +849,7 @@ def test_cached_token_is_checked_again_for_the_audience_of_each_location(cache_a
         assert _cache_hits(cache_api) > hits, "the refused request did not use the cached entry"
 
 
+@requires_cache
 def test_cached_token_is_checked_again_for_the_issuers_trusted_at_each_location(cache_api, keys):
     token = mint(keys.rsa)
     with requests.Session() as s:
@@ -858,6 +860,7 @@ def test_cached_token_is_checked_again_for_the_issuers_trusted_at_each_location(
         assert_accepted(cache_api, _on(s, cache_api, ALL, token))
 
 
+@requires_cache
 def test_cached_token_is_refused_once_it_expires(cache_api, keys):
     exp = now() + 3
     token = sign(keys.rsa, rsa_header(), std_claims(iss=STRICT_ISSUER, exp=exp))
@@ -870,6 +873,7 @@ def test_cached_token_is_refused_once_it_expires(cache_api, keys):
         assert_refused(_on(s, cache_api, ALL, token), "token has expired")
 
 
+@requires_cache
 @pytest.mark.parametrize("key,alg,kid", [("rsa", "RS256", "rsa-1"), ("ec", "ES256", "ec-1")])
 def test_token_differing_from_a_cached_one_in_its_signature_is_refused(cache_api, keys, key, alg, kid):
     token = sign(getattr(keys, key), {"alg": alg, "kid": kid}, std_claims())
