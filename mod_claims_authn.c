@@ -150,7 +150,7 @@ static apr_status_t kept_body_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_
 
 /* Reads a url-encoded form body (up to MC_FORM_MAX bytes), keeps it for the handler, and
  * returns it as a string, or NULL when there is none or it is too large (*too_large set). */
-static const char *read_form(request_rec *r, int *too_large)
+static const char *read_form(request_rec *r, int *too_large, apr_size_t *blen)
 {
     apr_bucket_brigade *kept = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
@@ -183,59 +183,8 @@ static const char *read_form(request_rec *r, int *too_large)
     if (apr_brigade_pflatten(kept, &body, &len, r->pool) != APR_SUCCESS) {
         return NULL;
     }
-    return apr_pstrmemdup(r->pool, body, len);
-}
-
-/* Finds name=value in an application/x-www-form-urlencoded string (query or form).
- * Returns 1 (found, *value decoded), 0 (absent), -1 (present twice or undecodable). */
-static int find_param(request_rec *r, const char *s, const char *name, const char **value)
-{
-    apr_size_t nlen = strlen(name);
-    int found = 0;
-    while (s != NULL && *s != '\0') {
-        const char *end = strchr(s, '&');
-        apr_size_t len = end != NULL ? (apr_size_t)(end - s) : strlen(s);
-        if (len > nlen && strncmp(s, name, nlen) == 0 && s[nlen] == '=') {
-            char *v = apr_pstrmemdup(r->pool, s + nlen + 1, len - nlen - 1);
-            if (found || ap_unescape_urlencoded(v) != OK) {
-                return -1;
-            }
-            *value = v;
-            found = 1;
-        }
-        s = end != NULL ? end + 1 : NULL;
-    }
-    return found;
-}
-
-/* The cookie's value from all Cookie headers: 1 found, 0 absent, -1 sent twice. */
-static int find_cookie(request_rec *r, const char *name, const char **value)
-{
-    const char *all = apr_table_get(r->headers_in, "Cookie");
-    apr_size_t nlen = strlen(name);
-    int found = 0;
-    char *copy, *tok, *last;
-    if (all == NULL) {
-        return 0;
-    }
-    copy = apr_pstrdup(r->pool, all);
-    for (tok = apr_strtok(copy, ";,", &last); tok != NULL; tok = apr_strtok(NULL, ";,", &last)) {
-        while (*tok == ' ' || *tok == '\t') {
-            tok++;
-        }
-        if (strncmp(tok, name, nlen) == 0 && tok[nlen] == '=') {
-            char *v = tok + nlen + 1, *e = v + strlen(v);
-            while (e > v && (e[-1] == ' ' || e[-1] == '\t')) {
-                *--e = '\0';
-            }
-            if (found) {
-                return -1;
-            }
-            *value = v;
-            found = 1;
-        }
-    }
-    return found;
+    *blen = len;
+    return body;
 }
 
 static int is_form_post(request_rec *r)
@@ -282,7 +231,12 @@ static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const
         places += st == CLAIMS_OK;
     }
     if (from & MC_FROM_COOKIE) {
-        int found = find_cookie(r, dc->cookie_name, &v);
+        const char *raw = NULL;
+        apr_size_t rlen = 0;
+        int found = claims_cookie_find(apr_table_get(r->headers_in, "Cookie"), dc->cookie_name, &raw, &rlen);
+        if (found > 0) {
+            v = apr_pstrmemdup(r->pool, raw, rlen);
+        }
         if ((st = take(found, v, token, len, &places)) != CLAIMS_OK) {
             return st;
         }
@@ -290,14 +244,16 @@ static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const
     if (from & MC_FROM_QUERY) {
         /* RFC 6750 section 2.3: such answers must not be cached by shared caches */
         apr_table_setn(r->err_headers_out, "Cache-Control", "private");
-        int found = find_param(r, r->args, dc->query_name, &v);
+        int found = r->args != NULL ? claims_form_param(r->pool, r->args, strlen(r->args), dc->query_name, &v) : 0;
         if ((st = take(found, v, token, len, &places)) != CLAIMS_OK) {
             return st;
         }
     }
     if ((from & MC_FROM_FORM) && read_body && is_form_post(r) && r->main == NULL) {
         int too_large = 0;
-        int found = find_param(r, read_form(r, &too_large), "access_token", &v);
+        apr_size_t blen = 0;
+        const char *body = read_form(r, &too_large, &blen);
+        int found = body != NULL ? claims_form_param(r->pool, body, blen, "access_token", &v) : 0;
         if (too_large) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM026: form body larger than %d bytes: cannot "
                           "tell whether it carries a token (ClaimsTokenFrom form)", MC_FORM_MAX);

@@ -199,22 +199,11 @@ static int is_proxied(request_rec *r)
 static void drop_token_cookie(request_rec *r, const char *name)
 {
     const char *all = apr_table_get(r->headers_in, "Cookie");
-    apr_size_t nlen = strlen(name);
-    char *copy, *tok, *last;
-    const char *kept = NULL;
+    const char *kept;
     if (all == NULL) {
         return;
     }
-    copy = apr_pstrdup(r->pool, all);
-    for (tok = apr_strtok(copy, ";", &last); tok != NULL; tok = apr_strtok(NULL, ";", &last)) {
-        while (*tok == ' ' || *tok == '\t') {
-            tok++;
-        }
-        if (strncmp(tok, name, nlen) == 0 && tok[nlen] == '=') {
-            continue;
-        }
-        kept = kept != NULL ? apr_pstrcat(r->pool, kept, "; ", tok, NULL) : tok;
-    }
+    kept = claims_cookie_without(r->pool, all, name);  /* split as the token was found */
     if (kept != NULL) {
         apr_table_set(r->headers_in, "Cookie", kept);
     }
@@ -225,10 +214,6 @@ static void drop_token_cookie(request_rec *r, const char *name)
 
 /* ------------------------------------------------------------------ fixups */
 
-/* Whether env holds a variable named like ours (CLAIM_*, CLAIMS_*): set from a configuration or
- * copied into a sub-request. Only then must ours replace entries; else they are appended, since
- * apr_table_setn compares the name with every entry of the same first four letters: with
- * "CLAI" shared by all of ours, setting n of them cost n^2/2 string comparisons. */
 /* ours under our spelling: apr_table_setn would keep a preset "claim_sub" spelled so */
 static void replace_var(apr_table_t *env, const char *name, const char *value)
 {
@@ -236,6 +221,10 @@ static void replace_var(apr_table_t *env, const char *name, const char *value)
     apr_table_addn(env, name, value);
 }
 
+/* Whether env holds a variable named like ours (CLAIM_*, CLAIMS_*): set from a configuration or
+ * copied into a sub-request. Only then must ours replace entries; else they are appended, since
+ * apr_table_setn compares the name with every entry of the same first four letters: with
+ * "CLAI" shared by all of ours, setting n of them cost n^2/2 string comparisons. */
 static int env_has_ours(const apr_table_t *env)
 {
     const apr_array_header_t *arr = apr_table_elts(env);

@@ -3,6 +3,7 @@
  */
 #include "claims_token.h"
 
+#include <apr_strings.h>
 #include <string.h>
 #include <strings.h>
 
@@ -79,4 +80,138 @@ claims_status_t claims_token_from_authorization(const char *value, const char **
     *token = start;
     *len = n;
     return CLAIMS_OK;
+}
+
+/* The next cookie pair of [*s, end) without surrounding blanks: 1 (*pair, *plen), 0 at the end. */
+static int next_cookie(const char **s, const char *end, const char **pair, apr_size_t *plen)
+{
+    while (*s < end) {
+        const char *p = *s, *e = p;
+        while (e < end && *e != ';' && *e != ',') {
+            e++;
+        }
+        *s = e < end ? e + 1 : end;
+        while (p < e && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t')) {
+            e--;
+        }
+        if (e > p) {
+            *pair = p;
+            *plen = (apr_size_t)(e - p);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int is_named(const char *pair, apr_size_t plen, const char *name, apr_size_t nlen)
+{
+    return plen > nlen && memcmp(pair, name, nlen) == 0 && pair[nlen] == '=';
+}
+
+int claims_cookie_find(const char *header, const char *name, const char **value, apr_size_t *len)
+{
+    apr_size_t nlen = strlen(name), plen;
+    const char *s = header, *end, *pair;
+    int found = 0;
+    if (header == NULL) {
+        return 0;
+    }
+    end = header + strlen(header);
+    while (next_cookie(&s, end, &pair, &plen)) {
+        if (is_named(pair, plen, name, nlen)) {
+            if (found) {
+                return -1;
+            }
+            *value = pair + nlen + 1;
+            *len = plen - nlen - 1;
+            found = 1;
+        }
+    }
+    return found;
+}
+
+char *claims_cookie_without(apr_pool_t *p, const char *header, const char *name)
+{
+    apr_size_t nlen = strlen(name), plen, n = 0;
+    const char *s = header, *end, *pair;
+    char *out, *o;
+    if (header == NULL) {
+        return NULL;
+    }
+    end = header + strlen(header);
+    o = out = apr_palloc(p, (apr_size_t)(end - header) * 2 + 1);   /* "," may become "; " */
+    while (next_cookie(&s, end, &pair, &plen)) {
+        if (is_named(pair, plen, name, nlen)) {
+            continue;
+        }
+        if (n++ > 0) {
+            *o++ = ';';
+            *o++ = ' ';
+        }
+        memcpy(o, pair, plen);
+        o += plen;
+    }
+    *o = '\0';
+    return n > 0 ? out : NULL;
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* '+' and %XX decoded into a new string from p, or NULL for a bad escape or a %00. */
+static char *form_decode(apr_pool_t *p, const char *s, apr_size_t len)
+{
+    char *out = apr_palloc(p, len + 1), *o = out;
+    for (apr_size_t i = 0; i < len; i++) {
+        if (s[i] == '+') {
+            *o++ = ' ';
+        }
+        else if (s[i] == '%') {
+            int hi, lo;
+            if (i + 2 >= len) {
+                return NULL;                        /* cut short */
+            }
+            hi = hex_value(s[i + 1]);
+            lo = hex_value(s[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                return NULL;
+            }
+            *o++ = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        else if (s[i] == '\0') {
+            return NULL;
+        }
+        else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+int claims_form_param(apr_pool_t *p, const char *s, apr_size_t len, const char *name, const char **value)
+{
+    apr_size_t nlen = strlen(name);
+    const char *end = s != NULL ? s + len : NULL;
+    int found = 0;
+    while (s != NULL && s < end) {
+        const char *amp = memchr(s, '&', (apr_size_t)(end - s));
+        apr_size_t plen = amp != NULL ? (apr_size_t)(amp - s) : (apr_size_t)(end - s);
+        if (is_named(s, plen, name, nlen)) {
+            char *v = form_decode(p, s + nlen + 1, plen - nlen - 1);
+            if (found || v == NULL) {
+                return -1;
+            }
+            *value = v;
+            found = 1;
+        }
+        s = amp != NULL ? amp + 1 : end;
+    }
+    return found;
 }

@@ -1,17 +1,22 @@
 /*
  * fuzz_bearer.c - what a client sends before any token is parsed: the Authorization value
- * (claims_token_from_authorization, claims_token_is_b64token), strict base64url
- * (claims_b64url_decode/_decode_to/_encode) and the log escaping of untrusted bytes
- * (CL-01..CL-09, CL-36, CL-59, CL-75).
+ * (claims_token_from_authorization, claims_token_is_b64token), a Cookie header
+ * (claims_cookie_find, claims_cookie_without), a form body or query (claims_form_param),
+ * strict base64url (claims_b64url_decode/_decode_to/_encode) and the log escaping of untrusted
+ * bytes (CL-01..CL-09, CL-36, CL-59, CL-75, CL-83).
  *
- * Input: an Authorization header value (as httpd hands it over: up to the first NUL); the raw
- * bytes are also given to the b64token check, the base64url decoder and the log escaper.
+ * Input: an Authorization or Cookie header value (as httpd hands it over: up to the first NUL);
+ * the raw bytes are also a form body (NUL bytes included) and are given to the b64token check,
+ * the base64url decoder and the log escaper.
  *
  * Besides crashes, leaks and undefined behaviour, it aborts when: an extracted token does not lie
  * inside the value or is not a b64token; the scheme was not "Bearer"; decoding accepts a string
  * that is not the one canonical encoding of its bytes (CL-36), or does not give back what
  * encoding produced; a log rendering contains a control character, a quote or a backslash that
- * is not escaped, or exceeds its bound.
+ * is not escaped, or exceeds its bound; a cookie value found does not lie inside the header or
+ * holds a separator; removing a cookie leaves one of that name (the token would reach a
+ * backend), or drops or changes another; a form value is longer than its encoding or holds a
+ * NUL byte.
  */
 #include "claims.h"
 #include "claims_b64url.h"
@@ -105,6 +110,39 @@ static void log_escape(apr_pool_t *p, const char *in, size_t size)
     }
 }
 
+static void cookie(apr_pool_t *p, const char *header)
+{
+    static const char *const names[] = {"at", "access_token", "a"};
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        const char *v = NULL, *w, *v2 = NULL;
+        apr_size_t len = 0, len2 = 0;
+        int found = claims_cookie_find(header, names[k], &v, &len);
+        CHECK(found >= -1 && found <= 1);
+        if (found == 1) {
+            CHECK(v > header && v + len <= header + strlen(header));
+            CHECK(memchr(v, ';', len) == NULL && memchr(v, ',', len) == NULL);
+        }
+        w = claims_cookie_without(p, header, names[k]);
+        /* removal takes out every pair of the name, and only those */
+        CHECK(claims_cookie_find(w, names[k], &v2, &len2) == 0);
+        CHECK(w == NULL || strlen(w) <= 2 * strlen(header));
+        if (found == 0 && w != NULL) {
+            CHECK(claims_cookie_without(p, w, names[k]) != NULL
+                  && strcmp(claims_cookie_without(p, w, names[k]), w) == 0);
+        }
+    }
+}
+
+static void form(apr_pool_t *p, const char *raw, size_t size)
+{
+    const char *v = NULL;
+    int found = claims_form_param(p, raw, size, "access_token", &v);
+    CHECK(found >= -1 && found <= 1);
+    if (found == 1) {
+        CHECK(strlen(v) + 13 <= size);   /* "access_token=" + at least as many bytes encoded */
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p;
@@ -113,6 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_pool_create(&p, fz_global_pool());
     raw = size > 0 ? apr_pmemdup(p, data, size) : "";
     authorization(p, fz_cstr(p, data, size));
+    cookie(p, fz_cstr(p, data, size));
+    form(p, raw, size);
     (void)claims_token_is_b64token(raw, size);
     b64url(p, raw, size);
     log_escape(p, raw, size);

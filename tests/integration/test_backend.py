@@ -472,6 +472,15 @@ def test_token_cookie_does_not_reach_the_backend_other_cookies_do(api, keys):
     assert cookie_values(rec) == ["theme=dark; lang=en"]
 
 
+def test_token_cookie_in_a_second_cookie_header_does_not_reach_the_backend(api, keys):
+    # httpd joins repeated Cookie headers with ", ": the token cookie found after the comma
+    # authenticates, so it must be the one removed too
+    t = tok(keys)
+    rec = backend_record(api, "/cookie/x", [("Cookie", "theme=dark"), ("Cookie", "at=%s" % t)])
+    assert t not in json.dumps(rec["headers"])
+    assert cookie_values(rec) == ["theme=dark"]
+
+
 def test_token_cookie_alone_leaves_no_cookie_header(api, keys):
     rec = backend_record(api, "/cookie/x", [("Cookie", "at=%s" % tok(keys))])
     assert cookie_values(rec) == []

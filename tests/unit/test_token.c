@@ -1,6 +1,6 @@
 /*
  * test_token.c - the bearer token in an Authorization value (RFC 6750 section 2.1;
- * SECURITY.md CL-02, CL-03, CL-04).
+ * SECURITY.md CL-02, CL-03, CL-04), in a cookie, a form body or a query (CL-06, CL-83).
  */
 #include "test_util.h"
 
@@ -155,6 +155,110 @@ START_TEST(test_status_texts_are_valid_error_descriptions)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ cookies */
+
+static const struct {
+    const char *header;
+    int found;
+    const char *value;      /* when found */
+    const char *without;    /* claims_cookie_without(header, "at"), NULL: no header left */
+} cookies[] = {
+    { "at=abc", 1, "abc", NULL },
+    { "theme=dark; at=abc; lang=en", 1, "abc", "theme=dark; lang=en" },
+    { "theme=dark, at=abc", 1, "abc", "theme=dark" },          /* two Cookie headers joined */
+    { "theme=dark,at=abc ;lang=en", 1, "abc", "theme=dark; lang=en" },
+    { " \tat=abc \t", 1, "abc", NULL },
+    { "at=", 1, "", NULL },                                    /* empty: found, then refused as no b64token */
+    { "at", 0, NULL, "at" },
+    { "xat=abc; atx=def; AT=ghi", 0, NULL, "xat=abc; atx=def; AT=ghi" },
+    { "at=abc; at=def", -1, NULL, NULL },
+    { "at=abc, at=abc", -1, NULL, NULL },
+    { "", 0, NULL, NULL },
+    { ";;, ;", 0, NULL, NULL },
+    { "a=1;;b=2", 0, NULL, "a=1; b=2" },
+    { "at=a=b", 1, "a=b", NULL },
+};
+
+START_TEST(test_cookie_is_found_and_removed_by_the_same_splitting)
+{
+    const char *v = NULL, *w;
+    apr_size_t len = 0;
+    int found = claims_cookie_find(cookies[_i].header, "at", &v, &len);
+    ck_assert_msg(found == cookies[_i].found, "[%s]: %d", cookies[_i].header, found);
+    if (found == 1) {
+        ck_assert_uint_eq(len, strlen(cookies[_i].value));
+        ck_assert_mem_eq(v, cookies[_i].value, len);
+    }
+    w = claims_cookie_without(tu_p, cookies[_i].header, "at");
+    if (cookies[_i].without == NULL) {
+        ck_assert_msg(w == NULL, "[%s]: left [%s]", cookies[_i].header, w);
+    }
+    else {
+        ck_assert_str_eq(w, cookies[_i].without);
+    }
+    /* whatever the header, nothing named at survives removal */
+    ck_assert_int_eq(claims_cookie_find(w, "at", &v, &len), 0);
+}
+END_TEST
+
+START_TEST(test_no_cookie_header_is_absent)
+{
+    const char *v = NULL;
+    apr_size_t len = 0;
+    ck_assert_int_eq(claims_cookie_find(NULL, "at", &v, &len), 0);
+    ck_assert_ptr_null(claims_cookie_without(tu_p, NULL, "at"));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ form body and query */
+
+static const struct {
+    const char *text;
+    int found;
+    const char *value;
+} params[] = {
+    { "access_token=abc", 1, "abc" },
+    { "a=1&access_token=abc.def&b=2", 1, "abc.def" },
+    { "access_token=a%2Bb%2fc+d", 1, "a+b/c d" },
+    { "access_token=", 1, "" },
+    { "access_token", 0, NULL },
+    { "xaccess_token=abc&access_tokenx=def&ACCESS_TOKEN=ghi", 0, NULL },
+    { "access_token=abc&access_token=abc", -1, NULL },
+    { "access_token=abc&access_token=%zz", -1, NULL },
+    { "access_token=%zz", -1, NULL },
+    { "access_token=ab%4", -1, NULL },
+    { "access_token=ab%", -1, NULL },
+    { "access_token=ab%00cd", -1, NULL },
+    { "", 0, NULL },
+    { "&&&", 0, NULL },
+    { "a=%zz&access_token=ok", 1, "ok" },                      /* other pairs are not decoded */
+};
+
+START_TEST(test_form_parameter_is_found_and_decoded)
+{
+    const char *v = NULL;
+    const char *text = params[_i].text;
+    int found = claims_form_param(tu_p, text, strlen(text), "access_token", &v);
+    ck_assert_msg(found == params[_i].found, "[%s]: %d", text, found);
+    if (found == 1) {
+        ck_assert_str_eq(v, params[_i].value);
+    }
+}
+END_TEST
+
+/* the body's length is what counts: a NUL byte neither ends it nor passes into a value */
+START_TEST(test_form_body_with_a_nul_byte)
+{
+    static const char after[] = "a=1\0x&access_token=abc";
+    static const char inside[] = "access_token=ab\0cd";
+    const char *v = NULL;
+    ck_assert_int_eq(claims_form_param(tu_p, after, sizeof(after) - 1, "access_token", &v), 1);
+    ck_assert_str_eq(v, "abc");
+    ck_assert_int_eq(claims_form_param(tu_p, inside, sizeof(inside) - 1, "access_token", &v), -1);
+    ck_assert_int_eq(claims_form_param(tu_p, NULL, 0, "access_token", &v), 0);
+}
+END_TEST
+
 Suite *token_suite(void)
 {
     Suite *s = suite_create("token");
@@ -168,6 +272,10 @@ Suite *token_suite(void)
     tcase_add_test(tc, test_b64token_charset_is_exact);
     tcase_add_test(tc, test_b64token_allows_equals_only_at_the_end);
     tcase_add_test(tc, test_status_texts_are_valid_error_descriptions);
+    tcase_add_loop_test(tc, test_cookie_is_found_and_removed_by_the_same_splitting, 0, TU_COUNT(cookies));
+    tcase_add_test(tc, test_no_cookie_header_is_absent);
+    tcase_add_loop_test(tc, test_form_parameter_is_found_and_decoded, 0, TU_COUNT(params));
+    tcase_add_test(tc, test_form_body_with_a_nul_byte);
     suite_add_tcase(s, tc);
     return s;
 }
