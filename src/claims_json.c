@@ -277,21 +277,43 @@ static json_t *read_literal(reader_t *r, const char *word, apr_size_t n, json_t 
     return value;
 }
 
+/* Consumes close when it comes next (blanks skipped): an empty container, or the end of one. */
+static int at_close(reader_t *r, char close)
+{
+    skip_ws(r);
+    if (r->s < r->end && *r->s == close) {
+        r->s++;
+        return 1;
+    }
+    return 0;
+}
+
+/* After a member or an element: 1 when another follows (',' consumed), 0 when the container
+ * ended (close consumed), -1 otherwise. */
+static int next_item(reader_t *r, char close)
+{
+    if (at_close(r, close)) {
+        return 0;
+    }
+    if (r->s < r->end && *r->s == ',') {
+        r->s++;
+        return 1;
+    }
+    return -1;
+}
+
 static json_t *read_object(reader_t *r)
 {
     json_t *obj = json_object();
-    if (obj == NULL) {
-        return NULL;
-    }
-    skip_ws(r);
-    if (r->s < r->end && *r->s == '}') {
-        r->s++;
+    int more = 1;
+    if (obj == NULL || at_close(r, '}')) {
         return obj;
     }
-    for (;;) {
+    do {
         const char *key;
         apr_size_t klen;
         json_t *v;
+        skip_ws(r);
         if (r->s >= r->end || *r->s != '"') {
             break;
         }
@@ -307,18 +329,10 @@ static json_t *read_object(reader_t *r)
         if ((v = read_value(r)) == NULL || json_object_setn_new_nocheck(obj, key, klen, v) != 0) {
             break;
         }
-        skip_ws(r);
-        if (r->s < r->end && *r->s == ',') {
-            r->s++;
-            skip_ws(r);
-            continue;
-        }
-        if (r->s < r->end && *r->s == '}') {
-            r->s++;
+        if ((more = next_item(r, '}')) == 0) {
             return obj;
         }
-        break;
-    }
+    } while (more > 0);
     json_decref(obj);
     return NULL;
 }
@@ -326,30 +340,19 @@ static json_t *read_object(reader_t *r)
 static json_t *read_array(reader_t *r)
 {
     json_t *arr = json_array();
-    if (arr == NULL) {
-        return NULL;
-    }
-    skip_ws(r);
-    if (r->s < r->end && *r->s == ']') {
-        r->s++;
+    int more = 1;
+    if (arr == NULL || at_close(r, ']')) {
         return arr;
     }
-    for (;;) {
+    do {
         json_t *v = read_value(r);
         if (v == NULL || json_array_append_new(arr, v) != 0) {
             break;
         }
-        skip_ws(r);
-        if (r->s < r->end && *r->s == ',') {
-            r->s++;
-            continue;
-        }
-        if (r->s < r->end && *r->s == ']') {
-            r->s++;
+        if ((more = next_item(r, ']')) == 0) {
             return arr;
         }
-        break;
-    }
+    } while (more > 0);
     json_decref(arr);
     return NULL;
 }
