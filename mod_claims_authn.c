@@ -149,7 +149,8 @@ static apr_status_t kept_body_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_
 }
 
 /* Reads a url-encoded form body (up to MC_FORM_MAX bytes), keeps it for the handler, and
- * returns it as a string, or NULL when there is none or it is too large (*too_large set). */
+ * returns its bytes (*blen of them, not NUL-terminated), or NULL when there is none or it is too
+ * large (*too_large set). */
 static const char *read_form(request_rec *r, int *too_large, apr_size_t *blen)
 {
     apr_bucket_brigade *kept = apr_brigade_create(r->pool, r->connection->bucket_alloc);

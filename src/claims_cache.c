@@ -314,7 +314,8 @@ static entry_t *entry_build(apr_pool_t *p, const unsigned char *digest, const cl
     e->pub.nenv = n;
     memcpy(e->digest, digest, CLAIMS_DIGEST_LEN);
     e->expires = expires;
-    /* what the entry costs: its block, and jansson's objects (about 4x their text) */
+    /* what the entry costs: its block, and the claims tree of its first hit (jansson's objects,
+     * about 4x their text) */
     e->bytes = size + 4 * text_len;
     return e;
 }
