@@ -124,17 +124,6 @@ static void push(exporter_t *x, const char *var, const char *value)
     pr->value = value;
 }
 
-static char *count_text(apr_pool_t *p, apr_size_t n)
-{
-    char buf[24], *o = buf + sizeof(buf);
-    *--o = '\0';
-    do {
-        *--o = (char)('0' + n % 10);
-        n /= 10;
-    } while (n > 0);
-    return apr_pstrmemdup(p, o, (apr_size_t)(buf + sizeof(buf) - 1 - o));
-}
-
 static void export_one(exporter_t *x, const char *claim, const json_t *v, const char *prefix)
 {
     apr_pool_t *p = x->p;
@@ -160,7 +149,7 @@ static void export_one(exporter_t *x, const char *claim, const json_t *v, const 
         }
         *(char **)apr_array_push(parts) = join_escape(p, text);
         if (i < CLAIMS_MAX_EXPORT_ARRAY) {
-            char *ivar = apr_pstrcat(p, var, "_", count_text(p, i), NULL);
+            char *ivar = apr_pstrcat(p, var, "_", apr_off_t_toa(p, (apr_off_t)i), NULL);
             if (claim_name(x, ivar, claim)) {
                 push(x, ivar, text);
             }
@@ -170,7 +159,7 @@ static void export_one(exporter_t *x, const char *claim, const json_t *v, const 
     {
         char *nvar = apr_pstrcat(p, var, "_N", NULL);
         if (claim_name(x, nvar, claim)) {
-            push(x, nvar, count_text(p, json_array_size(v)));
+            push(x, nvar, apr_off_t_toa(p, (apr_off_t)json_array_size(v)));
         }
     }
 }
