@@ -66,9 +66,11 @@ void claims_cache_share_counters(claims_cache_t *c, claims_cache_counters_t *sha
 void claims_cache_digest(const claims_cache_t *c, const char *token, apr_size_t len,
                          unsigned char digest[CLAIMS_DIGEST_LEN]);
 
-/* The live entry for digest (referenced until p is cleared), or NULL. */
+/* The live entry for digest (referenced until p is cleared), or NULL. *claims: the entry's
+ * claims tree as the same look-up found it, NULL until a first hit has read it. */
 const claims_cached_t *claims_cache_get(claims_cache_t *c, apr_pool_t *p,
-                                        const unsigned char digest[CLAIMS_DIGEST_LEN], double now);
+                                        const unsigned char digest[CLAIMS_DIGEST_LEN], double now,
+                                        json_t **claims);
 
 /* Adds what v verified, valid until expires (seconds); returns the new entry referenced until
  * p is cleared, or NULL when it cannot be cached (then the caller keeps using v). */

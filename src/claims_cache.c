@@ -220,10 +220,12 @@ void claims_cache_digest(const claims_cache_t *c, const char *token, apr_size_t 
 }
 
 const claims_cached_t *claims_cache_get(claims_cache_t *c, apr_pool_t *p,
-                                        const unsigned char digest[CLAIMS_DIGEST_LEN], double now)
+                                        const unsigned char digest[CLAIMS_DIGEST_LEN], double now,
+                                        json_t **claims)
 {
     const claims_cached_t *out = NULL;
     entry_t *e;
+    *claims = NULL;
     apr_thread_mutex_lock(c->lock);
     for (e = c->buckets[bucket_of(c, digest)]; e != NULL; e = e->hnext) {
         if (memcmp(e->digest, digest, CLAIMS_DIGEST_LEN) == 0) {
@@ -237,6 +239,7 @@ const claims_cached_t *claims_cache_get(claims_cache_t *c, apr_pool_t *p,
     if (e != NULL) {
         to_front(c, e);
         out = hand_out(e, p);
+        *claims = e->pub.claims;
         c->hits++;
         if (c->shared != NULL) {
             share(&c->shared->hits, 1);
@@ -403,22 +406,17 @@ void claims_cache_get_stats(claims_cache_t *c, claims_cache_stats_t *st)
     apr_thread_mutex_unlock(c->lock);
 }
 
-/* The entry's claims tree: read again from its CLAIMS_JSON on the entry's first hit, then kept.
- * An entry whose token is never seen again (a stream of new tokens) stays one malloc'd block:
- * the jansson nodes of a tree are many small long-lived chunks, and when entries come and go by
- * the million they leave each thread's malloc arena a little more fragmented (tests/load soak:
- * RSS +4 to +11 MiB per 900,000 new tokens with the tree kept from the miss, flat without). */
+/* The entry's claims tree, read again from its CLAIMS_JSON on the entry's first hit (when
+ * claims_cache_get found none yet), then kept. An entry whose token is never seen again (a
+ * stream of new tokens) stays one malloc'd block: the jansson nodes of a tree are many small
+ * long-lived chunks, and when entries come and go by the million they leave each thread's malloc
+ * arena a little more fragmented (tests/load soak: RSS +4 to +11 MiB per 900,000 new tokens
+ * with the tree kept from the miss, flat without). */
 static json_t *entry_claims(claims_cache_t *c, const claims_cached_t *pub, apr_pool_t *p)
 {
     entry_t *e = (entry_t *)pub;  /* pub is the first member */
-    json_t *j, *out;
-    apr_thread_mutex_lock(c->lock);
-    out = e->pub.claims;
-    apr_thread_mutex_unlock(c->lock);
-    if (out != NULL) {
-        return out;
-    }
-    j = claims_json_object(p, (const unsigned char *)e->pub.claims_json, strlen(e->pub.claims_json));
+    json_t *out, *j = claims_json_object(p, (const unsigned char *)e->pub.claims_json,
+                                         strlen(e->pub.claims_json));
     if (j == NULL) {
         return NULL;
     }
@@ -451,6 +449,7 @@ claims_status_t claims_verify_cached(claims_cache_t *c, apr_pool_t *p, const cha
 {
     unsigned char digest[CLAIMS_DIGEST_LEN];
     const claims_cached_t *e;
+    json_t *tree;
     claims_status_t st;
     double exp = 0;
 
@@ -459,7 +458,7 @@ claims_status_t claims_verify_cached(claims_cache_t *c, apr_pool_t *p, const cha
         return claims_verify_ex(p, token, len, max_len, trusted, ntrusted, get_keys, baton, out);
     }
     claims_cache_digest(c, token, len, digest);
-    e = claims_cache_get(c, p, digest, now);
+    e = claims_cache_get(c, p, digest, now, &tree);
     if (e != NULL) {
         int trusted_here = 0;
         for (int i = 0; i < ntrusted && !trusted_here; i++) {
@@ -472,7 +471,7 @@ claims_status_t claims_verify_cached(claims_cache_t *c, apr_pool_t *p, const cha
         }
         if (key_is_current(get_keys != NULL ? get_keys(baton, p, e->issuer, 0) : e->issuer->keys, e->key,
                            e->key_serial)) {
-            out->claims = entry_claims(c, e, p);
+            out->claims = tree != NULL ? tree : entry_claims(c, e, p);
             if (out->claims != NULL) {
                 out->issuer = e->issuer;
                 out->key = e->key;
