@@ -1,7 +1,6 @@
 """Helpers shared by the issue-5 integration tests (backend headers, ap_expr, token sources,
-optional authentication, coexistence): a loopback echo backend for mod_proxy, a module-scoped
-server factory, and small CGI scripts. Uses only the stable parts of conftest (Httpd, keys,
-mint, issuer_block)."""
+optional authentication, coexistence): a loopback echo backend for mod_proxy and small CGI
+scripts. Servers come from conftest's make_module_httpd."""
 import json
 import threading
 import time
@@ -9,7 +8,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import Servers
 
 # A CGI that answers with its environment and the exact bytes it read from stdin.
 STDIN_CGI = """#!/usr/bin/python3
@@ -92,14 +90,6 @@ def norm(name):
 def names_like(record, normalised_prefix):
     """(name, value) pairs the backend received whose normalised name starts with the prefix."""
     return [(k, v) for k, v in record["headers"] if norm(k).startswith(normalised_prefix)]
-
-
-@pytest.fixture(scope="module")
-def module_httpd():
-    """conftest's server factory, shared by the tests of one module."""
-    servers = Servers()
-    yield servers
-    servers.finish()
 
 
 @pytest.fixture(scope="module")

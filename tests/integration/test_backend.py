@@ -12,13 +12,13 @@ import urllib.parse
 import pytest
 
 from conftest import AUDIENCE, ISSUER, issuer_block, mint, now
-from itest_helpers import echo_backend, header_list, module_httpd, names_like, norm, raw_request  # noqa: F401
+from itest_helpers import echo_backend, header_list, names_like, norm, raw_request  # noqa: F401
 
 BASE = {"tenant": "acme", "realm_access": {"roles": ["admin", "ops"]}}
 
 
 @pytest.fixture(scope="module")
-def api(module_httpd, echo_backend, keys):
+def api(make_module_httpd, echo_backend, keys):
     be = echo_backend.url
 
     def loc(path, *lines):
@@ -61,7 +61,7 @@ def api(module_httpd, echo_backend, keys):
     def setup(h):
         h.write_file("htdocs/page.shtml", '<!--#include virtual="/named/from-ssi" -->')
 
-    h = module_httpd(body, modules=["proxy", "proxy_http"], setup=setup)
+    h = make_module_httpd(body, modules=["proxy", "proxy_http"], setup=setup)
     # mod_include logs at error level when the included URL refuses a request without token
     h.allowed_errors.append('unable to include "/named/from-ssi"')
     return h

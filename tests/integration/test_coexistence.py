@@ -9,7 +9,6 @@ import subprocess
 import pytest
 
 from conftest import APACHE_MODULES, ENV_CGI, OTHER_ISSUER, challenge, issuer_block, mint
-from itest_helpers import module_httpd  # noqa: F401
 
 OPENIDC = os.path.join(APACHE_MODULES, "mod_auth_openidc.so")
 REALM = "orders-api"
@@ -40,7 +39,7 @@ CGIS = ["oidc.py", "claims.py", "claims_claim.py", "claims_scope.py", "scope.py"
 
 
 @pytest.fixture(scope="module")
-def api(module_httpd, keys):
+def api(make_module_httpd, keys):
     cert = keys.write("openidc-other.crt", self_signed_cert(keys.other))
 
     def setup(h):
@@ -75,7 +74,7 @@ OIDCOAuthRemoteUserClaim sub
         claims_loc("scope.py", "Require scope orders:read"),
     ])
     # "auth_openidc" is loaded after the base modules and before claims_module (Debian's order)
-    return module_httpd(body, modules=["auth_openidc"], setup=setup)
+    return make_module_httpd(body, modules=["auth_openidc"], setup=setup)
 
 
 def oidc_token(keys, **claims):

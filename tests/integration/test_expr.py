@@ -6,7 +6,7 @@ import os
 import pytest
 
 from conftest import ENV_CGI, challenge, issuer_block, mint, now
-from itest_helpers import module_httpd, wait_for_line  # noqa: F401
+from itest_helpers import wait_for_line
 
 ADMIN_ACME = {"tenant": "acme", "realm_access": {"roles": ["admin", "ops"]}, "age": 42}
 REQUIRE_EXPR = "'admin' -in claims('realm_access.roles') && claim('tenant') == 'acme'"
@@ -18,7 +18,7 @@ def loc(path, *lines):
 
 
 @pytest.fixture(scope="module")
-def api(module_httpd, keys):
+def api(make_module_httpd, keys):
     body = issuer_block(keys) + "".join([
         loc("/cgi/expr.py", 'Require expr "%s"' % REQUIRE_EXPR),
         loc("/cgi/if.py", "Require valid-user",
@@ -65,7 +65,7 @@ def api(module_httpd, keys):
                    "    RewriteCond expr \"claim('tenant') == 'acme'\"\n"
                    "    RewriteRule ^ - [E=RW_TENANT:yes]\n</Directory>\n" % h.root)
 
-    return module_httpd(body, setup=setup)
+    return make_module_httpd(body, setup=setup)
 
 
 def tok(keys, **claims):

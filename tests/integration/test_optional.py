@@ -4,7 +4,6 @@ handler (ARCHITECTURE.md sections 3, 5, 6; SECURITY.md CL-82, CL-84)."""
 import pytest
 
 from conftest import ENV_CGI, challenge, issuer_block, mint, now
-from itest_helpers import module_httpd  # noqa: F401
 
 LOCATIONS = {
     "opt_user.py": ["ClaimsOptional On", "Require valid-user"],
@@ -20,7 +19,7 @@ PREFLIGHT = {"Origin": "https://app.test", "Access-Control-Request-Method": "POS
 
 
 @pytest.fixture(scope="module")
-def api(module_httpd, keys):
+def api(make_module_httpd, keys):
     body = issuer_block(keys)
     for name, lines in LOCATIONS.items():
         body += "<Location /cgi/%s>\n    AuthType claims\n    AuthName \"orders-api\"\n%s\n</Location>\n" % (
@@ -31,7 +30,7 @@ def api(module_httpd, keys):
             h.write_file("cgi-bin/" + name, ENV_CGI, mode=0o755)
         # httpd logs an anonymous request refused by Require claim at error level
         h.allowed_errors.append("AH01629:")
-    return module_httpd(body, setup=setup)
+    return make_module_httpd(body, setup=setup)
 
 
 def identity_vars(env):

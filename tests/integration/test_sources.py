@@ -8,7 +8,7 @@ import urllib.parse
 import pytest
 
 from conftest import challenge, issuer_block, mint
-from itest_helpers import STDIN_CGI, module_httpd  # noqa: F401
+from itest_helpers import STDIN_CGI
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -26,7 +26,7 @@ LOCATIONS = {
 
 
 @pytest.fixture(scope="module")
-def api(module_httpd, keys):
+def api(make_module_httpd, keys):
     body = issuer_block(keys)
     for name, lines in LOCATIONS.items():
         body += "<Location /cgi/%s>\n    AuthType claims\n    AuthName \"orders-api\"\n    Require valid-user\n%s\n" \
@@ -35,7 +35,7 @@ def api(module_httpd, keys):
     def setup(h):
         for name in LOCATIONS:
             h.write_file("cgi-bin/" + name, STDIN_CGI, mode=0o755)
-    return module_httpd(body, setup=setup)
+    return make_module_httpd(body, setup=setup)
 
 
 @pytest.fixture(scope="module")
