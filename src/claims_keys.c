@@ -1006,23 +1006,28 @@ static claims_status_t parse_json(apr_pool_t *p, const char *data, apr_size_t le
     }
     set = json_object_get(doc, "keys");
     if (set == NULL) {
-        return parse_jwk(p, doc, label, 0, opts, keys, &skipped, err);
+        st = parse_jwk(p, doc, label, 0, opts, keys, &skipped, err);
+        if (st != CLAIMS_OK) {
+            return st;
+        }
     }
-    if (!json_is_array(set)) {
+    else if (!json_is_array(set)) {
         return fail(p, err, label, "JWK Set \"keys\" is not an array");
     }
-    if (json_array_size(set) > CLAIMS_MAX_KEYS) {
+    else if (json_array_size(set) > CLAIMS_MAX_KEYS) {
         return fail(p, err, label, apr_psprintf(p, "JWK Set holds more than %d keys", CLAIMS_MAX_KEYS));
     }
-    for (size_t i = 0; i < json_array_size(set); i++) {
+    for (size_t i = 0; set != NULL && i < json_array_size(set); i++) {
         const char *klabel = apr_psprintf(p, "%s key #%" APR_SIZE_T_FMT, label, (apr_size_t)i);
         st = parse_jwk(p, json_array_get(set, i), klabel, 1, opts, keys, &skipped, err);
         if (st != CLAIMS_OK) {
             return st;
         }
     }
+    /* a set of skipped keys, or a single skipped JWK (encryption only): nothing to verify with */
     if (keys->nelts == before) {
-        return fail(p, err, label, "JWK Set holds no usable signature key");
+        return fail(p, err, label, set != NULL ? "JWK Set holds no usable signature key"
+                                               : "JWK holds no usable signature key (encryption only)");
     }
     return CLAIMS_OK;
 }

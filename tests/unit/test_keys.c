@@ -914,6 +914,24 @@ START_TEST(test_remote_sets_skip_encryption_keys_when_asked)
 }
 END_TEST
 
+/* A key file that is one JWK, not a set, and only for encryption: skipping it must not leave a
+ * loaded file with no key (a remote refresh would publish an empty set). Found by fuzz_jwk. */
+START_TEST(test_single_encryption_jwk_skipped_is_a_file_without_key)
+{
+    claims_key_opts_t o = tu_opts(CLAIMS_ALG_UNKNOWN);
+    apr_array_header_t *keys;
+    char *err = NULL;
+    const char *by_alg = tu_jwk(tu_p, tu_keys.rsa, "\"alg\":\"RSA-OAEP\",\"kid\":\"enc1\"");
+    const char *by_use = tu_jwk(tu_p, tu_keys.ec256, "\"use\":\"enc\",\"kid\":\"enc2\"");
+    o.skip_unusable = 1;
+    ck_assert_int_eq(tu_parse(tu_p, by_alg, &o, &keys, &err), CLAIMS_ERR_KEY);
+    ck_assert_int_eq(keys->nelts, 0);
+    ck_assert_ptr_nonnull(strstr(err, "no usable signature key"));
+    ck_assert_int_eq(tu_parse(tu_p, by_use, &o, &keys, &err), CLAIMS_ERR_KEY);
+    ck_assert_int_eq(keys->nelts, 0);
+}
+END_TEST
+
 START_TEST(test_remote_sets_skip_keys_on_curves_we_do_not_verify_with)
 {
     claims_key_opts_t o = tu_opts(CLAIMS_ALG_UNKNOWN);
@@ -1314,6 +1332,7 @@ Suite *keys_suite(void)
     tc = tu_tcase("sets", 30);
     tcase_add_test(tc, test_unknown_kty_inside_a_set_is_skipped);
     tcase_add_test(tc, test_remote_sets_skip_keys_on_curves_we_do_not_verify_with);
+    tcase_add_test(tc, test_single_encryption_jwk_skipped_is_a_file_without_key);
     tcase_add_test(tc, test_configured_alg_contradicting_the_jwk_alg_is_refused);
     tcase_add_test(tc, test_remote_sets_skip_encryption_keys_when_asked);
     tcase_add_test(tc, test_check_set_refuses_a_duplicate_kid_across_files);
