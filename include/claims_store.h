@@ -1,0 +1,58 @@
+/*
+ * claims_store.h - authenticated records for stores another party may write (SECURITY.md
+ * CL-89, CL-90): httpd's socache providers memcache and redis, shared by a fleet of servers.
+ *
+ * Promises:
+ *  - a record is sealed under a secret every server of the fleet shares (a file of at least
+ *    CLAIMS_STORE_SECRET_MIN bytes): "CLS1", then HMAC-SHA-256 over the record's id and data,
+ *    then the data. claims_store_open accepts exactly the records sealed under the same secret
+ *    for the same id: a record moved to another id, cut, extended or changed by one bit is
+ *    refused (compared in constant time);
+ *  - record ids are keyed digests of what they name (never a raw issuer string or token), so a
+ *    party that reads the store learns nothing it could not read in the configuration, and
+ *    cannot aim a record at an id it did not see;
+ *  - the MAC key and the id key are derived from the secret with distinct labels, so the
+ *    secret's bytes are never used directly and the same file can key other purposes;
+ *  - the secret's derived keys live in pool memory that is wiped when the pool is cleared.
+ */
+#ifndef CLAIMS_STORE_H
+#define CLAIMS_STORE_H
+
+#include "claims.h"
+
+#define CLAIMS_STORE_SECRET_MIN 32          /* bytes of the shared secret file, at least */
+#define CLAIMS_STORE_SECRET_MAX 4096
+#define CLAIMS_STORE_ID_LEN 16              /* bytes of a record id digest */
+#define CLAIMS_STORE_OVERHEAD (4 + 32)      /* bytes a sealed record adds to its data */
+
+typedef struct claims_store_secret_t claims_store_secret_t;
+
+/* Reads the shared secret from a file: its bytes, one trailing newline (LF or CRLF) dropped;
+ * refused when it is not a regular file, shorter than CLAIMS_STORE_SECRET_MIN or longer than
+ * CLAIMS_STORE_SECRET_MAX bytes (*err says why). */
+claims_status_t claims_store_secret_load(apr_pool_t *p, const char *path, claims_store_secret_t **out,
+                                         char **err);
+
+/* The same from bytes in memory (len >= CLAIMS_STORE_SECRET_MIN), e.g. for tests. */
+claims_status_t claims_store_secret_from(apr_pool_t *p, const unsigned char *bytes, apr_size_t len,
+                                         claims_store_secret_t **out);
+
+/* A random secret, for stores only this machine's processes can reach (shmcb); NULL when
+ * the system has no randomness. */
+claims_store_secret_t *claims_store_secret_random(apr_pool_t *p);
+
+/* The id of a record named by parts (each a NUL-terminated string; their boundaries count). */
+void claims_store_id(const claims_store_secret_t *s, const char *const *parts, int nparts,
+                     unsigned char id[CLAIMS_STORE_ID_LEN]);
+
+/* data sealed for id: CLAIMS_STORE_OVERHEAD + len bytes from p (*outlen). */
+unsigned char *claims_store_seal(apr_pool_t *p, const claims_store_secret_t *s, const unsigned char *id,
+                                 apr_size_t idlen, const void *data, apr_size_t len, apr_size_t *outlen);
+
+/* The data of a record sealed for id: CLAIMS_OK with *data pointing into rec, or CLAIMS_ERR_KEY
+ * when it was not sealed under this secret for this id. */
+claims_status_t claims_store_open(const claims_store_secret_t *s, const unsigned char *id, apr_size_t idlen,
+                                  const unsigned char *rec, apr_size_t len, const unsigned char **data,
+                                  apr_size_t *dlen);
+
+#endif

@@ -1,0 +1,239 @@
+/*
+ * test_store.c - authenticated records for shared stores (SECURITY.md CL-89, CL-90).
+ */
+#include "test_util.h"
+
+#include "claims_store.h"
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <unistd.h>
+
+static const unsigned char secret_a[40] = "0123456789abcdef0123456789abcdef-fleet-A";
+static const unsigned char secret_b[40] = "0123456789abcdef0123456789abcdef-fleet-B";
+
+static claims_store_secret_t *secret(const unsigned char *bytes)
+{
+    claims_store_secret_t *s = NULL;
+    ck_assert_int_eq(claims_store_secret_from(tu_p, bytes, 40, &s), CLAIMS_OK);
+    return s;
+}
+
+static void make_id(const claims_store_secret_t *s, const char *a, const char *b, unsigned char id[CLAIMS_STORE_ID_LEN])
+{
+    const char *parts[2] = {a, b};
+    claims_store_id(s, parts, 2, id);
+}
+
+START_TEST(test_sealed_record_opens_to_its_data)
+{
+    claims_store_secret_t *s = secret(secret_a);
+    unsigned char id[CLAIMS_STORE_ID_LEN];
+    const char *doc = "{\"keys\":[]}";
+    apr_size_t rlen = 0, dlen = 0;
+    const unsigned char *data = NULL;
+    unsigned char *rec;
+
+    make_id(s, "keys", "https://idp.example", id);
+    rec = claims_store_seal(tu_p, s, id, sizeof(id), doc, strlen(doc), &rlen);
+    ck_assert_ptr_nonnull(rec);
+    ck_assert_uint_eq(rlen, strlen(doc) + CLAIMS_STORE_OVERHEAD);
+    ck_assert_int_eq(claims_store_open(s, id, sizeof(id), rec, rlen, &data, &dlen), CLAIMS_OK);
+    ck_assert_uint_eq(dlen, strlen(doc));
+    ck_assert_mem_eq(data, doc, dlen);
+}
+END_TEST
+
+START_TEST(test_every_flipped_bit_of_a_record_is_refused)
+{
+    claims_store_secret_t *s = secret(secret_a);
+    unsigned char id[CLAIMS_STORE_ID_LEN];
+    const char *doc = "meta";
+    apr_size_t rlen = 0, dlen = 0;
+    const unsigned char *data = NULL;
+    unsigned char *rec;
+
+    make_id(s, "m", "x", id);
+    rec = claims_store_seal(tu_p, s, id, sizeof(id), doc, strlen(doc), &rlen);
+    for (apr_size_t i = 0; i < rlen; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            rec[i] ^= (unsigned char)(1u << bit);
+            ck_assert_int_eq(claims_store_open(s, id, sizeof(id), rec, rlen, &data, &dlen), CLAIMS_ERR_KEY);
+            rec[i] ^= (unsigned char)(1u << bit);
+        }
+    }
+    ck_assert_int_eq(claims_store_open(s, id, sizeof(id), rec, rlen, &data, &dlen), CLAIMS_OK);
+}
+END_TEST
+
+START_TEST(test_cut_or_extended_records_are_refused)
+{
+    claims_store_secret_t *s = secret(secret_a);
+    unsigned char id[CLAIMS_STORE_ID_LEN];
+    apr_size_t rlen = 0, dlen = 0;
+    const unsigned char *data = NULL;
+    unsigned char *rec, *longer;
+
+    make_id(s, "d", "x", id);
+    rec = claims_store_seal(tu_p, s, id, sizeof(id), "abcdef", 6, &rlen);
+    for (apr_size_t n = 0; n < rlen; n++) {
+        ck_assert_int_eq(claims_store_open(s, id, sizeof(id), rec, n, &data, &dlen), CLAIMS_ERR_KEY);
+    }
+    longer = apr_palloc(tu_p, rlen + 1);
+    memcpy(longer, rec, rlen);
+    longer[rlen] = 'g';
+    ck_assert_int_eq(claims_store_open(s, id, sizeof(id), longer, rlen + 1, &data, &dlen), CLAIMS_ERR_KEY);
+    ck_assert_int_eq(claims_store_open(s, id, sizeof(id), NULL, 0, &data, &dlen), CLAIMS_ERR_KEY);
+}
+END_TEST
+
+START_TEST(test_record_moved_to_another_id_is_refused)
+{
+    claims_store_secret_t *s = secret(secret_a);
+    unsigned char meta[CLAIMS_STORE_ID_LEN], doc[CLAIMS_STORE_ID_LEN];
+    apr_size_t rlen = 0, dlen = 0;
+    const unsigned char *data = NULL;
+    unsigned char *rec;
+
+    make_id(s, "m", "issuer", meta);
+    make_id(s, "d", "issuer", doc);
+    rec = claims_store_seal(tu_p, s, doc, sizeof(doc), "payload", 7, &rlen);
+    ck_assert_int_eq(claims_store_open(s, meta, sizeof(meta), rec, rlen, &data, &dlen), CLAIMS_ERR_KEY);
+}
+END_TEST
+
+START_TEST(test_record_sealed_under_another_secret_is_refused)
+{
+    claims_store_secret_t *a = secret(secret_a), *b = secret(secret_b);
+    unsigned char id[CLAIMS_STORE_ID_LEN];
+    apr_size_t rlen = 0, dlen = 0;
+    const unsigned char *data = NULL;
+    unsigned char *rec;
+
+    make_id(a, "d", "issuer", id);
+    rec = claims_store_seal(tu_p, b, id, sizeof(id), "payload", 7, &rlen);
+    ck_assert_int_eq(claims_store_open(a, id, sizeof(id), rec, rlen, &data, &dlen), CLAIMS_ERR_KEY);
+}
+END_TEST
+
+/* A record in the layout mod_claims wrote before records were sealed: a generation, then JSON. */
+START_TEST(test_unsealed_record_of_the_old_layout_is_refused)
+{
+    claims_store_secret_t *s = secret(secret_a);
+    unsigned char id[CLAIMS_STORE_ID_LEN];
+    unsigned char old[64] = {7, 0, 0, 0};
+    apr_size_t dlen = 0;
+    const unsigned char *data = NULL;
+
+    memcpy(old + 4, "{\"keys\":[{\"kty\":\"RSA\"}]}", 24);
+    make_id(s, "d", "issuer", id);
+    ck_assert_int_eq(claims_store_open(s, id, sizeof(id), old, 28, &data, &dlen), CLAIMS_ERR_KEY);
+}
+END_TEST
+
+START_TEST(test_ids_are_keyed_and_keep_part_boundaries)
+{
+    claims_store_secret_t *a = secret(secret_a), *b = secret(secret_b);
+    unsigned char x[CLAIMS_STORE_ID_LEN], y[CLAIMS_STORE_ID_LEN], z[CLAIMS_STORE_ID_LEN];
+
+    make_id(a, "ab", "c", x);
+    make_id(a, "a", "bc", y);
+    ck_assert(memcmp(x, y, sizeof(x)) != 0);
+    make_id(b, "ab", "c", z);
+    ck_assert(memcmp(x, z, sizeof(x)) != 0);
+    make_id(a, "ab", "c", y);
+    ck_assert_mem_eq(x, y, sizeof(x));
+}
+END_TEST
+
+START_TEST(test_ids_never_hold_the_named_text)
+{
+    claims_store_secret_t *s = secret(secret_a);
+    unsigned char id[CLAIMS_STORE_ID_LEN];
+    const char *parts[1] = {"https://idp.example"};
+    claims_store_id(s, parts, 1, id);
+    for (apr_size_t i = 0; i + 3 <= sizeof(id); i++) {
+        ck_assert(memcmp(id + i, "idp", 3) != 0);
+    }
+}
+END_TEST
+
+static const char *write_secret_file(const char *content, apr_size_t len)
+{
+    char *path = apr_pstrdup(tu_p, "/tmp/claims-secret-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq((int)write(fd, content, len), (int)len);
+    close(fd);
+    return path;
+}
+
+START_TEST(test_secret_file_loads_and_drops_one_trailing_newline)
+{
+    const char *a = write_secret_file("0123456789abcdef0123456789abcdef-fleet-A\n", 41);
+    const char *b = write_secret_file("0123456789abcdef0123456789abcdef-fleet-A", 40);
+    claims_store_secret_t *sa = NULL, *sb = NULL;
+    unsigned char ia[CLAIMS_STORE_ID_LEN], ib[CLAIMS_STORE_ID_LEN];
+    char *err = NULL;
+
+    ck_assert_int_eq(claims_store_secret_load(tu_p, a, &sa, &err), CLAIMS_OK);
+    ck_assert_int_eq(claims_store_secret_load(tu_p, b, &sb, &err), CLAIMS_OK);
+    make_id(sa, "x", "y", ia);
+    make_id(sb, "x", "y", ib);
+    ck_assert_mem_eq(ia, ib, sizeof(ia));
+    unlink(a);
+    unlink(b);
+}
+END_TEST
+
+START_TEST(test_short_missing_or_directory_secrets_are_refused)
+{
+    const char *shortf = write_secret_file("only-31-bytes-of-secret-here!!!\n", 32);
+    claims_store_secret_t *s = NULL;
+    char *err = NULL;
+
+    ck_assert_int_eq(claims_store_secret_load(tu_p, shortf, &s, &err), CLAIMS_ERR_KEY);
+    ck_assert_ptr_nonnull(strstr(err, "31 bytes"));
+    err = NULL;
+    ck_assert_int_eq(claims_store_secret_load(tu_p, "/nonexistent/secret", &s, &err), CLAIMS_ERR_IO);
+    ck_assert_ptr_nonnull(err);
+    err = NULL;
+    ck_assert_int_eq(claims_store_secret_load(tu_p, "/tmp", &s, &err), CLAIMS_ERR_IO);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(claims_store_secret_from(tu_p, secret_a, 31, &s), CLAIMS_ERR_KEY);
+    unlink(shortf);
+}
+END_TEST
+
+START_TEST(test_random_secrets_differ)
+{
+    claims_store_secret_t *a = claims_store_secret_random(tu_p), *b = claims_store_secret_random(tu_p);
+    unsigned char x[CLAIMS_STORE_ID_LEN], y[CLAIMS_STORE_ID_LEN];
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    make_id(a, "x", "y", x);
+    make_id(b, "x", "y", y);
+    ck_assert(memcmp(x, y, sizeof(x)) != 0);
+}
+END_TEST
+
+Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tu_tcase("authenticated store records", 0);
+    tcase_add_test(tc, test_sealed_record_opens_to_its_data);
+    tcase_add_test(tc, test_every_flipped_bit_of_a_record_is_refused);
+    tcase_add_test(tc, test_cut_or_extended_records_are_refused);
+    tcase_add_test(tc, test_record_moved_to_another_id_is_refused);
+    tcase_add_test(tc, test_record_sealed_under_another_secret_is_refused);
+    tcase_add_test(tc, test_unsealed_record_of_the_old_layout_is_refused);
+    tcase_add_test(tc, test_ids_are_keyed_and_keep_part_boundaries);
+    tcase_add_test(tc, test_ids_never_hold_the_named_text);
+    tcase_add_test(tc, test_secret_file_loads_and_drops_one_trailing_newline);
+    tcase_add_test(tc, test_short_missing_or_directory_secrets_are_refused);
+    tcase_add_test(tc, test_random_secrets_differ);
+    suite_add_tcase(s, tc);
+    return s;
+}
