@@ -174,7 +174,7 @@ mc_issuer_t *mc_current_issuer(cmd_parms *cmd)
     return sc->current;
 }
 
-static const char *parse_int(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max,
+const char *mc_parse_int(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max,
                              apr_int64_t *out)
 {
     char *end = NULL;
@@ -196,7 +196,7 @@ const char *mc_parse_seconds(cmd_parms *cmd, const char *arg, apr_int64_t min, a
                              apr_interval_time_t *out)
 {
     apr_int64_t v = 0;
-    const char *err = parse_int(cmd, arg, min, max, &v);
+    const char *err = mc_parse_int(cmd, arg, min, max, &v);
     if (err == NULL) {
         *out = apr_time_from_sec(v);
     }
@@ -299,6 +299,7 @@ static const char *issuer_section(cmd_parms *cmd, void *mconfig, const char *arg
     ic->fetch_timeout = MC_DEFAULT_FETCH_TIMEOUT;
     ic->kid_interval = MC_DEFAULT_KID_INTERVAL;
     ic->max_stale = MC_DEFAULT_MAX_STALE;
+    ic->refresh_waiters = MC_DEFAULT_REFRESH_WAITERS;
 
     sc->current = ic;
     err = ap_walk_config(cmd->directive->first_child, cmd, cmd->context);
@@ -472,7 +473,7 @@ static const char *set_leeway(cmd_parms *cmd, void *mconfig, const char *arg)
     if (err != NULL) {
         return err;
     }
-    return parse_int(cmd, arg, 0, 600, &ic->leeway);
+    return mc_parse_int(cmd, arg, 0, 600, &ic->leeway);
 }
 
 /* ------------------------------------------------------------------ per-directory directives */
@@ -539,7 +540,7 @@ static const char *set_max_token(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     mc_dir_conf_t *dc = mconfig;
     apr_int64_t v = 0;
-    const char *err = parse_int(cmd, arg, 512, 65536, &v);
+    const char *err = mc_parse_int(cmd, arg, 512, 65536, &v);
     if (err != NULL) {
         return err;
     }
@@ -707,11 +708,11 @@ static const char *set_cache(cmd_parms *cmd, void *mconfig, const char *arg)
         return NULL;
     }
     if (strcmp(what, "entries") == 0) {
-        err = parse_int(cmd, arg, 16, 10000000, &v);
+        err = mc_parse_int(cmd, arg, 16, 10000000, &v);
         sc->cache_entries = (apr_size_t)v;
     }
     else {
-        err = parse_int(cmd, arg, 65536, APR_INT64_C(17179869184), &v);
+        err = mc_parse_int(cmd, arg, 65536, APR_INT64_C(17179869184), &v);
         sc->cache_bytes = (apr_size_t)v;
     }
     return err;
@@ -751,6 +752,9 @@ static const command_rec claims_cmds[] = {
                   "Minimum seconds between refreshes caused by unknown kids or failures (default 60)"),
     AP_INIT_TAKE1("ClaimsMaxStale", mc_set_remote, (void *)"stale", RSRC_CONF,
                   "Seconds the last good key set keeps serving while the IdP fails (default 86400)"),
+    AP_INIT_TAKE1("ClaimsRefreshWaiters", mc_set_remote, (void *)"waiters", RSRC_CONF,
+                  "Requests per child process that wait for a key set refresh on an unknown kid; the "
+                  "rest are refused at once (default 2, 0: none wait)"),
     AP_INIT_TAKE1("ClaimsCAFile", mc_set_remote, (void *)"cafile", RSRC_CONF,
                   "CA certificates (PEM) to verify the identity provider (default: system store)"),
     AP_INIT_TAKE1("ClaimsCAPath", mc_set_remote, (void *)"capath", RSRC_CONF,
@@ -761,6 +765,9 @@ static const command_rec claims_cmds[] = {
                  "Allow plain http key set URLs to loopback addresses, for tests (default Off)"),
     AP_INIT_TAKE1("ClaimsKeyCache", mc_set_key_cache, NULL, RSRC_CONF,
                   "socache provider[:args] sharing remote key sets between children (default shmcb)"),
+    AP_INIT_TAKE1("ClaimsCacheSecret", mc_set_cache_secret, NULL, RSRC_CONF,
+                  "File with the secret (32+ bytes) that authenticates records in a shared store; "
+                  "required for ClaimsKeyCache other than shmcb"),
     AP_INIT_TAKE1("ClaimsCache", set_cache, (void *)"switch", RSRC_CONF,
                   "Cache verified tokens in each child (default On)"),
     AP_INIT_TAKE1("ClaimsCacheEntries", set_cache, (void *)"entries", RSRC_CONF,
@@ -928,6 +935,9 @@ static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, 
     const char *err = check_audiences(ptemp, ap_conftree, NULL, sc);
     if (err == NULL) {
         err = check_trust(ptemp, ap_conftree, s);
+    }
+    if (err == NULL) {
+        err = mc_check_key_cache(ptemp, sc);
     }
     if (err != NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM001: %s", err);

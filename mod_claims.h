@@ -70,6 +70,7 @@ typedef struct mc_issuer_t {
     apr_interval_time_t fetch_timeout; /* ClaimsFetchTimeout */
     apr_interval_time_t kid_interval;  /* ClaimsUnknownKidInterval */
     apr_interval_time_t max_stale;     /* ClaimsMaxStale */
+    int refresh_waiters;               /* ClaimsRefreshWaiters: per child process */
     claims_fetch_opts_t fetch;         /* TLS, proxy, size cap, timeout */
     struct mc_remote_t *remote;        /* run-time state, NULL for local-only issuers */
     int index;                         /* slot in the shared counters (mod_claims_status.c) */
@@ -79,6 +80,7 @@ typedef struct mc_srv_conf_t {
     apr_array_header_t *issuers;       /* mc_issuer_t * */
     mc_issuer_t *current;              /* while a <ClaimsIssuer> section is read */
     const char *key_cache;             /* ClaimsKeyCache provider[:args]; NULL: shmcb */
+    struct claims_store_secret_t *cache_secret; /* ClaimsCacheSecret; NULL: none */
     int cache;                         /* ClaimsCache On|Off; CLAIMS_UNSET: on */
     apr_size_t cache_entries;          /* ClaimsCacheEntries; 0: default */
     apr_size_t cache_bytes;            /* ClaimsCacheSize; 0: default */
@@ -144,12 +146,19 @@ void mc_register_identity_hooks(apr_pool_t *p);
 #define MC_DEFAULT_FETCH_TIMEOUT apr_time_from_sec(5)
 #define MC_DEFAULT_KID_INTERVAL apr_time_from_sec(60)
 #define MC_DEFAULT_MAX_STALE apr_time_from_sec(86400)
+#define MC_DEFAULT_REFRESH_WAITERS 2
 /* The issuer's keys for one verification (a claims_keys_fn; baton is the request_rec). */
 const apr_array_header_t *mc_issuer_keys(void *baton, apr_pool_t *p, const claims_issuer_t *issuer,
                                          int refresh);
 /* Directive setters used in mod_claims.c's command table. */
 const char *mc_set_remote(cmd_parms *cmd, void *mconfig, const char *arg);
 const char *mc_set_key_cache(cmd_parms *cmd, void *mconfig, const char *arg);
+const char *mc_set_cache_secret(cmd_parms *cmd, void *mconfig, const char *arg);
+/* configtest: ClaimsKeyCache other than shmcb needs ClaimsCacheSecret (NULL or the error) */
+const char *mc_check_key_cache(apr_pool_t *p, const mc_srv_conf_t *sc);
+/* Where an issuer's keys come from, for the status page and logs: "local" or the URL without
+ * any userinfo. */
+const char *mc_key_source(apr_pool_t *p, const mc_issuer_t *ic);
 /* Start-up: checks the remote issuers' configuration (configtest) */
 const char *mc_check_remote(apr_pool_t *p, mc_issuer_t *ic);
 void mc_register_remote_hooks(apr_pool_t *p);
@@ -174,6 +183,7 @@ void mc_register_status_hooks(apr_pool_t *p);
 
 /* ---- mod_claims.c */
 mc_issuer_t *mc_current_issuer(cmd_parms *cmd);
+const char *mc_parse_int(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max, apr_int64_t *out);
 const char *mc_parse_seconds(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max,
                              apr_interval_time_t *out);
 void mc_core_log(void *baton, claims_log_level_t level, const char *msg);

@@ -9,15 +9,23 @@
  *    discovery metadata (issuer checked), then the JWK Set; it validates the set with the
  *    core's key loader and only then publishes it;
  *  - the published document and its metadata live in an httpd socache (shmcb by default,
- *    ClaimsKeyCache), every access under a global mutex;
+ *    ClaimsKeyCache), every access under a global mutex; each declaration of an issuer (main
+ *    server, every virtual host that declares it again) has records of its own, named by a
+ *    keyed digest of the server, the issuer, the key source and the rules it is parsed under;
+ *  - every record is sealed (claims_store.h): a store other parties can write (memcache,
+ *    redis) needs ClaimsCacheSecret, and a record that fails authentication is ignored,
+ *    logged and fetched again; a child only ever moves to a newer version than it has, so an
+ *    old record played back is not taken either;
  *  - each child parses a published document once per version into its own key set (OpenSSL
  *    objects cannot be shared across processes) and swaps it in; requests hold a reference
  *    to the set they verify with, so a swap never frees keys in use;
  *  - a request whose token names an unknown kid asks the watchdog for a refresh (if the last
- *    attempt is older than ClaimsUnknownKidInterval) and waits for it at most
- *    ClaimsFetchTimeout; otherwise it is refused at once, without any network.
+ *    attempt is older than ClaimsUnknownKidInterval) and, if fewer than ClaimsRefreshWaiters
+ *    requests of its child wait already, waits for it at most ClaimsFetchTimeout; otherwise it
+ *    is refused at once, without any network. Requests with known kids never wait.
  */
 #include "mod_claims.h"
+#include "claims_store.h"
 
 #include "ap_provider.h"
 #include "ap_socache.h"
@@ -26,6 +34,7 @@
 #include "mod_watchdog.h"
 #include "util_mutex.h"
 
+#include <apr_atomic.h>
 #include <apr_optional.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -41,19 +50,22 @@ APLOG_USE_MODULE(claims);
 #define MC_WAIT_STEP apr_time_from_msec(50)
 #define MC_DEFAULT_CACHE "shmcb"
 #define MC_DEFAULT_CACHE_ARGS "(4194304)"
+#define MC_CACHE_NAMESPACE "claims-keys"             /* socache tags are at most 15 characters */
 #define MC_MAX_DOC (256 * 1024)
-#define MC_META_MAGIC 0x434c4d31u  /* "CLM1" */
+#define MC_META_MAGIC 0x434c4d32u                     /* "CLM2": sealed records, 64-bit versions */
+#define MC_STORE_TTL apr_time_from_sec(29 * 86400)   /* below memcached's 30-day relative limit */
+#define MC_ID_LEN (1 + CLAIMS_STORE_ID_LEN)          /* 'm' or 'd', then the declaration's id */
 
-/* What the watchdog publishes about one issuer's key set. */
+/* What the watchdog publishes about one declaration's key set. */
 typedef struct mc_meta_t {
     apr_uint32_t magic;
-    apr_uint32_t gen;                  /* +1 for every published document */
+    apr_int32_t last_status;           /* claims_status_t of the last attempt */
+    apr_uint64_t version;              /* of the published document: grows with every publication */
     apr_time_t fetched_at;             /* last successful fetch */
     apr_time_t expires_at;             /* when the next refresh is due */
     apr_time_t attempt_at;             /* last attempt, successful or not */
     apr_time_t wanted_at;              /* a request asked for a refresh (unknown kid) */
-    apr_uint32_t fetches;              /* network fetches so far */
-    apr_int32_t last_status;           /* claims_status_t of the last attempt */
+    apr_uint64_t fetches;              /* network fetches so far */
     char last_error[256];
     char jwks_uri[1024];
 } mc_meta_t;
@@ -64,7 +76,7 @@ typedef struct mc_keyset_t {
     apr_array_header_t *keys;          /* claims_key_t *: local keys, then remote ones */
     apr_time_t fetched_at;
     apr_time_t due_at;                 /* when the provider should have sent a newer set */
-    apr_uint32_t gen;
+    apr_uint64_t version;
     int refs;
     int retired;
 } mc_keyset_t;
@@ -72,13 +84,18 @@ typedef struct mc_keyset_t {
 typedef struct mc_remote_t {
     mc_issuer_t *ic;
     server_rec *s;
-    const char *meta_key;
-    const char *doc_key;
-    apr_thread_mutex_t *lock;          /* child-local: current, last_sync */
+    unsigned char meta_id[MC_ID_LEN];  /* keyed digests naming this declaration (CL-90, CL-91) */
+    unsigned char doc_id[MC_ID_LEN];
+    apr_thread_mutex_t *lock;          /* child-local: current, refs */
+    apr_thread_mutex_t *sync_lock;     /* child-local: one thread brings the set up to date */
     mc_keyset_t *current;
-    apr_time_t last_sync;
+    apr_time_t last_sync;              /* under sync_lock */
+    volatile apr_uint32_t waiting;     /* requests of this child waiting for a refresh */
+    volatile apr_uint32_t has_set;     /* current was set once */
+    apr_time_t wd_attempt_at;          /* watchdog: its last attempt, when nothing was readable */
     int stale_logged;
     int failing;                       /* watchdog: the last attempt failed (log once) */
+    int auth_failed;                   /* a record failed authentication (log once per streak) */
 } mc_remote_t;
 
 typedef struct mc_release_t {
@@ -89,7 +106,8 @@ typedef struct mc_release_t {
 static ap_socache_provider_t *cache_provider;
 static ap_socache_instance_t *cache_instance;
 static apr_global_mutex_t *cache_mutex;
-static apr_array_header_t *remotes;    /* mc_remote_t *, every remote issuer of every server */
+static const claims_store_secret_t *store_secret;
+static apr_array_header_t *remotes;    /* mc_remote_t *, every remote declaration of every server */
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register_callback;
@@ -134,6 +152,14 @@ const char *mc_set_remote(cmd_parms *cmd, void *mconfig, const char *arg)
     else if (strcmp(what, "stale") == 0) {
         return mc_parse_seconds(cmd, arg, 1, 30 * 86400, &ic->max_stale);
     }
+    else if (strcmp(what, "waiters") == 0) {
+        apr_int64_t n = 0;
+        const char *err = mc_parse_int(cmd, arg, 0, 1000, &n);
+        if (err == NULL) {
+            ic->refresh_waiters = (int)n;
+        }
+        return err;
+    }
     else if (strcmp(what, "cafile") == 0 || strcmp(what, "capath") == 0) {
         const char *path = ap_server_root_relative(cmd->pool, arg);
         apr_finfo_t fi;
@@ -177,12 +203,71 @@ const char *mc_set_key_cache(cmd_parms *cmd, void *mconfig, const char *arg)
     return NULL;
 }
 
+const char *mc_set_cache_secret(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    mc_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config, &claims_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *path;
+    claims_store_secret_t *secret = NULL;
+    char *why = NULL;
+    if (err != NULL) {
+        return err;
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (path == NULL || *arg == '\0') {
+        return apr_psprintf(cmd->pool, "ClaimsCacheSecret: invalid file path \"%s\"", arg);
+    }
+    if (claims_store_secret_load(cmd->pool, path, &secret, &why) != CLAIMS_OK) {
+        return apr_psprintf(cmd->pool, "ClaimsCacheSecret: %s", why);
+    }
+    sc->cache_secret = secret;
+    return NULL;
+}
+
+/* The provider name of a ClaimsKeyCache value ("memcache" of "memcache:host:port"). */
+static const char *provider_name(apr_pool_t *p, const char *spec)
+{
+    const char *sep = strchr(spec, ':');
+    return sep != NULL ? apr_pstrndup(p, spec, (apr_size_t)(sep - spec)) : spec;
+}
+
+/* configtest: a store other parties can write is only used with a secret to authenticate it. */
+const char *mc_check_key_cache(apr_pool_t *p, const mc_srv_conf_t *sc)
+{
+    const char *name;
+    if (sc->key_cache == NULL) {
+        return NULL;  /* shmcb, needed (and checked at start) only where a key set is remote */
+    }
+    name = provider_name(p, sc->key_cache);
+    if (ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION) == NULL) {
+        return apr_psprintf(p, "remote key sets need the socache provider \"%s\" (ClaimsKeyCache): load it, "
+                            "e.g. a2enmod socache_%s", name, name);
+    }
+    if (strcmp(name, MC_DEFAULT_CACHE) != 0 && sc->cache_secret == NULL) {
+        return apr_psprintf(p, "ClaimsKeyCache %s: a store outside this machine's shared memory can be "
+                            "written by others: set ClaimsCacheSecret to a file of at least %d random bytes "
+                            "that every server sharing the store has (e.g. openssl rand -base64 48)",
+                            sc->key_cache, CLAIMS_STORE_SECRET_MIN);
+    }
+    return NULL;
+}
+
 const char *mc_check_remote(apr_pool_t *p, mc_issuer_t *ic)
 {
     const char *why;
     if (ic->jwks_url != NULL && ic->discovery_url != NULL) {
         return apr_psprintf(p, "<ClaimsIssuer %s> (%s): use ClaimsJWKS or ClaimsDiscovery, not both",
                             ic->core.iss, ic->where);
+    }
+    for (int i = 0; (ic->jwks_url != NULL || ic->discovery_url != NULL) && i < ic->key_specs->nelts; i++) {
+        const mc_key_spec_t *ks = &APR_ARRAY_IDX(ic->key_specs, i, mc_key_spec_t);
+        if (ks->secret) {
+            /* an issuer's keys are all HMAC or all public (CL-28): every refresh would fail */
+            return apr_psprintf(p, "<ClaimsIssuer %s> (%s): ClaimsSecretFile (%s) cannot be combined with %s: "
+                                "a remote key set holds public keys, and one issuer's keys are either all "
+                                "HMAC secrets or all public keys", ic->core.iss, ic->where, ks->where,
+                                ic->jwks_url != NULL ? "ClaimsJWKS" : "ClaimsDiscovery");
+        }
     }
     if (ic->jwks_url != NULL && (why = claims_fetch_check_url(p, ic->jwks_url, ic->fetch.allow_http_loopback))) {
         return apr_psprintf(p, "ClaimsJWKS %s: %s", ic->jwks_url, why);
@@ -198,46 +283,108 @@ const char *mc_check_remote(apr_pool_t *p, mc_issuer_t *ic)
 
 /* ------------------------------------------------------------------ shared store */
 
-static apr_status_t shared_get(mc_remote_t *rm, const char *key, void *buf, unsigned int *len, apr_pool_t *p)
+/* Every record is sealed (claims_store.h): under ClaimsCacheSecret for a store other parties
+ * may write (memcache, redis, ...), under a random secret of this start for shmcb. A record
+ * that fails is treated as absent, logged once per streak, and fetched again from the IdP. */
+static void auth_failed(mc_remote_t *rm, const char *what)
+{
+    if (!rm->auth_failed) {
+        rm->auth_failed = 1;
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, rm->s, "CLM065: issuer %s: the %s record read from "
+                     "ClaimsKeyCache failed authentication (written by a party without ClaimsCacheSecret, "
+                     "or by a server with another secret): ignored, the key set is fetched again from the "
+                     "identity provider", rm->ic->core.iss, what);
+    }
+}
+
+/* The raw store operations, called with cache_mutex held. Every provider gets an expiry inside
+ * its own rules (MC_STORE_TTL): memcached reads more than 30 days as an absolute date (in 1970,
+ * so the record is gone at once), mod_socache_redis turns a past one into ~136 years; a record
+ * that expires is simply fetched again. */
+static apr_status_t get_locked(mc_remote_t *rm, const unsigned char *id, unsigned char *buf, unsigned int cap,
+                               const unsigned char **data, apr_size_t *dlen, apr_pool_t *p)
+{
+    unsigned int len = cap;
+    apr_status_t rv = cache_provider->retrieve(cache_instance, rm->s, id, MC_ID_LEN, buf, &len, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (claims_store_open(store_secret, id, MC_ID_LEN, buf, len, data, dlen) != CLAIMS_OK) {
+        auth_failed(rm, id[0] == 'm' ? "state" : "key set");
+        return APR_EGENERAL;
+    }
+    rm->auth_failed = 0;
+    return APR_SUCCESS;
+}
+
+static apr_status_t put_locked(mc_remote_t *rm, const unsigned char *id, const void *data, apr_size_t len,
+                               apr_pool_t *p)
+{
+    apr_size_t rlen = 0;
+    unsigned char *rec = claims_store_seal(p, store_secret, id, MC_ID_LEN, data, len, &rlen);
+    if (rec == NULL) {
+        return APR_EGENERAL;
+    }
+    return cache_provider->store(cache_instance, rm->s, id, MC_ID_LEN, apr_time_now() + MC_STORE_TTL, rec,
+                                 (unsigned int)rlen, p);
+}
+
+static apr_status_t store_get(mc_remote_t *rm, const unsigned char *id, unsigned char *buf, unsigned int cap,
+                              const unsigned char **data, apr_size_t *dlen, apr_pool_t *p)
 {
     apr_status_t rv;
     if ((rv = apr_global_mutex_lock(cache_mutex)) != APR_SUCCESS) {
         return rv;
     }
-    rv = cache_provider->retrieve(cache_instance, rm->s, (const unsigned char *)key, (unsigned int)strlen(key),
-                                  buf, len, p);
+    rv = get_locked(rm, id, buf, cap, data, dlen, p);
     apr_global_mutex_unlock(cache_mutex);
     return rv;
 }
 
-static apr_status_t shared_put(mc_remote_t *rm, const char *key, const void *buf, unsigned int len, apr_pool_t *p)
+static apr_status_t store_put(mc_remote_t *rm, const unsigned char *id, const void *data, apr_size_t len,
+                              apr_pool_t *p)
 {
     apr_status_t rv;
-    apr_time_t expiry = apr_time_now() + apr_time_from_sec(400 * 86400);
     if ((rv = apr_global_mutex_lock(cache_mutex)) != APR_SUCCESS) {
         return rv;
     }
-    rv = cache_provider->store(cache_instance, rm->s, (const unsigned char *)key, (unsigned int)strlen(key),
-                               expiry, (unsigned char *)buf, len, p);
+    rv = put_locked(rm, id, data, len, p);
     apr_global_mutex_unlock(cache_mutex);
     return rv;
+}
+
+static int decode_meta(const unsigned char *data, apr_size_t len, mc_meta_t *meta)
+{
+    if (len != sizeof(*meta)) {
+        memset(meta, 0, sizeof(*meta));
+        return 0;
+    }
+    memcpy(meta, data, sizeof(*meta));
+    if (meta->magic != MC_META_MAGIC) {
+        memset(meta, 0, sizeof(*meta));
+        return 0;
+    }
+    meta->last_error[sizeof(meta->last_error) - 1] = '\0';
+    meta->jwks_uri[sizeof(meta->jwks_uri) - 1] = '\0';
+    return 1;
 }
 
 static int read_meta(mc_remote_t *rm, mc_meta_t *meta, apr_pool_t *p)
 {
-    unsigned int len = sizeof(*meta);
-    if (shared_get(rm, rm->meta_key, meta, &len, p) != APR_SUCCESS || len != sizeof(*meta)
-        || meta->magic != MC_META_MAGIC) {
+    unsigned char buf[sizeof(*meta) + CLAIMS_STORE_OVERHEAD];
+    const unsigned char *data = NULL;
+    apr_size_t len = 0;
+    if (store_get(rm, rm->meta_id, buf, sizeof(buf), &data, &len, p) != APR_SUCCESS) {
         memset(meta, 0, sizeof(*meta));
         return 0;
     }
-    return 1;
+    return decode_meta(data, len, meta);
 }
 
 static apr_status_t write_meta(mc_remote_t *rm, mc_meta_t *meta, apr_pool_t *p)
 {
     meta->magic = MC_META_MAGIC;
-    return shared_put(rm, rm->meta_key, meta, sizeof(*meta), p);
+    return store_put(rm, rm->meta_id, meta, sizeof(*meta), p);
 }
 
 /* ------------------------------------------------------------------ parsing a key set */
@@ -310,34 +457,76 @@ static claims_status_t fetch_set(mc_remote_t *rm, apr_pool_t *p, mc_meta_t *meta
     return CLAIMS_OK;
 }
 
+/* Whether the watchdog should fetch now. */
+static int refresh_due(mc_remote_t *rm, const mc_meta_t *meta, int have, apr_time_t now)
+{
+    const mc_issuer_t *ic = rm->ic;
+    if (!have) {
+        /* nothing published (first start), or the store is down or its record was refused:
+         * fetch, but no more often than a failing IdP would be asked */
+        return rm->wd_attempt_at == 0 || now - rm->wd_attempt_at >= ic->kid_interval;
+    }
+    if (meta->wanted_at > meta->attempt_at) {
+        return 1;  /* a request met an unknown kid; it checked the rate limit */
+    }
+    if (meta->last_status != CLAIMS_OK) {
+        return now - meta->attempt_at >= ic->kid_interval;  /* retry a failing IdP gently */
+    }
+    return now >= meta->expires_at;
+}
+
+/* Publishes a fetched document: the document record first, then the state that names it. */
+static apr_status_t publish(mc_remote_t *rm, apr_pool_t *p, mc_meta_t *meta, const char *doc, apr_size_t len,
+                            apr_int64_t max_age, apr_time_t now)
+{
+    mc_issuer_t *ic = rm->ic;
+    apr_interval_time_t every = ic->refresh;
+    unsigned char *buf = apr_palloc(p, sizeof(apr_uint64_t) + len);
+    /* versions only grow, across restarts and servers too: a child never goes back to an older
+     * document, even one whose record is authentic (played back from an earlier state) */
+    apr_uint64_t version = (apr_uint64_t)now > meta->version ? (apr_uint64_t)now : meta->version + 1;
+    apr_status_t rv;
+
+    if (max_age >= 0 && apr_time_from_sec(max_age) < every) {
+        /* Cache-Control bounds it, but no-cache or max-age=0 must not mean "every tick":
+         * ClaimsUnknownKidInterval is the floor of every refresh we cause */
+        every = apr_time_from_sec(max_age);
+        if (every < ic->kid_interval) {
+            every = ic->kid_interval;
+        }
+    }
+    memcpy(buf, &version, sizeof(version));
+    memcpy(buf + sizeof(version), doc, len);
+    rv = store_put(rm, rm->doc_id, buf, sizeof(version) + len, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    meta->version = version;
+    meta->fetched_at = now;
+    meta->expires_at = now + every;
+    meta->last_error[0] = '\0';
+    ap_log_error(APLOG_MARK, rm->failing ? APLOG_NOTICE : APLOG_INFO, 0, rm->s,
+                 "CLM050: issuer %s: key set refreshed (version %" APR_UINT64_T_FMT ", next in %"
+                 APR_TIME_T_FMT " s)", ic->core.iss, version, apr_time_sec(every));
+    return APR_SUCCESS;
+}
+
 static void refresh_one(mc_remote_t *rm, apr_pool_t *p)
 {
     mc_issuer_t *ic = rm->ic;
     mc_meta_t meta;
     apr_time_t now = apr_time_now();
     int have = read_meta(rm, &meta, p);
-    int due;
     char *doc = NULL;
     apr_size_t len = 0;
     apr_int64_t max_age = -1;
     const char *err = NULL;
     claims_status_t st;
 
-    if (!have) {
-        due = 1;  /* first fetch after start-up */
-    }
-    else if (meta.wanted_at > meta.attempt_at) {
-        due = 1;  /* a request met an unknown kid; it checked the rate limit */
-    }
-    else if (meta.last_status != CLAIMS_OK) {
-        due = now - meta.attempt_at >= ic->kid_interval;  /* retry a failing IdP gently */
-    }
-    else {
-        due = now >= meta.expires_at;
-    }
-    if (!due) {
+    if (!refresh_due(rm, &meta, have, now)) {
         return;
     }
+    rm->wd_attempt_at = now;
     st = fetch_set(rm, p, &meta, &doc, &len, &max_age, &err);
     now = apr_time_now();
     /* re-read: a request may have asked for a refresh meanwhile; keep its wish if newer */
@@ -346,48 +535,34 @@ static void refresh_one(mc_remote_t *rm, apr_pool_t *p)
         if (read_meta(rm, &cur, p)) {
             cur.fetches = meta.fetches;
             apr_cpystrn(cur.jwks_uri, meta.jwks_uri, sizeof(cur.jwks_uri));
+            if (cur.version < meta.version) {
+                cur.version = meta.version;
+            }
             meta = cur;
         }
     }
     meta.attempt_at = now;
     meta.last_status = st;
     if (st == CLAIMS_OK) {
-        apr_interval_time_t every = ic->refresh;
-        unsigned char *buf = apr_palloc(p, sizeof(apr_uint32_t) + len);
-        apr_uint32_t gen = meta.gen + 1;
-        if (max_age >= 0 && apr_time_from_sec(max_age) < every) {
-            /* Cache-Control bounds it, but no-cache or max-age=0 must not mean "every tick":
-             * ClaimsUnknownKidInterval is the floor of every refresh we cause */
-            every = apr_time_from_sec(max_age);
-            if (every < ic->kid_interval) {
-                every = ic->kid_interval;
-            }
-        }
-        memcpy(buf, &gen, sizeof(gen));
-        memcpy(buf + sizeof(gen), doc, len);
-        if (shared_put(rm, rm->doc_key, buf, (unsigned int)(sizeof(gen) + len), p) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, rm->s, "CLM053: issuer %s: the key set (%" APR_SIZE_T_FMT
-                         " bytes) does not fit into ClaimsKeyCache", ic->core.iss, len);
+        apr_status_t rv = publish(rm, p, &meta, doc, len, max_age, now);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, rm->failing ? APLOG_DEBUG : APLOG_ERR, rv, rm->s, "CLM053: issuer %s: "
+                         "the key set (%" APR_SIZE_T_FMT " bytes) could not be stored in ClaimsKeyCache (too "
+                         "large, or the store is unreachable)", ic->core.iss, len);
             meta.last_status = CLAIMS_ERR_INTERNAL;
-            apr_cpystrn(meta.last_error, "key set does not fit into the key cache", sizeof(meta.last_error));
-            write_meta(rm, &meta, p);
-            return;
+            apr_cpystrn(meta.last_error, "key set could not be stored in the key cache", sizeof(meta.last_error));
+            rm->failing = 1;
         }
-        meta.gen = gen;
-        meta.fetched_at = now;
-        meta.expires_at = now + every;
-        meta.last_error[0] = '\0';
-        ap_log_error(APLOG_MARK, rm->failing ? APLOG_NOTICE : APLOG_INFO, 0, rm->s,
-                     "CLM050: issuer %s: key set refreshed (version %u, next in %" APR_TIME_T_FMT " s)",
-                     ic->core.iss, gen, apr_time_sec(every));
-        rm->failing = 0;
+        else {
+            rm->failing = 0;
+        }
     }
     else {
         apr_cpystrn(meta.last_error, err != NULL ? err : claims_status_text(st), sizeof(meta.last_error));
         /* logged once per failure streak, not per attempt or request */
         ap_log_error(APLOG_MARK, rm->failing ? APLOG_DEBUG : APLOG_ERR, 0, rm->s,
                      "CLM051: issuer %s: key set fetch failed, %s: %s", ic->core.iss,
-                     meta.gen > 0 ? "keeping the last good set" : "no keys yet, tokens are refused",
+                     meta.version > 0 ? "keeping the last good set" : "no keys yet, tokens are refused",
                      meta.last_error);
         rm->failing = 1;
     }
@@ -429,50 +604,125 @@ static apr_status_t release_keyset(void *data)
     return APR_SUCCESS;
 }
 
-/* Brings the child's key set up to the published version (if newer). Called with rm->lock. */
-static void sync_keyset(mc_remote_t *rm, apr_pool_t *p, mc_meta_t *meta)
+/* Asks the watchdog for a refresh (a request met an unknown kid, or a published document was
+ * refused), at most once per ClaimsUnknownKidInterval; read and written under the store's
+ * lock, so that of all requests of all children only one asks. */
+static void ask_refresh(mc_remote_t *rm, apr_pool_t *p, request_rec *r, apr_time_t now)
 {
-    unsigned int cap = MC_MAX_DOC + sizeof(apr_uint32_t), len = cap;
-    unsigned char *buf;
-    apr_uint32_t gen;
+    unsigned char buf[sizeof(mc_meta_t) + CLAIMS_STORE_OVERHEAD];
+    const unsigned char *data = NULL;
+    apr_size_t len = 0;
+    mc_meta_t cur;
+
+    if (apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
+        return;
+    }
+    if (get_locked(rm, rm->meta_id, buf, sizeof(buf), &data, &len, p) == APR_SUCCESS
+        && decode_meta(data, len, &cur) && cur.wanted_at <= cur.attempt_at
+        && now - cur.attempt_at >= rm->ic->kid_interval) {
+        cur.wanted_at = now;
+        if (put_locked(rm, rm->meta_id, &cur, sizeof(cur), p) == APR_SUCCESS && r != NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM056: issuer %s: unknown kid, key set refresh "
+                          "requested", rm->ic->core.iss);
+        }
+    }
+    apr_global_mutex_unlock(cache_mutex);
+}
+
+/* Parses the published document of meta's version; NULL when it cannot be had (yet). */
+static mc_keyset_t *load_published(mc_remote_t *rm, apr_pool_t *p, const mc_meta_t *meta)
+{
+    unsigned int cap = MC_MAX_DOC + sizeof(apr_uint64_t) + CLAIMS_STORE_OVERHEAD;
+    unsigned char *buf = apr_palloc(p, cap);
+    const unsigned char *data = NULL;
+    apr_size_t len = 0;
+    apr_uint64_t version;
     apr_pool_t *kp;
     apr_array_header_t *keys = NULL;
     char *err = NULL;
     mc_keyset_t *ks;
+    apr_status_t rv = store_get(rm, rm->doc_id, buf, cap, &data, &len, p);
 
-    rm->last_sync = apr_time_now();
-    if (!read_meta(rm, meta, p) || meta->gen == 0 || (rm->current != NULL && rm->current->gen == meta->gen)) {
-        return;
+    if (rv == APR_EGENERAL) {
+        ask_refresh(rm, p, NULL, apr_time_now());  /* refused: have the IdP's set published again */
+        return NULL;
     }
-    buf = apr_palloc(p, cap);
-    if (shared_get(rm, rm->doc_key, buf, &len, p) != APR_SUCCESS || len < sizeof(gen)) {
-        return;
+    if (rv != APR_SUCCESS || len < sizeof(version)) {
+        return NULL;
     }
-    memcpy(&gen, buf, sizeof(gen));
-    if (gen != meta->gen) {
-        return;  /* published while we looked: next time */
+    memcpy(&version, data, sizeof(version));
+    if (version != meta->version) {
+        return NULL;  /* published while we looked: next time */
     }
     apr_pool_create(&kp, NULL);
-    if (parse_set(kp, rm->ic, (const char *)buf + sizeof(gen), len - sizeof(gen),
+    if (parse_set(kp, rm->ic, (const char *)data + sizeof(version), len - sizeof(version),
                   meta->jwks_uri[0] ? meta->jwks_uri : rm->ic->jwks_url, &keys, &err) != CLAIMS_OK) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, rm->s, "CLM052: issuer %s: published key set refused: %s",
                      rm->ic->core.iss, err != NULL ? err : "invalid");
         apr_pool_destroy(kp);
-        return;
+        return NULL;
     }
     ks = apr_pcalloc(kp, sizeof(*ks));
     ks->pool = kp;
     ks->keys = keys;
-    ks->gen = gen;
+    ks->version = version;
     ks->fetched_at = meta->fetched_at;
     ks->due_at = meta->expires_at;
     ks->refs = 1;  /* held by rm->current */
+    return ks;
+}
+
+/* Brings the child's key set up to the published version, if that is newer than its own (an
+ * older version, even an authentic one played back into the store, is never taken). Called
+ * with rm->sync_lock; the store is read and the document parsed without rm->lock, so threads
+ * verifying with the current set never wait for it. */
+static void sync_keyset(mc_remote_t *rm, apr_pool_t *p)
+{
+    mc_meta_t meta;
+    mc_keyset_t *ks, *cur;
+    apr_uint64_t have;
+
+    rm->last_sync = apr_time_now();
+    apr_thread_mutex_lock(rm->lock);
+    cur = rm->current;
+    have = cur != NULL ? cur->version : 0;
+    apr_thread_mutex_unlock(rm->lock);
+    if (!read_meta(rm, &meta, p) || meta.version == 0) {
+        return;
+    }
+    if (meta.version <= have) {
+        if (meta.version == have && cur != NULL) {
+            apr_thread_mutex_lock(rm->lock);
+            cur->due_at = meta.expires_at;  /* refreshed with the same document: not stale */
+            apr_thread_mutex_unlock(rm->lock);
+        }
+        return;
+    }
+    if ((ks = load_published(rm, p, &meta)) == NULL) {
+        return;
+    }
+    apr_thread_mutex_lock(rm->lock);
     if (rm->current != NULL) {
         rm->current->retired = 1;
         keyset_unref(rm, rm->current);
     }
     rm->current = ks;
     rm->stale_logged = 0;
+    apr_thread_mutex_unlock(rm->lock);
+    apr_atomic_set32(&rm->has_set, 1);
+}
+
+/* Syncs if a second has passed; must: also when another thread is at it (wait for it). */
+static void maybe_sync(mc_remote_t *rm, apr_pool_t *p, int must)
+{
+    apr_status_t rv = must ? apr_thread_mutex_lock(rm->sync_lock) : apr_thread_mutex_trylock(rm->sync_lock);
+    if (rv != APR_SUCCESS) {
+        return;  /* another thread syncs: verify with the set we have */
+    }
+    if (must || apr_time_now() - rm->last_sync >= MC_SYNC_INTERVAL) {
+        sync_keyset(rm, p);
+    }
+    apr_thread_mutex_unlock(rm->sync_lock);
 }
 
 /* The current key set for a request (referenced until p is cleared), or the local keys. */
@@ -481,23 +731,29 @@ static const apr_array_header_t *use_keyset(mc_remote_t *rm, apr_pool_t *p, requ
     mc_keyset_t *ks;
     mc_release_t *rel;
     apr_time_t now = apr_time_now();
+    int stale = 0;
 
+    apr_thread_mutex_lock(rm->lock);
     ks = rm->current;
+    /* stale counts from when a refresh was due, not from the fetch: a healthy provider whose
+     * refresh interval is longer than ClaimsMaxStale does not lose its keys */
+    if (ks != NULL && now - ks->due_at > rm->ic->max_stale) {
+        stale = !rm->stale_logged;
+        rm->stale_logged = 1;
+        ks = NULL;
+    }
+    if (ks != NULL) {
+        ks->refs++;
+    }
+    apr_thread_mutex_unlock(rm->lock);
+    if (stale) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CLM054: issuer %s: the key set is older than "
+                      "ClaimsMaxStale and the identity provider still fails: its remote keys are no "
+                      "longer trusted", rm->ic->core.iss);
+    }
     if (ks == NULL) {
         return rm->ic->core.keys;
     }
-    /* stale counts from when a refresh was due, not from the fetch: a healthy provider whose
-     * refresh interval is longer than ClaimsMaxStale does not lose its keys */
-    if (now - ks->due_at > rm->ic->max_stale) {
-        if (!rm->stale_logged) {
-            rm->stale_logged = 1;
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CLM054: issuer %s: the key set is older than "
-                          "ClaimsMaxStale and the identity provider still fails: its remote keys are no "
-                          "longer trusted", rm->ic->core.iss);
-        }
-        return rm->ic->core.keys;
-    }
-    ks->refs++;
     rel = apr_palloc(p, sizeof(*rel));
     rel->rm = rm;
     rel->ks = ks;
@@ -505,56 +761,39 @@ static const apr_array_header_t *use_keyset(mc_remote_t *rm, apr_pool_t *p, requ
     return ks->keys;
 }
 
-/* A token's kid matched nothing: ask for a refresh if allowed and wait for it, bounded. */
+/* A token's kid matched nothing: ask for a refresh if allowed, and wait for it, bounded in
+ * time (ClaimsFetchTimeout) and in how many requests of this child wait (ClaimsRefreshWaiters):
+ * a flood of unknown kids while the IdP is slow must not take every worker. */
 static void want_refresh(mc_remote_t *rm, apr_pool_t *p, request_rec *r)
 {
     mc_meta_t meta;
-    apr_time_t now = apr_time_now(), deadline;
-    apr_time_t asked;
+    apr_time_t now = apr_time_now(), deadline, asked;
+    int have = read_meta(rm, &meta, p), seen = 0;
 
-    if (!read_meta(rm, &meta, p)) {
-        /* nothing published yet: the first fetch is under way, wait for it */
-        memset(&meta, 0, sizeof(meta));
-    }
-    else if (meta.wanted_at > meta.attempt_at) {
-        /* someone asked already: wait for that fetch */
-    }
-    else if (now - meta.attempt_at < rm->ic->kid_interval) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM055: issuer %s: unknown kid, the key set was "
-                      "refreshed less than ClaimsUnknownKidInterval ago: no refresh", rm->ic->core.iss);
-        return;
-    }
-    else {
-        meta.wanted_at = now;
-        if (apr_global_mutex_lock(cache_mutex) == APR_SUCCESS) {
-            /* re-check under the lock so that only one request asks */
-            mc_meta_t cur;
-            unsigned int len = sizeof(cur);
-            apr_status_t rv = cache_provider->retrieve(cache_instance, rm->s, (const unsigned char *)rm->meta_key,
-                                                       (unsigned int)strlen(rm->meta_key), (unsigned char *)&cur,
-                                                       &len, p);
-            if (rv == APR_SUCCESS && len == sizeof(cur) && cur.magic == MC_META_MAGIC
-                && cur.wanted_at <= cur.attempt_at && now - cur.attempt_at >= rm->ic->kid_interval) {
-                cur.wanted_at = now;
-                cache_provider->store(cache_instance, rm->s, (const unsigned char *)rm->meta_key,
-                                      (unsigned int)strlen(rm->meta_key),
-                                      now + apr_time_from_sec(400 * 86400), (unsigned char *)&cur,
-                                      sizeof(cur), p);
-                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM056: issuer %s: unknown kid, key set refresh "
-                              "requested", rm->ic->core.iss);
-            }
-            apr_global_mutex_unlock(cache_mutex);
+    if (have && meta.wanted_at <= meta.attempt_at) {
+        if (now - meta.attempt_at < rm->ic->kid_interval) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM055: issuer %s: unknown kid, the key set was "
+                          "refreshed less than ClaimsUnknownKidInterval ago: no refresh", rm->ic->core.iss);
+            return;
         }
+        ask_refresh(rm, p, r, now);
+    }
+    /* else nothing is published yet (the first fetch is under way), or a refresh was asked for */
+    if (apr_atomic_inc32(&rm->waiting) >= (apr_uint32_t)rm->ic->refresh_waiters) {
+        apr_atomic_dec32(&rm->waiting);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM066: issuer %s: unknown kid, %d request(s) of this "
+                      "process already wait for the key set refresh (ClaimsRefreshWaiters): answered at once",
+                      rm->ic->core.iss, rm->ic->refresh_waiters);
+        return;
     }
     asked = meta.attempt_at;
     /* the request waits at most ClaimsFetchTimeout; a slower fetch finishes in the background */
     deadline = now + rm->ic->fetch_timeout;
-    while (apr_time_now() < deadline) {
+    while (!seen && apr_time_now() < deadline) {
         apr_sleep(MC_WAIT_STEP);
-        if (read_meta(rm, &meta, p) && meta.attempt_at > asked) {
-            break;
-        }
+        seen = read_meta(rm, &meta, p) && meta.attempt_at > asked;
     }
+    apr_atomic_dec32(&rm->waiting);
 }
 
 const apr_array_header_t *mc_issuer_keys(void *baton, apr_pool_t *p, const claims_issuer_t *issuer, int refresh)
@@ -562,22 +801,19 @@ const apr_array_header_t *mc_issuer_keys(void *baton, apr_pool_t *p, const claim
     request_rec *r = baton;
     const mc_issuer_t *ic = (const mc_issuer_t *)issuer;
     mc_remote_t *rm = ic->remote;
-    const apr_array_header_t *keys;
-    mc_meta_t meta;
 
     if (rm == NULL || rm->lock == NULL) {
         return issuer->keys;
     }
     if (refresh) {
+        /* also without a refresh of our own: another may have published the kid meanwhile */
         want_refresh(rm, p, r);
+        maybe_sync(rm, p, 1);
     }
-    apr_thread_mutex_lock(rm->lock);
-    if (refresh || rm->current == NULL || apr_time_now() - rm->last_sync >= MC_SYNC_INTERVAL) {
-        sync_keyset(rm, p, &meta);
+    else {
+        maybe_sync(rm, p, !apr_atomic_read32(&rm->has_set));
     }
-    keys = use_keyset(rm, p, r);
-    apr_thread_mutex_unlock(rm->lock);
-    return keys;
+    return use_keyset(rm, p, r);
 }
 
 void mc_describe_keys(request_rec *r, const mc_issuer_t *ic, mc_keys_info_t *out)
@@ -591,9 +827,9 @@ void mc_describe_keys(request_rec *r, const mc_issuer_t *ic, mc_keys_info_t *out
         return;
     }
     out->remote = 1;
-    out->source = ic->jwks_url != NULL ? ic->jwks_url : ic->discovery_url;
+    out->source = mc_key_source(r->pool, ic);
     if (read_meta(rm, &meta, r->pool)) {
-        out->version = meta.gen;
+        out->version = meta.version;
         out->fetched_at = meta.fetched_at;
         out->next_at = meta.last_status == CLAIMS_OK ? meta.expires_at : meta.attempt_at + ic->kid_interval;
         out->attempt_at = meta.attempt_at;
@@ -603,7 +839,50 @@ void mc_describe_keys(request_rec *r, const mc_issuer_t *ic, mc_keys_info_t *out
     }
 }
 
+const char *mc_key_source(apr_pool_t *p, const mc_issuer_t *ic)
+{
+    if (ic->jwks_url == NULL && ic->discovery_url == NULL) {
+        return "local";
+    }
+    return apr_pstrdup(p, ic->jwks_url != NULL ? ic->jwks_url : ic->discovery_url); /* REDACT */
+}
+
 /* ------------------------------------------------------------------ start-up */
+
+/* The records of one declaration (CL-91): a main server and each virtual host that declares an
+ * issuer again fetch and parse under their own rules, so one never reads or blocks another's.
+ * Servers of a fleet with the same configuration name the same records and share them. */
+static void name_declaration(mc_remote_t *rm, server_rec *main_server, apr_pool_t *p)
+{
+    const mc_issuer_t *ic = rm->ic;
+    const char *local = "";
+    const char *parts[10];
+    unsigned char id[CLAIMS_STORE_ID_LEN];
+
+    for (int i = 0; ic->core.keys != NULL && i < ic->core.keys->nelts; i++) {
+        const claims_key_t *k = APR_ARRAY_IDX(ic->core.keys, i, const claims_key_t *);
+        local = apr_pstrcat(p, local, claims_alg_name(k->alg), ":",
+                            k->kid != NULL ? apr_pstrmemdup(p, k->kid, k->kid_len) : "", " ", NULL);
+    }
+    parts[0] = "key set v2";
+    parts[1] = rm->s == main_server ? "main server"
+               : apr_psprintf(p, "virtual host %s:%u", rm->s->server_hostname != NULL ? rm->s->server_hostname
+                                                        : "", (unsigned)rm->s->port);
+    parts[2] = ic->core.iss;
+    parts[3] = ic->jwks_url != NULL ? apr_pstrcat(p, "jwks ", ic->jwks_url, NULL)
+                                    : apr_pstrcat(p, "discovery ", ic->discovery_url, NULL);
+    parts[4] = apr_psprintf(p, "%u", (unsigned)ic->core.algs);
+    parts[5] = ic->fetch.ca_file != NULL ? ic->fetch.ca_file : "";
+    parts[6] = ic->fetch.ca_path != NULL ? ic->fetch.ca_path : "";
+    parts[7] = ic->fetch.proxy != NULL ? ic->fetch.proxy : "";
+    parts[8] = ic->fetch.allow_http_loopback ? "http" : "https";
+    parts[9] = local;
+    claims_store_id(store_secret, parts, 10, id);
+    rm->meta_id[0] = 'm';
+    rm->doc_id[0] = 'd';
+    memcpy(rm->meta_id + 1, id, sizeof(id));
+    memcpy(rm->doc_id + 1, id, sizeof(id));
+}
 
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
@@ -612,6 +891,7 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     cache_provider = NULL;
     cache_instance = NULL;
     cache_mutex = NULL;
+    store_secret = NULL;
     return OK;
 }
 
@@ -648,8 +928,6 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
             rm = apr_pcalloc(pconf, sizeof(*rm));
             rm->ic = ic;
             rm->s = v;
-            rm->meta_key = apr_pstrcat(pconf, "claims-m:", ic->core.iss, NULL);
-            rm->doc_key = apr_pstrcat(pconf, "claims-d:", ic->core.iss, NULL);
             ic->remote = rm;
             APR_ARRAY_PUSH(remotes, mc_remote_t *) = rm;
         }
@@ -662,9 +940,21 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);  /* before any thread exists */
 
+    name = provider_name(ptemp, spec);
     sep = strchr(spec, ':');
-    name = sep != NULL ? apr_pstrndup(ptemp, spec, (apr_size_t)(sep - spec)) : spec;
     args = sep != NULL ? sep + 1 : (strcmp(name, MC_DEFAULT_CACHE) == 0 ? MC_DEFAULT_CACHE_ARGS : NULL);
+    if ((err = mc_check_key_cache(ptemp, sc)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM067: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    store_secret = sc->cache_secret != NULL ? sc->cache_secret : claims_store_secret_random(pconf);
+    if (store_secret == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM068: no random bytes for the key cache's secret");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (int i = 0; i < remotes->nelts; i++) {
+        name_declaration(APR_ARRAY_IDX(remotes, i, mc_remote_t *), s, ptemp);
+    }
     cache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
     if (cache_provider == NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM057: remote key sets need the socache provider \"%s\" "
@@ -681,7 +971,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "CLM059: cannot create the key cache mutex");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    rv = cache_provider->init(cache_instance, "mod_claims-keys", NULL, s, pconf);
+    rv = cache_provider->init(cache_instance, MC_CACHE_NAMESPACE, NULL, s, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "CLM060: cannot initialise ClaimsKeyCache %s", spec);
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -704,9 +994,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     }
     for (int i = 0; i < remotes->nelts; i++) {
         mc_remote_t *rm = APR_ARRAY_IDX(remotes, i, mc_remote_t *);
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "CLM063: issuer %s: keys from %s, refreshed every %"
-                     APR_TIME_T_FMT " s", rm->ic->core.iss,
-                     rm->ic->jwks_url != NULL ? rm->ic->jwks_url : rm->ic->discovery_url,
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, rm->s, "CLM063: issuer %s: keys from %s, refreshed every %"
+                     APR_TIME_T_FMT " s", rm->ic->core.iss, mc_key_source(ptemp, rm->ic),
                      apr_time_sec(rm->ic->refresh));
     }
     return OK;
@@ -726,7 +1015,10 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
         mc_remote_t *rm = APR_ARRAY_IDX(remotes, i, mc_remote_t *);
         rm->current = NULL;
         rm->last_sync = 0;
+        rm->waiting = 0;
+        rm->has_set = 0;
         apr_thread_mutex_create(&rm->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+        apr_thread_mutex_create(&rm->sync_lock, APR_THREAD_MUTEX_DEFAULT, pchild);
     }
 }
 
