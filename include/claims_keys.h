@@ -7,7 +7,8 @@
  *    through claims_key_secret(); a PEM or JWK public key is never usable as an HMAC secret;
  *  - every key is bound to exactly one JWS algorithm: the configured one, else the JWK "alg",
  *    else the only algorithm its type allows (EC curve, Ed curve, or the one algorithm of the
- *    key's family in the issuer's allow-list); an ambiguous RSA key without alg is refused;
+ *    key's family in the issuer's allow-list); an ambiguous RSA key without alg is refused, or
+ *    skipped in a remote set (the other keys of the set are kept);
  *  - strength: RSA 2048..max bits with an odd e >= 3, EC points on the named curve with exact
  *    coordinate lengths, HMAC secrets at least the hash length, JWK use/key_ops must allow
  *    verification, JWK Sets without duplicate kids or mixed symmetric/asymmetric keys;
@@ -42,7 +43,9 @@ typedef struct claims_key_opts_t {
     claims_alg_set_t allowed;      /* the issuer's allow-list (0 = any), used to bind and check */
     int max_rsa_bits;              /* 0 = CLAIMS_DEFAULT_MAX_RSA_BITS */
     int allow_symmetric;           /* accept "oct" JWKs (never from ClaimsKeyFile) */
-    int skip_unusable;             /* remote sets: skip encryption-only keys instead of refusing */
+    int skip_unusable;             /* remote sets: skip a sound key that is not for signatures, has
+                                    * no algorithm to bind or a curve we do not verify with, instead
+                                    * of refusing the set; a set left without a key is refused */
 } claims_key_opts_t;
 
 /* Parses key material (auto-detected) and appends claims_key_t* to keys. */

@@ -951,6 +951,102 @@ START_TEST(test_remote_sets_skip_keys_on_curves_we_do_not_verify_with)
 }
 END_TEST
 
+/* What npm jose's exportJWK and Microsoft Entra ID publish: an RSA key without "alg" beside
+ * keys whose algorithm their curve settles. */
+static char *set_with_rsa_without_alg(void)
+{
+    return apr_psprintf(tu_p, "{\"keys\":[%s,%s,%s]}", tu_jwk(tu_p, tu_keys.rsa, "\"kid\":\"rsa\""),
+                        tu_jwk(tu_p, tu_keys.ec256, "\"alg\":\"ES256\",\"kid\":\"ec\""),
+                        tu_jwk(tu_p, tu_keys.ed25519, "\"kid\":\"ed\""));
+}
+
+static claims_key_opts_t remote_opts(claims_alg_set_t allowed)
+{
+    claims_key_opts_t o = opts_allowed(allowed);
+    o.skip_unusable = 1;
+    return o;
+}
+
+START_TEST(test_remote_set_keeps_ec_and_ed25519_keys_beside_an_rsa_key_without_alg)
+{
+    claims_key_opts_t o = remote_opts(0);
+    apr_array_header_t *keys;
+    char *err = NULL;
+    ck_assert_msg(tu_parse(tu_p, set_with_rsa_without_alg(), &o, &keys, &err) == CLAIMS_OK, "%s", err);
+    ck_assert_int_eq(keys->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(keys, 0, claims_key_t *)->kid, "ec");
+    ck_assert_int_eq(APR_ARRAY_IDX(keys, 0, claims_key_t *)->alg, CLAIMS_ALG_ES256);
+    ck_assert_str_eq(APR_ARRAY_IDX(keys, 1, claims_key_t *)->kid, "ed");
+    ck_assert_int_eq(APR_ARRAY_IDX(keys, 1, claims_key_t *)->alg, CLAIMS_ALG_ED25519);
+}
+END_TEST
+
+START_TEST(test_remote_set_of_only_an_rsa_key_without_alg_is_refused)
+{
+    claims_key_opts_t o = remote_opts(0);
+    apr_array_header_t *keys;
+    char *err = NULL;
+    const char *jwk = tu_jwk(tu_p, tu_keys.rsa, "\"kid\":\"rsa\"");
+    ck_assert_int_eq(tu_parse(tu_p, apr_psprintf(tu_p, "{\"keys\":[%s]}", jwk), &o, &keys, &err), CLAIMS_ERR_KEY);
+    ck_assert_int_eq(keys->nelts, 0);
+    ck_assert_ptr_nonnull(strstr(err, "no usable signature key"));
+    ck_assert_ptr_nonnull(strstr(err, "RSA"));
+    ck_assert_int_eq(tu_parse(tu_p, jwk, &o, &keys, &err), CLAIMS_ERR_KEY);
+    ck_assert_int_eq(keys->nelts, 0);
+}
+END_TEST
+
+START_TEST(test_key_file_set_with_an_rsa_key_without_alg_is_still_refused)
+{
+    claims_key_opts_t o = opts_allowed(0);
+    apr_array_header_t *keys;
+    char *err = NULL;
+    ck_assert_int_eq(tu_parse(tu_p, set_with_rsa_without_alg(), &o, &keys, &err), CLAIMS_ERR_KEY);
+    ck_assert_int_eq(keys->nelts, 0);
+    ck_assert_ptr_nonnull(strstr(err, "RSA key without an algorithm"));
+}
+END_TEST
+
+/* RFC 8725 section 3.1 (one key, one algorithm) holds: the operator's allow-list names the one
+ * RSA algorithm the issuer may use, so the key is bound to it, as for ClaimsKeyFile. */
+START_TEST(test_remote_rsa_key_without_alg_takes_the_only_rsa_alg_of_the_allow_list)
+{
+    claims_key_opts_t o = remote_opts(CLAIMS_ALG_BIT(CLAIMS_ALG_RS256) | CLAIMS_ALG_BIT(CLAIMS_ALG_ES256)
+                                      | CLAIMS_ALG_BIT(CLAIMS_ALG_EDDSA));
+    apr_array_header_t *keys;
+    char *err = NULL;
+    ck_assert_msg(tu_parse(tu_p, set_with_rsa_without_alg(), &o, &keys, &err) == CLAIMS_OK, "%s", err);
+    ck_assert_int_eq(keys->nelts, 3);
+    ck_assert_str_eq(APR_ARRAY_IDX(keys, 0, claims_key_t *)->kid, "rsa");
+    ck_assert_int_eq(APR_ARRAY_IDX(keys, 0, claims_key_t *)->alg, CLAIMS_ALG_RS256);
+}
+END_TEST
+
+START_TEST(test_remote_rsa_key_without_alg_is_skipped_when_two_rsa_algs_are_allowed)
+{
+    claims_key_opts_t o = remote_opts(CLAIMS_ALG_BIT(CLAIMS_ALG_RS256) | CLAIMS_ALG_BIT(CLAIMS_ALG_PS256)
+                                      | CLAIMS_ALG_BIT(CLAIMS_ALG_ES256) | CLAIMS_ALG_BIT(CLAIMS_ALG_EDDSA));
+    apr_array_header_t *keys;
+    char *err = NULL;
+    ck_assert_msg(tu_parse(tu_p, set_with_rsa_without_alg(), &o, &keys, &err) == CLAIMS_OK, "%s", err);
+    ck_assert_int_eq(keys->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(keys, 0, claims_key_t *)->kid, "ec");
+}
+END_TEST
+
+/* Only the algorithm is forgiven: a broken key without alg still refuses the whole set. */
+START_TEST(test_remote_set_with_a_weak_rsa_key_without_alg_is_refused)
+{
+    claims_key_opts_t o = remote_opts(0);
+    apr_array_header_t *keys;
+    char *err = NULL;
+    char *set = apr_psprintf(tu_p, "{\"keys\":[%s,%s]}", tu_jwk(tu_p, tu_keys.rsa_1024, "\"kid\":\"weak\""),
+                             tu_jwk(tu_p, tu_keys.ec256, "\"kid\":\"ec\""));
+    ck_assert_int_eq(tu_parse(tu_p, set, &o, &keys, &err), CLAIMS_ERR_KEY);
+    ck_assert_ptr_nonnull(strstr(err, "too weak"));
+}
+END_TEST
+
 START_TEST(test_configured_alg_contradicting_the_jwk_alg_is_refused)
 {
     claims_key_opts_t o = tu_opts(CLAIMS_ALG_PS256);
@@ -1334,6 +1430,12 @@ Suite *keys_suite(void)
     tcase_add_test(tc, test_remote_sets_skip_keys_on_curves_we_do_not_verify_with);
     tcase_add_test(tc, test_single_encryption_jwk_skipped_is_a_file_without_key);
     tcase_add_test(tc, test_configured_alg_contradicting_the_jwk_alg_is_refused);
+    tcase_add_test(tc, test_remote_set_keeps_ec_and_ed25519_keys_beside_an_rsa_key_without_alg);
+    tcase_add_test(tc, test_remote_set_of_only_an_rsa_key_without_alg_is_refused);
+    tcase_add_test(tc, test_key_file_set_with_an_rsa_key_without_alg_is_still_refused);
+    tcase_add_test(tc, test_remote_rsa_key_without_alg_takes_the_only_rsa_alg_of_the_allow_list);
+    tcase_add_test(tc, test_remote_rsa_key_without_alg_is_skipped_when_two_rsa_algs_are_allowed);
+    tcase_add_test(tc, test_remote_set_with_a_weak_rsa_key_without_alg_is_refused);
     tcase_add_test(tc, test_remote_sets_skip_encryption_keys_when_asked);
     tcase_add_test(tc, test_check_set_refuses_a_duplicate_kid_across_files);
     tcase_add_test(tc, test_check_set_refuses_mixed_symmetric_and_asymmetric_keys);
