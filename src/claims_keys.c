@@ -896,6 +896,22 @@ static int jwk_has_private(json_t *jwk)
     return 0;
 }
 
+/* Notes a key of the document that is not loaded: *skip = reason, and a claims_key_skipped_t
+ * for the caller when it asked (opts->skipped). */
+static claims_status_t skip_key(apr_pool_t *p, const claims_key_opts_t *opts, const char *kid,
+                                const char *kty, const char *reason, const char **skip)
+{
+    *skip = reason;
+    if (opts->skipped != NULL) {
+        claims_key_skipped_t *sk = apr_pcalloc(p, sizeof(*sk));
+        sk->kid = kid != NULL ? apr_pstrdup(p, kid) : NULL;
+        sk->kty = claims_log_escape(p, kty, strlen(kty), 16);
+        sk->reason = reason;
+        APR_ARRAY_PUSH(opts->skipped, const claims_key_skipped_t *) = sk;
+    }
+    return CLAIMS_OK;
+}
+
 /* skip: set to the reason (and CLAIMS_OK returned, nothing appended) when the key is not one to
  * verify with and opts->skip_unusable is set (not for signatures, no algorithm to bind, a curve
  * we do not verify with), or its kty is unknown inside a set; NULL when the key was loaded. */
@@ -910,6 +926,8 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
     apr_size_t kid_len = 0, alg_len = 0;
     claims_alg_t alg = CLAIMS_ALG_UNKNOWN;
     EVP_PKEY *pkey = NULL;
+    const char *why = NULL;
+    claims_status_t st;
     int usage;
 
     *skip = NULL;
@@ -937,19 +955,17 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
         alg = claims_alg_from_name(alg_name, alg_len);
         if (alg == CLAIMS_ALG_UNKNOWN) {
             if (jwe_alg_name(alg_name) && opts->skip_unusable) {
-                *skip = SKIP_JWE_ALG;
-                return CLAIMS_OK;
+                return skip_key(p, opts, kid, kty, SKIP_JWE_ALG, skip);
             }
             return fail(p, err, label, apr_psprintf(p, "JWK \"alg\" \"%s\" is not a JWS signature algorithm",
                                                    claims_log_escape(p, alg_name, alg_len, 32)));
         }
     }
-    usage = jwk_usage(&uc, jwk, skip);
+    usage = jwk_usage(&uc, jwk, &why);
     if (usage <= 0) {
         if (usage < 0 && opts->skip_unusable) {
-            return CLAIMS_OK;
+            return skip_key(p, opts, kid, kty, why, skip);
         }
-        *skip = NULL;
         if (err != NULL) {
             *err = uerr;
         }
@@ -960,7 +976,6 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
         unsigned char *k;
         apr_size_t klen;
         claims_key_t *key;
-        claims_status_t st;
         const char *s;
         apr_size_t slen;
         if (!opts->allow_symmetric) {
@@ -992,8 +1007,8 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
         return fail(p, err, label, "JWK holds private key members: configure the public key only");
     }
     if (in_set && opts->skip_unusable && !supported_curve(kty, jwk)) {
-        *skip = SKIP_CURVE;  /* e.g. secp256k1 or X25519 beside the signing keys of a remote set */
-        return CLAIMS_OK;
+        /* e.g. secp256k1 or X25519 beside the signing keys of a remote set */
+        return skip_key(p, opts, kid, kty, SKIP_CURVE, skip);
     }
     if (strcmp(kty, "RSA") == 0) {
         pkey = jwk_rsa(&c, jwk);
@@ -1005,8 +1020,8 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
         pkey = jwk_okp(&c, jwk);
     }
     else if (in_set) {
-        *skip = SKIP_KTY;  /* RFC 7517 section 5: ignore keys of unknown type (CL-66) */
-        return CLAIMS_OK;
+        /* RFC 7517 section 5: ignore keys of unknown type (CL-66) */
+        return skip_key(p, opts, kid, kty, SKIP_KTY, skip);
     }
     else {
         return fail(p, err, label, apr_psprintf(p, "JWK \"kty\" \"%s\" is not supported",
@@ -1021,7 +1036,11 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
         ERR_clear_error();
         return CLAIMS_ERR_KEY;
     }
-    return add_pkey(p, pkey, kid, alg, opts, label, keys, opts->skip_unusable ? skip : NULL, err);
+    st = add_pkey(p, pkey, kid, alg, opts, label, keys, opts->skip_unusable ? &why : NULL, err);
+    if (st == CLAIMS_OK && why != NULL) {
+        return skip_key(p, opts, kid, kty, why, skip);
+    }
+    return st;
 }
 
 /* The refusal of a document whose keys were all skipped (or a set without keys). */
@@ -1094,6 +1113,7 @@ claims_status_t claims_keys_parse(apr_pool_t *p, const char *data, apr_size_t le
 {
     apr_size_t i = 0;
     int before = keys->nelts;
+    int skipped_before = opts->skipped != NULL ? opts->skipped->nelts : 0;
     claims_status_t st;
 
     if (len > CLAIMS_MAX_KEY_FILE) {
@@ -1123,6 +1143,9 @@ claims_status_t claims_keys_parse(apr_pool_t *p, const char *data, apr_size_t le
     }
     if (st != CLAIMS_OK) {
         keys->nelts = before;  /* nothing of a refused file stays */
+        if (opts->skipped != NULL) {
+            opts->skipped->nelts = skipped_before;
+        }
     }
     return st;
 }
