@@ -61,6 +61,9 @@ typedef struct claims_key_opts_t {
                                     * (allocated from the parse pool) per key skipped, whether for
                                     * skip_unusable or an unknown kty in a set; nothing stays
                                     * appended when the document is refused */
+    const claims_logger_t *log;    /* NULL, or told of each skipped key: WARNING for a signing key
+                                    * we cannot use (no algorithm to bind), INFO for a key not for
+                                    * us (encryption, unknown kty, unsupported curve) */
 } claims_key_opts_t;
 
 /* Parses key material (auto-detected) and appends claims_key_t* to keys. */

@@ -81,13 +81,18 @@ static claims_status_t fail(apr_pool_t *p, char **err, const char *label, const 
 /* ------------------------------------------------------------------ binding + strength */
 
 /* Why a remote set (opts->skip_unusable) skips a key rather than refusing the whole set: the
- * key is sound but not one to verify with. Fixed texts, safe to print (status page, logs). */
-static const char SKIP_RSA_NO_ALG[] = "no alg: RSA key usable with several algorithms";
-static const char SKIP_JWE_ALG[] = "encryption key (JWE alg)";
-static const char SKIP_USE_ENC[] = "encryption key (use enc)";
-static const char SKIP_KEY_OPS[] = "key_ops without verify";
-static const char SKIP_CURVE[] = "unsupported curve";
-static const char SKIP_KTY[] = "unknown key type";
+ * key is sound but not one to verify with. */
+typedef struct skip_why_t {
+    const char *text;          /* claims_key_skipped_t.reason: fixed, safe to print */
+    claims_log_level_t level;  /* WARNING: a signing key we cannot use; INFO: a key not for us */
+} skip_why_t;
+
+static const skip_why_t SKIP_RSA_NO_ALG = {"no alg: RSA key usable with several algorithms", CLAIMS_LOG_WARNING};
+static const skip_why_t SKIP_JWE_ALG = {"encryption key (JWE alg)", CLAIMS_LOG_INFO};
+static const skip_why_t SKIP_USE_ENC = {"encryption key (use enc)", CLAIMS_LOG_INFO};
+static const skip_why_t SKIP_KEY_OPS = {"key_ops without verify", CLAIMS_LOG_INFO};
+static const skip_why_t SKIP_CURVE = {"unsupported curve", CLAIMS_LOG_INFO};
+static const skip_why_t SKIP_KTY = {"unknown key type", CLAIMS_LOG_INFO};
 
 static int alg_family_matches_pkey(claims_alg_t alg, EVP_PKEY *pkey, const char *curve)
 {
@@ -143,7 +148,7 @@ static const char *pkey_curve(EVP_PKEY *pkey)
  * On a refusal due to the algorithm alone, not to the key, *why says so (a remote set skips). */
 static claims_status_t bind_alg(apr_pool_t *p, EVP_PKEY *pkey, claims_alg_t declared,
                                 const claims_key_opts_t *opts, const char *label,
-                                claims_alg_t *out, const char **why, char **err)
+                                claims_alg_t *out, const skip_why_t **why, char **err)
 {
     const char *curve = pkey_curve(pkey);
     claims_alg_t alg = declared;
@@ -164,7 +169,7 @@ static claims_status_t bind_alg(apr_pool_t *p, EVP_PKEY *pkey, claims_alg_t decl
                 }
             }
             if (found != 1) {
-                *why = SKIP_RSA_NO_ALG;
+                *why = &SKIP_RSA_NO_ALG;
                 return fail(p, err, label,
                             "RSA key without an algorithm: bind one with alg= (RS256, RS384, RS512, "
                             "PS256, PS384, PS512) or allow exactly one RSA algorithm in ClaimsAlgorithms");
@@ -301,12 +306,12 @@ static const EVP_MD *fetch_md(apr_pool_t *p, claims_alg_t alg)
  * CLAIMS_OK and nothing appended, when the key is sound but no algorithm can be bound to it. */
 static claims_status_t add_pkey(apr_pool_t *p, EVP_PKEY *pkey, const char *kid, claims_alg_t declared,
                                 const claims_key_opts_t *opts, const char *label,
-                                apr_array_header_t *keys, const char **skip, char **err)
+                                apr_array_header_t *keys, const skip_why_t **skip, char **err)
 {
     claims_key_t *k;
     claims_alg_t alg = CLAIMS_ALG_UNKNOWN;
     claims_status_t st;
-    const char *why = NULL;
+    const skip_why_t *why = NULL;
     char *berr = NULL;
 
     apr_pool_cleanup_register(p, pkey, pkey_cleanup, apr_pool_cleanup_null);
@@ -822,7 +827,7 @@ static int x5c_matches(jwk_ctx_t *c, json_t *jwk, EVP_PKEY *pkey)
 
 /* use / key_ops must allow verification; 1 ok, 0 refuse, -1 not for signatures (*why says
  * why: skippable). *c->err is set for 0 and -1. */
-static int jwk_usage(jwk_ctx_t *c, json_t *jwk, const char **why)
+static int jwk_usage(jwk_ctx_t *c, json_t *jwk, const skip_why_t **why)
 {
     const char *use;
     json_t *ops = json_object_get(jwk, "key_ops");
@@ -835,7 +840,7 @@ static int jwk_usage(jwk_ctx_t *c, json_t *jwk, const char **why)
         *c->err = apr_psprintf(c->p, "%s: \"use\" is \"%s\", not \"sig\"", c->label,
                                claims_log_escape(c->p, use, strlen(use), 16));
         if (strcmp(use, "enc") == 0) {
-            *why = SKIP_USE_ENC;
+            *why = &SKIP_USE_ENC;
             return -1;
         }
         return 0;
@@ -859,7 +864,7 @@ static int jwk_usage(jwk_ctx_t *c, json_t *jwk, const char **why)
         }
         if (!verify) {
             *c->err = apr_psprintf(c->p, "%s: \"key_ops\" does not allow \"verify\"", c->label);
-            *why = SKIP_KEY_OPS;
+            *why = &SKIP_KEY_OPS;
             return -1;
         }
     }
@@ -896,17 +901,20 @@ static int jwk_has_private(json_t *jwk)
     return 0;
 }
 
-/* Notes a key of the document that is not loaded: *skip = reason, and a claims_key_skipped_t
- * for the caller when it asked (opts->skipped). */
-static claims_status_t skip_key(apr_pool_t *p, const claims_key_opts_t *opts, const char *kid,
-                                const char *kty, const char *reason, const char **skip)
+/* Notes a key of the document that is not loaded: *skip = the reason, a log line, and a
+ * claims_key_skipped_t for the caller when it asked (opts->skipped). label is printable. */
+static claims_status_t skip_key(apr_pool_t *p, const claims_key_opts_t *opts, const char *label,
+                                const char *kid, const char *kty, const skip_why_t *why, const char **skip)
 {
-    *skip = reason;
+    *skip = why->text;
+    if (opts->log != NULL) {
+        claims_log(opts->log, why->level, apr_pstrcat(p, label, ": key skipped: ", why->text, NULL));
+    }
     if (opts->skipped != NULL) {
         claims_key_skipped_t *sk = apr_pcalloc(p, sizeof(*sk));
         sk->kid = kid != NULL ? apr_pstrdup(p, kid) : NULL;
         sk->kty = claims_log_escape(p, kty, strlen(kty), 16);
-        sk->reason = reason;
+        sk->reason = why->text;
         APR_ARRAY_PUSH(opts->skipped, const claims_key_skipped_t *) = sk;
     }
     return CLAIMS_OK;
@@ -926,7 +934,7 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
     apr_size_t kid_len = 0, alg_len = 0;
     claims_alg_t alg = CLAIMS_ALG_UNKNOWN;
     EVP_PKEY *pkey = NULL;
-    const char *why = NULL;
+    const skip_why_t *why = NULL;
     claims_status_t st;
     int usage;
 
@@ -955,7 +963,7 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
         alg = claims_alg_from_name(alg_name, alg_len);
         if (alg == CLAIMS_ALG_UNKNOWN) {
             if (jwe_alg_name(alg_name) && opts->skip_unusable) {
-                return skip_key(p, opts, kid, kty, SKIP_JWE_ALG, skip);
+                return skip_key(p, opts, label, kid, kty, &SKIP_JWE_ALG, skip);
             }
             return fail(p, err, label, apr_psprintf(p, "JWK \"alg\" \"%s\" is not a JWS signature algorithm",
                                                    claims_log_escape(p, alg_name, alg_len, 32)));
@@ -964,7 +972,7 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
     usage = jwk_usage(&uc, jwk, &why);
     if (usage <= 0) {
         if (usage < 0 && opts->skip_unusable) {
-            return skip_key(p, opts, kid, kty, why, skip);
+            return skip_key(p, opts, label, kid, kty, why, skip);
         }
         if (err != NULL) {
             *err = uerr;
@@ -1008,7 +1016,7 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
     }
     if (in_set && opts->skip_unusable && !supported_curve(kty, jwk)) {
         /* e.g. secp256k1 or X25519 beside the signing keys of a remote set */
-        return skip_key(p, opts, kid, kty, SKIP_CURVE, skip);
+        return skip_key(p, opts, label, kid, kty, &SKIP_CURVE, skip);
     }
     if (strcmp(kty, "RSA") == 0) {
         pkey = jwk_rsa(&c, jwk);
@@ -1021,7 +1029,7 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
     }
     else if (in_set) {
         /* RFC 7517 section 5: ignore keys of unknown type (CL-66) */
-        return skip_key(p, opts, kid, kty, SKIP_KTY, skip);
+        return skip_key(p, opts, label, kid, kty, &SKIP_KTY, skip);
     }
     else {
         return fail(p, err, label, apr_psprintf(p, "JWK \"kty\" \"%s\" is not supported",
@@ -1038,7 +1046,7 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
     }
     st = add_pkey(p, pkey, kid, alg, opts, label, keys, opts->skip_unusable ? &why : NULL, err);
     if (st == CLAIMS_OK && why != NULL) {
-        return skip_key(p, opts, kid, kty, why, skip);
+        return skip_key(p, opts, label, kid, kty, why, skip);
     }
     return st;
 }

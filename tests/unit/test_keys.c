@@ -1071,6 +1071,45 @@ START_TEST(test_skipped_kty_is_reported_printable_and_bounded)
 }
 END_TEST
 
+typedef struct level_sink_t {
+    claims_logger_t logger;
+    int levels[8];
+    const char *lines[8];
+    int n;
+} level_sink_t;
+
+static void level_sink_fn(void *baton, claims_log_level_t level, const char *msg)
+{
+    level_sink_t *s = baton;
+    ck_assert_int_lt(s->n, TU_COUNT(s->lines));
+    s->levels[s->n] = (int)level;
+    s->lines[s->n++] = apr_pstrdup(tu_p, msg);
+}
+
+/* A signing key we cannot use is worth a warning (the operator may bind its algorithm); an
+ * encryption key beside the signing keys is routine and only noted. */
+START_TEST(test_skipped_keys_are_logged_with_the_key_and_the_reason)
+{
+    claims_key_opts_t o = remote_opts(0);
+    level_sink_t sink = {{level_sink_fn, NULL}, {0}, {NULL}, 0};
+    apr_array_header_t *keys;
+    char *err = NULL;
+    char *set = apr_psprintf(tu_p, "{\"keys\":[%s,%s,%s]}", tu_jwk(tu_p, tu_keys.rsa, "\"kid\":\"rsa\""),
+                             tu_jwk(tu_p, tu_keys.ec256_b, "\"use\":\"enc\",\"kid\":\"enc\""),
+                             tu_jwk(tu_p, tu_keys.ec256, "\"kid\":\"ec\""));
+    sink.logger.baton = &sink;
+    o.log = &sink.logger;
+    ck_assert_msg(tu_parse(tu_p, set, &o, &keys, &err) == CLAIMS_OK, "%s", err);
+    ck_assert_int_eq(sink.n, 2);
+    ck_assert_int_eq(sink.levels[0], CLAIMS_LOG_WARNING);
+    ck_assert_ptr_nonnull(strstr(sink.lines[0], "test-key key #0 (kid \"rsa\")"));
+    ck_assert_ptr_nonnull(strstr(sink.lines[0], "no alg: RSA key usable with several algorithms"));
+    ck_assert_int_eq(sink.levels[1], CLAIMS_LOG_INFO);
+    ck_assert_ptr_nonnull(strstr(sink.lines[1], "key #1"));
+    ck_assert_ptr_nonnull(strstr(sink.lines[1], "encryption key (use enc)"));
+}
+END_TEST
+
 /* Nothing of a refused document stays: neither its keys nor its skipped keys. */
 START_TEST(test_refused_set_leaves_no_skipped_key_behind)
 {
@@ -1562,6 +1601,7 @@ Suite *keys_suite(void)
     tcase_add_test(tc, test_unknown_kty_in_a_key_file_set_is_reported_as_skipped);
     tcase_add_test(tc, test_skipped_kty_is_reported_printable_and_bounded);
     tcase_add_test(tc, test_refused_set_leaves_no_skipped_key_behind);
+    tcase_add_test(tc, test_skipped_keys_are_logged_with_the_key_and_the_reason);
     tcase_add_test(tc, test_skipped_keys_are_appended_to_what_the_array_holds);
     tcase_add_test(tc, test_remote_sets_skip_encryption_keys_when_asked);
     tcase_add_test(tc, test_check_set_refuses_a_duplicate_kid_across_files);
