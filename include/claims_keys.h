@@ -54,16 +54,21 @@ typedef struct claims_key_opts_t {
     claims_alg_set_t allowed;      /* the issuer's allow-list (0 = any), used to bind and check */
     int max_rsa_bits;              /* 0 = CLAIMS_DEFAULT_MAX_RSA_BITS */
     int allow_symmetric;           /* accept "oct" JWKs (never from ClaimsKeyFile) */
-    int skip_unusable;             /* remote sets: skip a sound key that is not for signatures, has
-                                    * no algorithm to bind or a curve we do not verify with, instead
-                                    * of refusing the set; a set left without a key is refused */
+    int skip_unusable;             /* remote sets: skip a sound key that is not for signatures
+                                    * (use, key_ops, JWE alg), has no algorithm to bind (RSA without
+                                    * alg), an alg we do not verify or outside allowed, or a curve we
+                                    * do not verify with, instead of refusing the set. A key that
+                                    * fails only its algorithm binding is still decoded and checked
+                                    * first (a weak or malformed one refuses the set); a set left
+                                    * with no key is refused. */
     apr_array_header_t *skipped;   /* NULL, or an array of claims_key_skipped_t *: one is appended
                                     * (allocated from the parse pool) per key skipped, whether for
                                     * skip_unusable or an unknown kty in a set; nothing stays
                                     * appended when the document is refused */
     const claims_logger_t *log;    /* NULL, or told of each skipped key: WARNING for a signing key
-                                    * we cannot use (no algorithm to bind), INFO for a key not for
-                                    * us (encryption, unknown kty, unsupported curve) */
+                                    * we could use once its algorithm is bound (RSA without alg),
+                                    * INFO for the others (encryption keys, unknown kty, curves or
+                                    * algorithms we do not verify, algorithms outside allowed) */
 } claims_key_opts_t;
 
 /* Parses key material (auto-detected) and appends claims_key_t* to keys. */

@@ -88,8 +88,11 @@ typedef struct skip_why_t {
 } skip_why_t;
 
 static const skip_why_t SKIP_RSA_NO_ALG = {"no alg: RSA key usable with several algorithms", CLAIMS_LOG_WARNING};
+static const skip_why_t SKIP_NOT_ALLOWED = {"algorithm not in ClaimsAlgorithms", CLAIMS_LOG_INFO};
+static const skip_why_t SKIP_UNKNOWN_ALG = {"unsupported algorithm", CLAIMS_LOG_INFO};
 static const skip_why_t SKIP_JWE_ALG = {"encryption key (JWE alg)", CLAIMS_LOG_INFO};
 static const skip_why_t SKIP_USE_ENC = {"encryption key (use enc)", CLAIMS_LOG_INFO};
+static const skip_why_t SKIP_USE_OTHER = {"use is not sig", CLAIMS_LOG_INFO};
 static const skip_why_t SKIP_KEY_OPS = {"key_ops without verify", CLAIMS_LOG_INFO};
 static const skip_why_t SKIP_CURVE = {"unsupported curve", CLAIMS_LOG_INFO};
 static const skip_why_t SKIP_KTY = {"unknown key type", CLAIMS_LOG_INFO};
@@ -169,7 +172,8 @@ static claims_status_t bind_alg(apr_pool_t *p, EVP_PKEY *pkey, claims_alg_t decl
                 }
             }
             if (found != 1) {
-                *why = &SKIP_RSA_NO_ALG;
+                /* none allowed: of no use to this issuer, whatever its algorithm */
+                *why = found == 0 && opts->allowed != 0 ? &SKIP_NOT_ALLOWED : &SKIP_RSA_NO_ALG;
                 return fail(p, err, label,
                             "RSA key without an algorithm: bind one with alg= (RS256, RS384, RS512, "
                             "PS256, PS384, PS512) or allow exactly one RSA algorithm in ClaimsAlgorithms");
@@ -196,6 +200,7 @@ static claims_status_t bind_alg(apr_pool_t *p, EVP_PKEY *pkey, claims_alg_t decl
                                                curve ? " " : "", curve ? curve : ""));
     }
     if (opts->allowed != 0 && !claims_alg_set_allows(opts->allowed, alg, alg)) {
+        *why = &SKIP_NOT_ALLOWED;
         return fail(p, err, label, apr_psprintf(p, "key algorithm %s is not in ClaimsAlgorithms",
                                                claims_alg_name(alg)));
     }
@@ -825,8 +830,8 @@ static int x5c_matches(jwk_ctx_t *c, json_t *jwk, EVP_PKEY *pkey)
     return ok;
 }
 
-/* use / key_ops must allow verification; 1 ok, 0 refuse, -1 not for signatures (*why says
- * why: skippable). *c->err is set for 0 and -1. */
+/* use / key_ops must allow verification; 1 ok, 0 refuse (malformed), -1 not for signatures
+ * (*why says why: skippable). *c->err is set for 0 and -1. */
 static int jwk_usage(jwk_ctx_t *c, json_t *jwk, const skip_why_t **why)
 {
     const char *use;
@@ -839,11 +844,8 @@ static int jwk_usage(jwk_ctx_t *c, json_t *jwk, const skip_why_t **why)
     if (r == 1 && strcmp(use, "sig") != 0) {
         *c->err = apr_psprintf(c->p, "%s: \"use\" is \"%s\", not \"sig\"", c->label,
                                claims_log_escape(c->p, use, strlen(use), 16));
-        if (strcmp(use, "enc") == 0) {
-            *why = &SKIP_USE_ENC;
-            return -1;
-        }
-        return 0;
+        *why = strcmp(use, "enc") == 0 ? &SKIP_USE_ENC : &SKIP_USE_OTHER;
+        return -1;
     }
     if (ops != NULL) {
         size_t i;
@@ -921,8 +923,11 @@ static claims_status_t skip_key(apr_pool_t *p, const claims_key_opts_t *opts, co
 }
 
 /* skip: set to the reason (and CLAIMS_OK returned, nothing appended) when the key is not one to
- * verify with and opts->skip_unusable is set (not for signatures, no algorithm to bind, a curve
- * we do not verify with), or its kty is unknown inside a set; NULL when the key was loaded. */
+ * verify with and opts->skip_unusable is set (not for signatures, no algorithm to bind, an
+ * algorithm we do not verify or the allow-list leaves out, a curve we do not verify with), or its
+ * kty is unknown inside a set; NULL when the key was loaded. A key whose algorithm is the only
+ * trouble is decoded and checked first: a malformed or weak one, or an alg contradicting the
+ * key, still refuses the document. */
 static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, int in_set,
                                  const claims_key_opts_t *opts, apr_array_header_t *keys,
                                  const char **skip, char **err)
@@ -962,8 +967,10 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
     if (alg_name != NULL) {
         alg = claims_alg_from_name(alg_name, alg_len);
         if (alg == CLAIMS_ALG_UNKNOWN) {
-            if (jwe_alg_name(alg_name) && opts->skip_unusable) {
-                return skip_key(p, opts, label, kid, kty, &SKIP_JWE_ALG, skip);
+            /* an encryption key, or a signature algorithm we do not verify (ES256K) */
+            if (opts->skip_unusable) {
+                const skip_why_t *why_alg = jwe_alg_name(alg_name) ? &SKIP_JWE_ALG : &SKIP_UNKNOWN_ALG;
+                return skip_key(p, opts, label, kid, kty, why_alg, skip);
             }
             return fail(p, err, label, apr_psprintf(p, "JWK \"alg\" \"%s\" is not a JWS signature algorithm",
                                                    claims_log_escape(p, alg_name, alg_len, 32)));

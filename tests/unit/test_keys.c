@@ -1195,6 +1195,58 @@ START_TEST(test_remote_rsa_key_without_alg_is_skipped_when_two_rsa_algs_are_allo
 }
 END_TEST
 
+/* One skip reason per key of a remote set, checked against the strict path, which refuses. */
+static void assert_remote_skip_only(claims_alg_set_t allowed, const char *key, const char *reason)
+{
+    claims_key_opts_t o = remote_opts(allowed);
+    apr_array_header_t *keys;
+    char *err = NULL;
+    char *set = apr_psprintf(tu_p, "{\"keys\":[%s,%s]}", key,
+                             tu_jwk(tu_p, tu_keys.ec256, "\"alg\":\"ES256\",\"kid\":\"ec\""));
+    o.skipped = apr_array_make(tu_p, 1, sizeof(claims_key_skipped_t *));
+    ck_assert_msg(tu_parse(tu_p, set, &o, &keys, &err) == CLAIMS_OK, "%s", err);
+    ck_assert_int_eq(keys->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(keys, 0, claims_key_t *)->kid, "ec");
+    ck_assert_int_eq(o.skipped->nelts, 1);
+    ck_assert_str_eq(skipped_at(o.skipped, 0)->reason, reason);
+    o.skip_unusable = 0;
+    ck_assert_int_eq(tu_parse(tu_p, set, &o, &keys, &err), CLAIMS_ERR_KEY);
+}
+
+/* An issuer restricted to ES256 still takes its ES256 key from a set that also publishes RSA
+ * keys; a key file with a key outside ClaimsAlgorithms stays a configuration error. */
+START_TEST(test_remote_set_skips_a_key_whose_alg_is_not_in_the_allow_list)
+{
+    claims_alg_set_t es256 = CLAIMS_ALG_BIT(CLAIMS_ALG_ES256);
+    assert_remote_skip_only(es256, tu_jwk(tu_p, tu_keys.rsa, "\"alg\":\"RS256\",\"kid\":\"rs\""),
+                            "algorithm not in ClaimsAlgorithms");
+    assert_remote_skip_only(es256, tu_jwk(tu_p, tu_keys.ec384, "\"kid\":\"p384\""),
+                            "algorithm not in ClaimsAlgorithms");
+    assert_remote_skip_only(es256, tu_jwk(tu_p, tu_keys.ed25519, "\"kid\":\"ed\""),
+                            "algorithm not in ClaimsAlgorithms");
+    assert_remote_skip_only(es256, tu_jwk(tu_p, tu_keys.rsa, "\"kid\":\"rsa-no-alg\""),
+                            "algorithm not in ClaimsAlgorithms");
+}
+END_TEST
+
+/* A JWS algorithm we do not verify (ES256K, RFC 8812), or one from the future, beside ours. */
+START_TEST(test_remote_set_skips_a_key_of_a_signature_alg_we_do_not_implement)
+{
+    assert_remote_skip_only(0, "{\"kty\":\"EC\",\"crv\":\"secp256k1\",\"alg\":\"ES256K\",\"kid\":\"k1\","
+                               "\"x\":\"AA\",\"y\":\"AA\"}", "unsupported algorithm");
+    assert_remote_skip_only(0, tu_jwk(tu_p, tu_keys.rsa_b, "\"alg\":\"RS1\",\"kid\":\"old\""),
+                            "unsupported algorithm");
+}
+END_TEST
+
+/* RFC 7517 section 4.2 allows other "use" values than sig and enc: not for signatures either. */
+START_TEST(test_remote_set_skips_a_key_whose_use_is_not_sig)
+{
+    assert_remote_skip_only(0, tu_jwk(tu_p, tu_keys.ec384, "\"use\":\"tls\",\"kid\":\"tls\""),
+                            "use is not sig");
+}
+END_TEST
+
 /* Only the algorithm is forgiven: a broken key without alg still refuses the whole set. */
 START_TEST(test_remote_set_with_a_weak_rsa_key_without_alg_is_refused)
 {
@@ -1597,6 +1649,9 @@ Suite *keys_suite(void)
     tcase_add_test(tc, test_remote_rsa_key_without_alg_takes_the_only_rsa_alg_of_the_allow_list);
     tcase_add_test(tc, test_remote_rsa_key_without_alg_is_skipped_when_two_rsa_algs_are_allowed);
     tcase_add_test(tc, test_remote_set_with_a_weak_rsa_key_without_alg_is_refused);
+    tcase_add_test(tc, test_remote_set_skips_a_key_whose_alg_is_not_in_the_allow_list);
+    tcase_add_test(tc, test_remote_set_skips_a_key_of_a_signature_alg_we_do_not_implement);
+    tcase_add_test(tc, test_remote_set_skips_a_key_whose_use_is_not_sig);
     tcase_add_test(tc, test_skipped_keys_are_reported_with_kid_kty_and_reason);
     tcase_add_test(tc, test_unknown_kty_in_a_key_file_set_is_reported_as_skipped);
     tcase_add_test(tc, test_skipped_kty_is_reported_printable_and_bounded);
