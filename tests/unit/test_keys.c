@@ -1213,6 +1213,27 @@ static void assert_remote_skip_only(claims_alg_set_t allowed, const char *key, c
     ck_assert_int_eq(tu_parse(tu_p, set, &o, &keys, &err), CLAIMS_ERR_KEY);
 }
 
+/* Skipping forgives a key we cannot use, never one that lies about itself (CL-22). */
+START_TEST(test_remote_set_with_an_alg_contradicting_its_key_is_refused)
+{
+    const char *liars[] = {
+        tu_jwk(tu_p, tu_keys.ec256_b, "\"alg\":\"ES384\",\"kid\":\"l1\""),
+        tu_jwk(tu_p, tu_keys.rsa, "\"alg\":\"HS256\",\"kid\":\"l2\""),
+        tu_jwk(tu_p, tu_keys.rsa, "\"alg\":\"ES256\",\"kid\":\"l3\""),
+        tu_jwk(tu_p, tu_keys.ed25519, "\"alg\":\"Ed448\",\"kid\":\"l4\""),
+    };
+    for (int i = 0; i < TU_COUNT(liars); i++) {
+        claims_key_opts_t o = remote_opts(0);
+        apr_array_header_t *keys;
+        char *err = NULL;
+        char *set = apr_psprintf(tu_p, "{\"keys\":[%s,%s]}", liars[i],
+                                 tu_jwk(tu_p, tu_keys.ec256, "\"alg\":\"ES256\",\"kid\":\"ec\""));
+        ck_assert_msg(tu_parse(tu_p, set, &o, &keys, &err) == CLAIMS_ERR_KEY, "accepted: %s", liars[i]);
+        ck_assert_int_eq(keys->nelts, 0);
+    }
+}
+END_TEST
+
 /* An issuer restricted to ES256 still takes its ES256 key from a set that also publishes RSA
  * keys; a key file with a key outside ClaimsAlgorithms stays a configuration error. */
 START_TEST(test_remote_set_skips_a_key_whose_alg_is_not_in_the_allow_list)
@@ -1649,6 +1670,7 @@ Suite *keys_suite(void)
     tcase_add_test(tc, test_remote_rsa_key_without_alg_takes_the_only_rsa_alg_of_the_allow_list);
     tcase_add_test(tc, test_remote_rsa_key_without_alg_is_skipped_when_two_rsa_algs_are_allowed);
     tcase_add_test(tc, test_remote_set_with_a_weak_rsa_key_without_alg_is_refused);
+    tcase_add_test(tc, test_remote_set_with_an_alg_contradicting_its_key_is_refused);
     tcase_add_test(tc, test_remote_set_skips_a_key_whose_alg_is_not_in_the_allow_list);
     tcase_add_test(tc, test_remote_set_skips_a_key_of_a_signature_alg_we_do_not_implement);
     tcase_add_test(tc, test_remote_set_skips_a_key_whose_use_is_not_sig);
