@@ -80,8 +80,9 @@ static claims_status_t fail(apr_pool_t *p, char **err, const char *label, const 
 
 /* ------------------------------------------------------------------ binding + strength */
 
-/* Why a remote set (opts->skip_unusable) skips a key rather than refusing the whole set: the
- * key is sound but not one to verify with. */
+/* Why a remote set (opts->skip_unusable) skips a key rather than refusing the whole set: it is
+ * not one this issuer could verify with. Only a key that fails its algorithm binding alone has
+ * been decoded and checked; the others are skipped on their members (use, alg, crv, kty). */
 typedef struct skip_why_t {
     const char *text;          /* claims_key_skipped_t.reason: fixed, safe to print */
     claims_log_level_t level;  /* WARNING: a signing key we cannot use; INFO: a key not for us */
