@@ -7,11 +7,14 @@
  *    through claims_key_secret(); a PEM or JWK public key is never usable as an HMAC secret;
  *  - every key is bound to exactly one JWS algorithm: the configured one, else the JWK "alg",
  *    else the only algorithm its type allows (EC curve, Ed curve, or the one algorithm of the
- *    key's family in the issuer's allow-list); an ambiguous RSA key without alg is refused;
+ *    key's family in the issuer's allow-list); an ambiguous RSA key without alg is refused, or
+ *    skipped in a remote set (the other keys of the set are kept);
  *  - strength: RSA 2048..max bits with an odd e >= 3, EC points on the named curve with exact
  *    coordinate lengths, HMAC secrets at least the hash length, JWK use/key_ops must allow
  *    verification, JWK Sets without duplicate kids or mixed symmetric/asymmetric keys;
- *  - a refusal comes with a message naming the key (file, index, kid), never key material.
+ *  - a refusal comes with a message naming the key (file, index, kid), never key material;
+ *  - a key of a set that is skipped rather than loaded is reported (opts->skipped) with its kid,
+ *    kty and a fixed reason.
  * Keys are immutable once loaded; OpenSSL objects are freed by a cleanup of the load pool.
  */
 #ifndef CLAIMS_KEYS_H
@@ -36,13 +39,36 @@ typedef struct claims_key_t {
     const char *label;             /* where it came from, for messages */
 } claims_key_t;
 
+/* A key of a JWK Set that was not loaded, and why (for the status page and logs). */
+typedef struct claims_key_skipped_t {
+    const char *kid;               /* the JWK's own "kid", exact bytes (NUL-free, at most 1024):
+                                    * escape before printing as text; NULL when it has none */
+    const char *kty;               /* the JWK's "kty", printable and bounded (claims_log_escape) */
+    const char *reason;            /* fixed short text, safe to print, e.g. "encryption key (use enc)",
+                                    * "no alg: RSA key usable with several algorithms" */
+} claims_key_skipped_t;
+
 typedef struct claims_key_opts_t {
     const char *kid;               /* bind this kid (ClaimsKeyFile kid=); NULL keeps the key's own */
     claims_alg_t alg;              /* bind this alg (ClaimsKeyFile alg=); UNKNOWN: see above */
     claims_alg_set_t allowed;      /* the issuer's allow-list (0 = any), used to bind and check */
     int max_rsa_bits;              /* 0 = CLAIMS_DEFAULT_MAX_RSA_BITS */
     int allow_symmetric;           /* accept "oct" JWKs (never from ClaimsKeyFile) */
-    int skip_unusable;             /* remote sets: skip encryption-only keys instead of refusing */
+    int skip_unusable;             /* remote sets: skip a sound key that is not for signatures
+                                    * (use, key_ops, JWE alg), has no algorithm to bind (RSA without
+                                    * alg), an alg we do not verify or outside allowed, or a curve we
+                                    * do not verify with, instead of refusing the set. A key that
+                                    * fails only its algorithm binding is still decoded and checked
+                                    * first (a weak or malformed one refuses the set); a set left
+                                    * with no key is refused. */
+    apr_array_header_t *skipped;   /* NULL, or an array of claims_key_skipped_t *: one is appended
+                                    * (allocated from the parse pool) per key skipped, whether for
+                                    * skip_unusable or an unknown kty in a set; nothing stays
+                                    * appended when the document is refused */
+    const claims_logger_t *log;    /* NULL, or told of each skipped key: WARNING for a signing key
+                                    * we could use once its algorithm is bound (RSA without alg),
+                                    * INFO for the others (encryption keys, unknown kty, curves or
+                                    * algorithms we do not verify, algorithms outside allowed) */
 } claims_key_opts_t;
 
 /* Parses key material (auto-detected) and appends claims_key_t* to keys. */

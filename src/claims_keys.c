@@ -80,6 +80,24 @@ static claims_status_t fail(apr_pool_t *p, char **err, const char *label, const 
 
 /* ------------------------------------------------------------------ binding + strength */
 
+/* Why a remote set (opts->skip_unusable) skips a key rather than refusing the whole set: it is
+ * not one this issuer could verify with. Only a key that fails its algorithm binding alone has
+ * been decoded and checked; the others are skipped on their members (use, alg, crv, kty). */
+typedef struct skip_why_t {
+    const char *text;          /* claims_key_skipped_t.reason: fixed, safe to print */
+    claims_log_level_t level;  /* WARNING: a signing key we cannot use; INFO: a key not for us */
+} skip_why_t;
+
+static const skip_why_t SKIP_RSA_NO_ALG = {"no alg: RSA key usable with several algorithms", CLAIMS_LOG_WARNING};
+static const skip_why_t SKIP_NOT_ALLOWED = {"algorithm not in ClaimsAlgorithms", CLAIMS_LOG_INFO};
+static const skip_why_t SKIP_UNKNOWN_ALG = {"unsupported algorithm", CLAIMS_LOG_INFO};
+static const skip_why_t SKIP_JWE_ALG = {"encryption key (JWE alg)", CLAIMS_LOG_INFO};
+static const skip_why_t SKIP_USE_ENC = {"encryption key (use enc)", CLAIMS_LOG_INFO};
+static const skip_why_t SKIP_USE_OTHER = {"use is not sig", CLAIMS_LOG_INFO};
+static const skip_why_t SKIP_KEY_OPS = {"key_ops without verify", CLAIMS_LOG_INFO};
+static const skip_why_t SKIP_CURVE = {"unsupported curve", CLAIMS_LOG_INFO};
+static const skip_why_t SKIP_KTY = {"unknown key type", CLAIMS_LOG_INFO};
+
 static int alg_family_matches_pkey(claims_alg_t alg, EVP_PKEY *pkey, const char *curve)
 {
     const claims_alg_info_t *ai = claims_alg_info(alg);
@@ -130,10 +148,11 @@ static const char *pkey_curve(EVP_PKEY *pkey)
     return NULL;
 }
 
-/* Chooses the algorithm of an asymmetric key. declared: from configuration (wins) or JWK. */
+/* Chooses the algorithm of an asymmetric key. declared: from configuration (wins) or JWK.
+ * On a refusal due to the algorithm alone, not to the key, *why says so (a remote set skips). */
 static claims_status_t bind_alg(apr_pool_t *p, EVP_PKEY *pkey, claims_alg_t declared,
                                 const claims_key_opts_t *opts, const char *label,
-                                claims_alg_t *out, char **err)
+                                claims_alg_t *out, const skip_why_t **why, char **err)
 {
     const char *curve = pkey_curve(pkey);
     claims_alg_t alg = declared;
@@ -143,7 +162,9 @@ static claims_status_t bind_alg(apr_pool_t *p, EVP_PKEY *pkey, claims_alg_t decl
     }
     if (alg == CLAIMS_ALG_UNKNOWN) {
         if (EVP_PKEY_is_a(pkey, "RSA")) {
-            /* RSA fits six algorithms: only an allow-list naming exactly one settles it. */
+            /* RSA fits six algorithms: only an allow-list naming exactly one settles it. That
+             * binding is the operator's, as alg= would be, so each key still has one algorithm
+             * (RFC 8725 section 3.1, CL-60); without it, guessing RS256 could be wrong. */
             int found = 0;
             for (int a = CLAIMS_ALG_RS256; a <= CLAIMS_ALG_PS512; a++) {
                 if (opts->allowed & CLAIMS_ALG_BIT(a)) {
@@ -152,6 +173,8 @@ static claims_status_t bind_alg(apr_pool_t *p, EVP_PKEY *pkey, claims_alg_t decl
                 }
             }
             if (found != 1) {
+                /* none allowed: of no use to this issuer, whatever its algorithm */
+                *why = found == 0 && opts->allowed != 0 ? &SKIP_NOT_ALLOWED : &SKIP_RSA_NO_ALG;
                 return fail(p, err, label,
                             "RSA key without an algorithm: bind one with alg= (RS256, RS384, RS512, "
                             "PS256, PS384, PS512) or allow exactly one RSA algorithm in ClaimsAlgorithms");
@@ -178,6 +201,7 @@ static claims_status_t bind_alg(apr_pool_t *p, EVP_PKEY *pkey, claims_alg_t decl
                                                curve ? " " : "", curve ? curve : ""));
     }
     if (opts->allowed != 0 && !claims_alg_set_allows(opts->allowed, alg, alg)) {
+        *why = &SKIP_NOT_ALLOWED;
         return fail(p, err, label, apr_psprintf(p, "key algorithm %s is not in ClaimsAlgorithms",
                                                claims_alg_name(alg)));
     }
@@ -284,14 +308,17 @@ static const EVP_MD *fetch_md(apr_pool_t *p, claims_alg_t alg)
     return md;
 }
 
-/* Takes ownership of pkey: binds, checks and appends it. */
+/* Takes ownership of pkey: binds, checks and appends it. skip (NULL: refuse instead): set, with
+ * CLAIMS_OK and nothing appended, when the key is sound but no algorithm can be bound to it. */
 static claims_status_t add_pkey(apr_pool_t *p, EVP_PKEY *pkey, const char *kid, claims_alg_t declared,
                                 const claims_key_opts_t *opts, const char *label,
-                                apr_array_header_t *keys, char **err)
+                                apr_array_header_t *keys, const skip_why_t **skip, char **err)
 {
     claims_key_t *k;
     claims_alg_t alg = CLAIMS_ALG_UNKNOWN;
     claims_status_t st;
+    const skip_why_t *why = NULL;
+    char *berr = NULL;
 
     apr_pool_cleanup_register(p, pkey, pkey_cleanup, apr_pool_cleanup_null);
     if ((st = check_strength(p, pkey, opts, label, err)) != CLAIMS_OK) {
@@ -302,8 +329,16 @@ static claims_status_t add_pkey(apr_pool_t *p, EVP_PKEY *pkey, const char *kid, 
         return fail(p, err, label, apr_psprintf(p, "alg=%s contradicts the key's own \"alg\" %s",
                                                claims_alg_name(opts->alg), claims_alg_name(declared)));
     }
-    if ((st = bind_alg(p, pkey, opts->alg != CLAIMS_ALG_UNKNOWN ? opts->alg : declared, opts, label,
-                       &alg, err)) != CLAIMS_OK) {
+    st = bind_alg(p, pkey, opts->alg != CLAIMS_ALG_UNKNOWN ? opts->alg : declared, opts, label, &alg, &why,
+                  &berr);
+    if (st != CLAIMS_OK) {
+        if (skip != NULL && why != NULL) {
+            *skip = why;
+            return CLAIMS_OK;
+        }
+        if (err != NULL) {
+            *err = berr;
+        }
         return st;
     }
     k = apr_pcalloc(p, sizeof(*k));
@@ -528,7 +563,7 @@ static claims_status_t parse_pem(apr_pool_t *p, const char *data, apr_size_t len
     if (pkey == NULL) {
         return fail(p, err, label, "PEM content could not be decoded as a public key");
     }
-    return add_pkey(p, pkey, NULL, CLAIMS_ALG_UNKNOWN, opts, label, keys, err);
+    return add_pkey(p, pkey, NULL, CLAIMS_ALG_UNKNOWN, opts, label, keys, NULL, err);
 }
 
 static claims_status_t parse_der(apr_pool_t *p, const char *data, apr_size_t len, const char *label,
@@ -549,7 +584,7 @@ static claims_status_t parse_der(apr_pool_t *p, const char *data, apr_size_t len
     if (pkey == NULL) {
         return fail(p, err, label, "not a PEM, DER, JWK or JWK Set key file");
     }
-    return add_pkey(p, pkey, NULL, CLAIMS_ALG_UNKNOWN, opts, label, keys, err);
+    return add_pkey(p, pkey, NULL, CLAIMS_ALG_UNKNOWN, opts, label, keys, NULL, err);
 }
 
 /* ------------------------------------------------------------------ JWK */
@@ -796,8 +831,9 @@ static int x5c_matches(jwk_ctx_t *c, json_t *jwk, EVP_PKEY *pkey)
     return ok;
 }
 
-/* use / key_ops must allow verification; 1 ok, 0 refuse, -1 an encryption key (skippable) */
-static int jwk_usage(jwk_ctx_t *c, json_t *jwk)
+/* use / key_ops must allow verification; 1 ok, 0 refuse (malformed), -1 not for signatures
+ * (*why says why: skippable). *c->err is set for 0 and -1. */
+static int jwk_usage(jwk_ctx_t *c, json_t *jwk, const skip_why_t **why)
 {
     const char *use;
     json_t *ops = json_object_get(jwk, "key_ops");
@@ -809,7 +845,8 @@ static int jwk_usage(jwk_ctx_t *c, json_t *jwk)
     if (r == 1 && strcmp(use, "sig") != 0) {
         *c->err = apr_psprintf(c->p, "%s: \"use\" is \"%s\", not \"sig\"", c->label,
                                claims_log_escape(c->p, use, strlen(use), 16));
-        return strcmp(use, "enc") == 0 ? -1 : 0;
+        *why = strcmp(use, "enc") == 0 ? &SKIP_USE_ENC : &SKIP_USE_OTHER;
+        return -1;
     }
     if (ops != NULL) {
         size_t i;
@@ -830,6 +867,7 @@ static int jwk_usage(jwk_ctx_t *c, json_t *jwk)
         }
         if (!verify) {
             *c->err = apr_psprintf(c->p, "%s: \"key_ops\" does not allow \"verify\"", c->label);
+            *why = &SKIP_KEY_OPS;
             return -1;
         }
     }
@@ -866,20 +904,47 @@ static int jwk_has_private(json_t *jwk)
     return 0;
 }
 
-/* skipped: set to 1 (and CLAIMS_OK returned) when the key is not for signatures and
- * opts->skip_unusable is set, or its kty is unknown inside a set. */
+/* Notes a key of the document that is not loaded: *skip = the reason, a log line, and a
+ * claims_key_skipped_t for the caller when it asked (opts->skipped). label is printable. */
+static claims_status_t skip_key(apr_pool_t *p, const claims_key_opts_t *opts, const char *label,
+                                const char *kid, const char *kty, const skip_why_t *why, const char **skip)
+{
+    *skip = why->text;
+    if (opts->log != NULL) {
+        claims_log(opts->log, why->level, apr_pstrcat(p, label, ": key skipped: ", why->text, NULL));
+    }
+    if (opts->skipped != NULL) {
+        claims_key_skipped_t *sk = apr_pcalloc(p, sizeof(*sk));
+        sk->kid = kid != NULL ? apr_pstrdup(p, kid) : NULL;
+        sk->kty = claims_log_escape(p, kty, strlen(kty), 16);
+        sk->reason = why->text;
+        APR_ARRAY_PUSH(opts->skipped, const claims_key_skipped_t *) = sk;
+    }
+    return CLAIMS_OK;
+}
+
+/* skip: set to the reason (and CLAIMS_OK returned, nothing appended) when the key is not one to
+ * verify with and opts->skip_unusable is set (not for signatures, no algorithm to bind, an
+ * algorithm we do not verify or the allow-list leaves out, a curve we do not verify with), or its
+ * kty is unknown inside a set; NULL when the key was loaded. A key whose algorithm is the only
+ * trouble is decoded and checked first: a malformed or weak one, or an alg contradicting the
+ * key, still refuses the document. */
 static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, int in_set,
                                  const claims_key_opts_t *opts, apr_array_header_t *keys,
-                                 int *skipped, char **err)
+                                 const char **skip, char **err)
 {
     jwk_ctx_t c = {p, label, err};
+    char *uerr = NULL;
+    jwk_ctx_t uc = {p, label, &uerr};  /* use/key_ops: a skipped key leaves *err alone */
     const char *kty, *kid = NULL, *alg_name = NULL;
     apr_size_t kid_len = 0, alg_len = 0;
     claims_alg_t alg = CLAIMS_ALG_UNKNOWN;
     EVP_PKEY *pkey = NULL;
+    const skip_why_t *why = NULL;
+    claims_status_t st;
     int usage;
 
-    *skipped = 0;
+    *skip = NULL;
     if (!json_is_object(jwk)) {
         return fail(p, err, label, "JWK is not a JSON object");
     }
@@ -895,6 +960,7 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
         }
         label = apr_psprintf(p, "%s (kid \"%s\")", label, claims_log_escape(p, kid, kid_len, 64));
         c.label = label;
+        uc.label = label;
     }
     if (opt_string(jwk, "alg", &alg_name, &alg_len) < 0) {
         return fail(p, err, label, "JWK \"alg\" is not a string");
@@ -902,19 +968,22 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
     if (alg_name != NULL) {
         alg = claims_alg_from_name(alg_name, alg_len);
         if (alg == CLAIMS_ALG_UNKNOWN) {
-            if (jwe_alg_name(alg_name) && opts->skip_unusable) {
-                *skipped = 1;
-                return CLAIMS_OK;
+            /* an encryption key, or a signature algorithm we do not verify (ES256K) */
+            if (opts->skip_unusable) {
+                const skip_why_t *why_alg = jwe_alg_name(alg_name) ? &SKIP_JWE_ALG : &SKIP_UNKNOWN_ALG;
+                return skip_key(p, opts, label, kid, kty, why_alg, skip);
             }
             return fail(p, err, label, apr_psprintf(p, "JWK \"alg\" \"%s\" is not a JWS signature algorithm",
                                                    claims_log_escape(p, alg_name, alg_len, 32)));
         }
     }
-    usage = jwk_usage(&c, jwk);
+    usage = jwk_usage(&uc, jwk, &why);
     if (usage <= 0) {
         if (usage < 0 && opts->skip_unusable) {
-            *skipped = 1;
-            return CLAIMS_OK;
+            return skip_key(p, opts, label, kid, kty, why, skip);
+        }
+        if (err != NULL) {
+            *err = uerr;
         }
         ERR_clear_error();
         return CLAIMS_ERR_KEY;
@@ -923,7 +992,6 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
         unsigned char *k;
         apr_size_t klen;
         claims_key_t *key;
-        claims_status_t st;
         const char *s;
         apr_size_t slen;
         if (!opts->allow_symmetric) {
@@ -955,8 +1023,8 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
         return fail(p, err, label, "JWK holds private key members: configure the public key only");
     }
     if (in_set && opts->skip_unusable && !supported_curve(kty, jwk)) {
-        *skipped = 1;  /* e.g. secp256k1 or X25519 beside the signing keys of a remote set */
-        return CLAIMS_OK;
+        /* e.g. secp256k1 or X25519 beside the signing keys of a remote set */
+        return skip_key(p, opts, label, kid, kty, &SKIP_CURVE, skip);
     }
     if (strcmp(kty, "RSA") == 0) {
         pkey = jwk_rsa(&c, jwk);
@@ -968,8 +1036,8 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
         pkey = jwk_okp(&c, jwk);
     }
     else if (in_set) {
-        *skipped = 1;  /* RFC 7517 section 5: ignore keys of unknown type (CL-66) */
-        return CLAIMS_OK;
+        /* RFC 7517 section 5: ignore keys of unknown type (CL-66) */
+        return skip_key(p, opts, label, kid, kty, &SKIP_KTY, skip);
     }
     else {
         return fail(p, err, label, apr_psprintf(p, "JWK \"kty\" \"%s\" is not supported",
@@ -984,7 +1052,25 @@ static claims_status_t parse_jwk(apr_pool_t *p, json_t *jwk, const char *label, 
         ERR_clear_error();
         return CLAIMS_ERR_KEY;
     }
-    return add_pkey(p, pkey, kid, alg, opts, label, keys, err);
+    st = add_pkey(p, pkey, kid, alg, opts, label, keys, opts->skip_unusable ? &why : NULL, err);
+    if (st == CLAIMS_OK && why != NULL) {
+        return skip_key(p, opts, label, kid, kty, why, skip);
+    }
+    return st;
+}
+
+/* The refusal of a document whose keys were all skipped (or a set without keys). */
+static claims_status_t fail_no_key(apr_pool_t *p, char **err, const char *label, int in_set, int skipped,
+                                   apr_size_t first_at, const char *first)
+{
+    if (first == NULL) {
+        return fail(p, err, label, "JWK Set holds no usable signature key");
+    }
+    if (!in_set) {
+        return fail(p, err, label, apr_pstrcat(p, "JWK holds no usable signature key: ", first, NULL));
+    }
+    return fail(p, err, label, apr_psprintf(p, "JWK Set holds no usable signature key (%d skipped; key #%"
+                                           APR_SIZE_T_FMT ": %s)", skipped, first_at, first));
 }
 
 static claims_status_t parse_json(apr_pool_t *p, const char *data, apr_size_t len, const char *label,
@@ -993,7 +1079,9 @@ static claims_status_t parse_json(apr_pool_t *p, const char *data, apr_size_t le
     json_error_t jerr;
     json_t *doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     json_t *set;
-    int before = keys->nelts, skipped;
+    int before = keys->nelts, skipped = 0;
+    const char *skip = NULL, *first = NULL;
+    apr_size_t first_at = 0;
     claims_status_t st;
 
     if (doc == NULL) {
@@ -1006,7 +1094,7 @@ static claims_status_t parse_json(apr_pool_t *p, const char *data, apr_size_t le
     }
     set = json_object_get(doc, "keys");
     if (set == NULL) {
-        st = parse_jwk(p, doc, label, 0, opts, keys, &skipped, err);
+        st = parse_jwk(p, doc, label, 0, opts, keys, &first, err);
         if (st != CLAIMS_OK) {
             return st;
         }
@@ -1019,15 +1107,19 @@ static claims_status_t parse_json(apr_pool_t *p, const char *data, apr_size_t le
     }
     for (size_t i = 0; set != NULL && i < json_array_size(set); i++) {
         const char *klabel = apr_psprintf(p, "%s key #%" APR_SIZE_T_FMT, label, (apr_size_t)i);
-        st = parse_jwk(p, json_array_get(set, i), klabel, 1, opts, keys, &skipped, err);
+        st = parse_jwk(p, json_array_get(set, i), klabel, 1, opts, keys, &skip, err);
         if (st != CLAIMS_OK) {
             return st;
         }
+        if (skip != NULL && skipped++ == 0) {
+            first = skip;
+            first_at = (apr_size_t)i;
+        }
     }
-    /* a set of skipped keys, or a single skipped JWK (encryption only): nothing to verify with */
+    /* a set of skipped keys, or a single skipped JWK: nothing to verify with; a refresh must not
+     * publish an empty key set */
     if (keys->nelts == before) {
-        return fail(p, err, label, set != NULL ? "JWK Set holds no usable signature key"
-                                               : "JWK holds no usable signature key (encryption only)");
+        return fail_no_key(p, err, label, set != NULL, skipped, first_at, first);
     }
     return CLAIMS_OK;
 }
@@ -1037,6 +1129,7 @@ claims_status_t claims_keys_parse(apr_pool_t *p, const char *data, apr_size_t le
 {
     apr_size_t i = 0;
     int before = keys->nelts;
+    int skipped_before = opts->skipped != NULL ? opts->skipped->nelts : 0;
     claims_status_t st;
 
     if (len > CLAIMS_MAX_KEY_FILE) {
@@ -1066,6 +1159,9 @@ claims_status_t claims_keys_parse(apr_pool_t *p, const char *data, apr_size_t le
     }
     if (st != CLAIMS_OK) {
         keys->nelts = before;  /* nothing of a refused file stays */
+        if (opts->skipped != NULL) {
+            opts->skipped->nelts = skipped_before;
+        }
     }
     return st;
 }
