@@ -48,12 +48,38 @@ static void *create_srv_conf(apr_pool_t *p, server_rec *s)
     return c;
 }
 
+static apr_array_header_t *concat_names(apr_pool_t *p, const apr_array_header_t *a, const apr_array_header_t *b)
+{
+    if (a == NULL || b == NULL) {
+        return (apr_array_header_t *)(a != NULL ? a : b);
+    }
+    return apr_array_append(p, a, b);
+}
+
+/* Remembers a header name or prefix for the server-wide scrub (mod_claims_identity.c). Not from
+ * .htaccess files, read per request: their sections scrub per directory only. */
+static void note_scrub_name(cmd_parms *cmd, const char *norm, int prefix)
+{
+    mc_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config, &claims_module);
+    apr_array_header_t **list = prefix ? &sc->scrub_prefixes : &sc->scrub_names;
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_MPM) {
+        return;
+    }
+    if (*list == NULL) {
+        *list = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(*list, const char *) = norm;
+}
+
 static void *merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 {
     mc_srv_conf_t *base = basev, *add = addv;
     mc_srv_conf_t *c = apr_pcalloc(p, sizeof(*c));
     *c = *base;  /* the cache and key cache settings are the main server's (GLOBAL_ONLY) */
     c->current = NULL;
+    /* the main server's sections apply inside a virtual host too */
+    c->scrub_names = concat_names(p, base->scrub_names, add->scrub_names);
+    c->scrub_prefixes = concat_names(p, base->scrub_prefixes, add->scrub_prefixes);
     c->issuers = apr_array_copy(p, add->issuers);
     /* a virtual host trusts the main server's issuers too, unless it redeclares one */
     for (int i = 0; i < base->issuers->nelts; i++) {
@@ -627,6 +653,7 @@ static const char *set_header(cmd_parms *cmd, void *mconfig, const char *name, c
     h = apr_array_push(dc->headers);
     h->name = name;
     h->norm = mc_normalise_header(cmd->pool, name);
+    note_scrub_name(cmd, h->norm, 0);
     h->path = claims_path_compile(cmd->pool, path, &err);
     if (h->path == NULL) {
         return apr_psprintf(cmd->pool, "ClaimsHeader %s: %s", name, err);
@@ -648,6 +675,7 @@ static const char *set_header_prefix(cmd_parms *cmd, void *mconfig, const char *
     }
     dc->header_prefix = prefix;
     dc->header_prefix_norm = mc_normalise_header(cmd->pool, prefix);
+    note_scrub_name(cmd, dc->header_prefix_norm, 1);
     return NULL;
 }
 
@@ -849,24 +877,58 @@ static int all_issuers_have_audience(const mc_srv_conf_t *sc)
     return 1;
 }
 
+/* A section of the main server applies in every virtual host too, with its issuers. */
+static int every_vhost_has_audience(server_rec *s)
+{
+    for (server_rec *v = s->next; v != NULL; v = v->next) {
+        if (!all_issuers_have_audience(ap_get_module_config(v->module_config, &claims_module))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* CL-72: a protected section needs an audience: its own, an enclosing section's, that of an
  * outer section whose path is a prefix of its own, or every issuer's default. */
+/* The configuration of the virtual host a <VirtualHost> section made (NULL if none). */
+static const mc_srv_conf_t *vhost_conf(const ap_directive_t *d, server_rec *s)
+{
+    for (server_rec *v = s->next; v != NULL; v = v->next) {
+        if (v->defn_name != NULL && d->filename != NULL && strcmp(v->defn_name, d->filename) == 0
+            && v->defn_line_number == (unsigned)d->line_num) {
+            return ap_get_module_config(v->module_config, &claims_module);
+        }
+    }
+    return NULL;
+}
+
 static const char *check_audiences(apr_pool_t *p, const ap_directive_t *node, const ap_directive_t *outer,
-                                   const mc_srv_conf_t *sc)
+                                   const mc_srv_conf_t *sc, server_rec *s, int in_vhost)
 {
     for (const ap_directive_t *d = node; d != NULL; d = d->next) {
         if (d->first_child == NULL) {
             continue;
         }
-        if (strcasecmp(d->directive, "<VirtualHost") == 0 || strcasecmp(d->directive, "<IfModule") == 0
-            || strcasecmp(d->directive, "<IfDefine") == 0 || strcasecmp(d->directive, "<IfVersion") == 0) {
-            const char *err = check_audiences(p, d->first_child, d, sc);
+        if (strcasecmp(d->directive, "<VirtualHost") == 0) {
+            /* a virtual host's sections are checked against its own issuers (those it declares
+             * and those it takes from the main server) */
+            const mc_srv_conf_t *vc = vhost_conf(d, s);
+            const char *err = check_audiences(p, d->first_child, d, vc != NULL ? vc : sc, s, 1);
             if (err != NULL) {
                 return err;
             }
             continue;
         }
-        if (!uses_claims(p, d) || section_sets(d, "ClaimsAudience") || all_issuers_have_audience(sc)) {
+        if (strcasecmp(d->directive, "<IfModule") == 0
+            || strcasecmp(d->directive, "<IfDefine") == 0 || strcasecmp(d->directive, "<IfVersion") == 0) {
+            const char *err = check_audiences(p, d->first_child, d, sc, s, in_vhost);
+            if (err != NULL) {
+                return err;
+            }
+            continue;
+        }
+        if (!uses_claims(p, d) || section_sets(d, "ClaimsAudience")
+            || (all_issuers_have_audience(sc) && (in_vhost || every_vhost_has_audience(s)))) {
             continue;
         }
         {
@@ -932,7 +994,7 @@ static const char *check_trust(apr_pool_t *p, const ap_directive_t *node, server
 static int check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     mc_srv_conf_t *sc = ap_get_module_config(s->module_config, &claims_module);
-    const char *err = check_audiences(ptemp, ap_conftree, NULL, sc);
+    const char *err = check_audiences(ptemp, ap_conftree, NULL, sc, s, 0);
     if (err == NULL) {
         err = check_trust(ptemp, ap_conftree, s);
     }

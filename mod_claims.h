@@ -81,6 +81,10 @@ typedef struct mc_srv_conf_t {
     mc_issuer_t *current;              /* while a <ClaimsIssuer> section is read */
     const char *key_cache;             /* ClaimsKeyCache provider[:args]; NULL: shmcb */
     struct claims_store_secret_t *cache_secret; /* ClaimsCacheSecret; NULL: none */
+    /* normalised ClaimsHeader names and ClaimsHeaderPrefix values of every section of this
+     * server (a virtual host's include the main server's): scrubbed from every request */
+    apr_array_header_t *scrub_names;   /* const char *; NULL: none */
+    apr_array_header_t *scrub_prefixes;
     int cache;                         /* ClaimsCache On|Off; CLAIMS_UNSET: on */
     apr_size_t cache_entries;          /* ClaimsCacheEntries; 0: default */
     apr_size_t cache_bytes;            /* ClaimsCacheSize; 0: default */

@@ -197,7 +197,8 @@ static int is_form_post(request_rec *r)
 }
 
 /* Adds one found token; more than one place is a malformed request (CL-06). */
-static claims_status_t take(int found, const char *v, const char **token, apr_size_t *len, int *places)
+static claims_status_t take(int found, const char *v, const char **token, apr_size_t *len, int *places,
+                            int *from, int source)
 {
     if (found < 0) {
         return CLAIMS_ERR_TWO_TOKENS;
@@ -213,11 +214,13 @@ static claims_status_t take(int found, const char *v, const char **token, apr_si
     }
     *token = v;
     *len = strlen(v);
+    *from = source;
     return CLAIMS_OK;
 }
 
+/* The token of r for this location, and where it came from (*source, one MC_FROM_* bit). */
 static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const char **token,
-                                  apr_size_t *len, int read_body)
+                                  apr_size_t *len, int read_body, int *source)
 {
     int from = dc->token_from == CLAIMS_UNSET ? MC_FROM_HEADER : dc->token_from;
     int places = 0;
@@ -229,7 +232,10 @@ static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const
         if (st == CLAIMS_ERR_REQUEST) {
             return st;
         }
-        places += st == CLAIMS_OK;
+        if (st == CLAIMS_OK) {
+            places++;
+            *source = MC_FROM_HEADER;
+        }
     }
     if (from & MC_FROM_COOKIE) {
         const char *raw = NULL;
@@ -238,7 +244,7 @@ static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const
         if (found > 0) {
             v = apr_pstrmemdup(r->pool, raw, rlen);
         }
-        if ((st = take(found, v, token, len, &places)) != CLAIMS_OK) {
+        if ((st = take(found, v, token, len, &places, source, MC_FROM_COOKIE)) != CLAIMS_OK) {
             return st;
         }
     }
@@ -246,7 +252,7 @@ static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const
         /* RFC 6750 section 2.3: such answers must not be cached by shared caches */
         apr_table_setn(r->err_headers_out, "Cache-Control", "private");
         int found = r->args != NULL ? claims_form_param(r->pool, r->args, strlen(r->args), dc->query_name, &v) : 0;
-        if ((st = take(found, v, token, len, &places)) != CLAIMS_OK) {
+        if ((st = take(found, v, token, len, &places, source, MC_FROM_QUERY)) != CLAIMS_OK) {
             return st;
         }
     }
@@ -260,7 +266,7 @@ static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const
                           "tell whether it carries a token (ClaimsTokenFrom form)", MC_FORM_MAX);
             return CLAIMS_ERR_REQUEST;
         }
-        if ((st = take(found, v, token, len, &places)) != CLAIMS_OK) {
+        if ((st = take(found, v, token, len, &places, source, MC_FROM_FORM)) != CLAIMS_OK) {
             return st;
         }
     }
@@ -370,6 +376,7 @@ mc_state_t *mc_lazy_state(request_rec *r)
     const mc_dir_conf_t *dc;
     const char *token = NULL;
     apr_size_t len = 0;
+    int source = 0;
 
     if (state != NULL || r->per_dir_config == NULL) {
         return state != NULL && !state->anonymous ? state : NULL;
@@ -377,7 +384,7 @@ mc_state_t *mc_lazy_state(request_rec *r)
     /* an expression evaluated before authentication (<If>, SetEnvIfExpr): verify now, with
      * the configuration merged so far; check_authn verifies again with the final one */
     dc = ap_get_module_config(r->per_dir_config, &claims_module);
-    if (dc == NULL || find_token(r, dc, &token, &len, 0) != CLAIMS_OK) {
+    if (dc == NULL || find_token(r, dc, &token, &len, 0, &source) != CLAIMS_OK) {
         return NULL;  /* no body is read this early: form tokens count from check_authn on */
     }
     state = apr_pcalloc(r->pool, sizeof(*state));
@@ -396,6 +403,7 @@ static int check_authn(request_rec *r)
     apr_size_t len = 0;
     mc_state_t *state;
     claims_status_t st;
+    int source = 0;
 
     if (!mc_is_ours(r)) {
         return DECLINED;
@@ -408,7 +416,7 @@ static int check_authn(request_rec *r)
         r->user = "";
         return OK;
     }
-    st = find_token(r, dc, &token, &len, 1);
+    st = find_token(r, dc, &token, &len, 1, &source);
     if (st == CLAIMS_NO_TOKEN && dc->optional == 1) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM025: no token: anonymous (ClaimsOptional)");
         state->anonymous = 1;
@@ -432,6 +440,16 @@ static int check_authn(request_rec *r)
     ap_set_module_config(r->request_config, &claims_module, state);
     r->user = (char *)state->user;
     r->ap_auth_type = "Bearer";
+    if (source != MC_FROM_HEADER) {
+        /* a cookie, form or query token is not an Authorization header, which every cache
+         * knows not to share: say it, or mod_cache and shared caches would hand this answer
+         * to the next client, with no token at all (RFC 6750 section 2.3; RFC 9111 5.2.2.7).
+         * mod_cache reads err_headers_out's Cache-Control before the handler's own. */
+        apr_table_setn(r->err_headers_out, "Cache-Control", "private");
+        if (source == MC_FROM_COOKIE) {
+            apr_table_mergen(r->err_headers_out, "Vary", "Cookie");
+        }
+    }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM024: token accepted: user %s, issuer %s, alg %s",
                   claims_log_escape(r->pool, state->user, strlen(state->user), 128), state->issuer->core.iss,
                   claims_alg_name(state->v.key->alg));
@@ -446,6 +464,7 @@ static int force_authn(request_rec *r)
     mc_dir_conf_t *dc;
     const char *token = NULL;
     apr_size_t len = 0;
+    int source = 0;
     if (!mc_is_ours(r)) {
         return DECLINED;
     }
@@ -453,7 +472,7 @@ static int force_authn(request_rec *r)
     if (dc->optional == 1 || mc_is_preflight(r, dc)) {
         return OK;
     }
-    return find_token(r, dc, &token, &len, 0) != CLAIMS_NO_TOKEN ? OK : DECLINED;
+    return find_token(r, dc, &token, &len, 0, &source) != CLAIMS_NO_TOKEN ? OK : DECLINED;
 }
 
 static int note_auth_failure(request_rec *r, const char *auth_type)
@@ -489,6 +508,23 @@ static int check_authz(request_rec *r)
     dc = ap_get_module_config(r->per_dir_config, &claims_module);
     if (mc_is_preflight(r, dc)) {
         return OK;  /* ClaimsPreflight pass */
+    }
+    state = mc_get_state(r);
+    if (state != NULL && state->anonymous) {
+        /* ClaimsOptional without a token: httpd needs r->user set after authentication, but no
+         * rule that needs a user (valid-user, user, REMOTE_USER) may be satisfied by "" */
+        const char *user = r->user;
+        r->user = NULL;
+        apr_table_setn(r->notes, MC_NOTE_IN_AUTHZ, "1");
+        rv = ap_run_auth_checker(r);
+        apr_table_unset(r->notes, MC_NOTE_IN_AUTHZ);
+        r->user = (char *)user;
+        if (rv == HTTP_UNAUTHORIZED) {
+            set_challenge(r, NULL, NULL, NULL);
+        }
+        apr_table_unset(r->notes, MC_NOTE_SCOPES);
+        apr_table_unset(r->notes, MC_NOTE_EVALUATED);
+        return rv;
     }
     apr_table_setn(r->notes, MC_NOTE_IN_AUTHZ, "1");
     rv = ap_run_auth_checker(r);

@@ -2,7 +2,11 @@
  * mod_claims_authz.c - the Require providers on verified claims.
  *
  *   Require claim PATH VALUE...   any of the values (typed, see claims_match.h); arrays match
- *                                 by element; %{...} values are ap_expr strings
+ *                                 by element; a %{...} value is an ap_expr evaluated per
+ *                                 request and is always a string: it matches only a string
+ *                                 claim (or element) with exactly its bytes, never a number,
+ *                                 boolean or null the client spelled (4.2e1, null)
+ * An empty word ("") is a configuration error in both providers.
  *   Require scope SCOPE...        all of the scopes (scope string or scp)
  * Also registered as claims-claim and claims-scope, spellings no other module uses.
  * Lines are parsed once, at configuration time. Without a verified token the providers answer
@@ -16,6 +20,7 @@
 #include "http_request.h"
 #include "mod_auth.h"
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <string.h>
 
@@ -44,10 +49,30 @@ typedef struct require_scope_t {
  * and gets back every request whose AuthType is not ours. */
 static const authz_provider *shadowed_claim_provider;
 
-static const char *parse_values(cmd_parms *cmd, const char **line, apr_array_header_t *values)
+/* The next word of a Require line; NULL at its end. An empty quoted word ("" or '') is an
+ * error (*err): ap_getword_conf returns "" for it as it does at the end of the line, so a
+ * loop that stopped there would silently drop every word after it. */
+static const char *next_word(cmd_parms *cmd, const char **line, const char **err)
 {
     const char *w;
-    while (*(w = ap_getword_conf(cmd->pool, line)) != '\0') {
+    while (apr_isspace(**line)) {
+        (*line)++;
+    }
+    if (**line == '\0') {
+        return NULL;
+    }
+    w = ap_getword_conf(cmd->pool, line);
+    if (*w == '\0') {
+        *err = "an empty value (\"\") is not allowed";
+        return NULL;
+    }
+    return w;
+}
+
+static const char *parse_values(cmd_parms *cmd, const char **line, apr_array_header_t *values)
+{
+    const char *w, *werr = NULL;
+    while ((w = next_word(cmd, line, &werr)) != NULL) {
         claim_value_t *cv = apr_array_push(values);
         memset(cv, 0, sizeof(*cv));
         if (strstr(w, "%{") != NULL) {
@@ -61,7 +86,7 @@ static const char *parse_values(cmd_parms *cmd, const char **line, apr_array_hea
             cv->expected = claims_expected_parse(cmd->pool, w);
         }
     }
-    return NULL;
+    return werr;
 }
 
 static const char *claim_value_str(request_rec *r, const claim_value_t *cv, claims_expected_t **e)
@@ -76,7 +101,11 @@ static const char *claim_value_str(request_rec *r, const claim_value_t *cv, clai
         if (err != NULL || s == NULL) {
             return err != NULL ? err : "expression failed";
         }
-        *e = claims_expected_parse(r->pool, s);
+        /* a value from %{...} is a string, always: the client must not choose its JSON type
+         * (e.g. "4.2e1" matching 42, or "null") */
+        *e = apr_pcalloc(r->pool, sizeof(**e));
+        (*e)->str = s;
+        (*e)->len = strlen(s);
     }
     return NULL;
 }
@@ -170,9 +199,9 @@ static int valid_scope(const char *s)
 static const char *parse_scope_line(cmd_parms *cmd, const char *line, const void **parsed)
 {
     require_scope_t *rs = apr_pcalloc(cmd->pool, sizeof(*rs));
-    const char *p = line, *w;
+    const char *p = line, *w, *werr = NULL;
     rs->scopes = apr_array_make(cmd->pool, 2, sizeof(claim_value_t));
-    while (*(w = ap_getword_conf(cmd->pool, &p)) != '\0') {
+    while ((w = next_word(cmd, &p, &werr)) != NULL) {
         claim_value_t *cv = apr_array_push(rs->scopes);
         memset(cv, 0, sizeof(*cv));
         if (strstr(w, "%{") != NULL) {
@@ -190,6 +219,9 @@ static const char *parse_scope_line(cmd_parms *cmd, const char *line, const void
         cv->expected->str = w;
         cv->expected->len = strlen(w);
         rs->text = rs->text != NULL ? apr_pstrcat(cmd->pool, rs->text, " ", w, NULL) : w;
+    }
+    if (werr != NULL) {
+        return apr_pstrcat(cmd->pool, "Require scope: ", werr, NULL);
     }
     if (rs->scopes->nelts == 0) {
         return "Require scope: needs at least one scope";

@@ -12,6 +12,7 @@
 
 #include "http_core.h"
 #include "http_log.h"
+#include "http_protocol.h"
 #include "http_request.h"
 
 #include <apr_lib.h>
@@ -33,52 +34,144 @@ char *mc_normalise_header(apr_pool_t *p, const char *name)
 
 /* ------------------------------------------------------------------ scrubbing */
 
-typedef struct scrub_ctx_t {
-    request_rec *r;
-    const mc_dir_conf_t *dc;
-    apr_array_header_t *doomed;
-} scrub_ctx_t;
-
-static int is_ours_header(const mc_dir_conf_t *dc, const char *norm)
+/* Whether name, normalised, equals norm (exact) or starts with it (prefix), without copying. */
+static int norm_match(const char *name, const char *norm, int prefix)
 {
-    if (dc->header_prefix_norm != NULL && *dc->header_prefix_norm != '\0'
-        && strncmp(norm, dc->header_prefix_norm, strlen(dc->header_prefix_norm)) == 0) {
-        return 1;
+    for (; *norm; name++, norm++) {
+        char c = apr_isalnum(*name) ? (char)apr_toupper(*name) : '_';
+        if (*name == '\0' || c != *norm) {
+            return 0;
+        }
     }
-    for (int i = 0; dc->headers != NULL && i < dc->headers->nelts; i++) {
-        if (strcmp(APR_ARRAY_IDX(dc->headers, i, mc_header_t).norm, norm) == 0) {
+    return prefix || *name == '\0';
+}
+
+/* Whether a client-sent header name looks like one of ours: configured here (dc, may be NULL)
+ * or anywhere in this server (sc). */
+static int is_ours_header(const mc_srv_conf_t *sc, const mc_dir_conf_t *dc, const char *name)
+{
+    if (dc != NULL) {
+        if (dc->header_prefix_norm != NULL && *dc->header_prefix_norm != '\0'
+            && norm_match(name, dc->header_prefix_norm, 1)) {
+            return 1;
+        }
+        for (int i = 0; dc->headers != NULL && i < dc->headers->nelts; i++) {
+            if (norm_match(name, APR_ARRAY_IDX(dc->headers, i, mc_header_t).norm, 0)) {
+                return 1;
+            }
+        }
+    }
+    for (int i = 0; sc != NULL && sc->scrub_prefixes != NULL && i < sc->scrub_prefixes->nelts; i++) {
+        if (norm_match(name, APR_ARRAY_IDX(sc->scrub_prefixes, i, const char *), 1)) {
+            return 1;
+        }
+    }
+    for (int i = 0; sc != NULL && sc->scrub_names != NULL && i < sc->scrub_names->nelts; i++) {
+        if (norm_match(name, APR_ARRAY_IDX(sc->scrub_names, i, const char *), 0)) {
             return 1;
         }
     }
     return 0;
 }
 
+typedef struct scrub_ctx_t {
+    request_rec *r;
+    const mc_srv_conf_t *sc;
+    const mc_dir_conf_t *dc;
+    apr_array_header_t *doomed;
+    const char *connection;            /* every Connection value, joined */
+} scrub_ctx_t;
+
 static int collect_spoofed(void *baton, const char *key, const char *value)
 {
     scrub_ctx_t *c = baton;
-    if (is_ours_header(c->dc, mc_normalise_header(c->r->pool, key))) {
+    if (strcasecmp(key, "Connection") == 0) {
+        c->connection = c->connection == NULL ? value : apr_pstrcat(c->r->pool, c->connection, ", ", value, NULL);
+    }
+    else if (is_ours_header(c->sc, c->dc, key)) {
         APR_ARRAY_PUSH(c->doomed, const char *) = key;
     }
     return 1;
 }
 
-static int scrub_headers(request_rec *r)
+/* Connection names hop-by-hop headers, which mod_proxy removes before the request goes on
+ * (RFC 9110 7.6.1): `Connection: close, X-User` would strip our verified X-User on its way to
+ * the backend (the pattern of CVE-2022-31813). Our names are taken out of it. */
+static void scrub_connection(scrub_ctx_t *c)
 {
-    const mc_dir_conf_t *dc = ap_get_module_config(r->per_dir_config, &claims_module);
-    scrub_ctx_t c;
-    if (dc == NULL || (dc->headers == NULL && (dc->header_prefix_norm == NULL || *dc->header_prefix_norm == '\0'))) {
-        return DECLINED;
+    request_rec *r = c->r;
+    const char *rest = c->connection, *out = NULL;
+    char *tok;
+    int dropped = 0;
+    if (rest == NULL) {
+        return;
     }
+    while ((tok = ap_get_list_item(r->pool, &rest)) != NULL) {
+        if (*tok == '\0') {
+            continue;
+        }
+        if (is_ours_header(c->sc, c->dc, tok)) {
+            dropped = 1;
+            continue;
+        }
+        out = out == NULL ? tok : apr_pstrcat(r->pool, out, ", ", tok, NULL);
+    }
+    if (!dropped) {
+        return;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM042: removed names of our headers from the client's "
+                  "Connection header");
+    apr_table_unset(r->headers_in, "Connection");
+    if (out != NULL) {
+        apr_table_setn(r->headers_in, "Connection", out);
+    }
+}
+
+static void scrub(request_rec *r, const mc_srv_conf_t *sc, const mc_dir_conf_t *dc, int connection_only)
+{
+    scrub_ctx_t c;
     c.r = r;
+    c.sc = sc;
     c.dc = dc;
     c.doomed = apr_array_make(r->pool, 2, sizeof(const char *));
+    c.connection = NULL;
     apr_table_do(collect_spoofed, &c, r->headers_in, NULL);
-    for (int i = 0; i < c.doomed->nelts; i++) {
+    for (int i = 0; !connection_only && i < c.doomed->nelts; i++) {
         const char *name = APR_ARRAY_IDX(c.doomed, i, const char *);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM040: removed client-sent header %s that looks like "
                       "one of ours", claims_log_escape(r->pool, name, strlen(name), 64));
         apr_table_unset(r->headers_in, name);
     }
+    scrub_connection(&c);
+}
+
+static int has_headers(const mc_dir_conf_t *dc)
+{
+    return dc != NULL && (dc->headers != NULL || (dc->header_prefix_norm != NULL && *dc->header_prefix_norm != '\0'));
+}
+
+/* First, for every request of a server where any section configures ClaimsHeader or
+ * ClaimsHeaderPrefix: before mod_setenvif, mod_rewrite and every other module sees a header
+ * (CL-80), whatever the location. */
+static int scrub_server(request_rec *r)
+{
+    const mc_srv_conf_t *sc = ap_get_module_config(r->server->module_config, &claims_module);
+    if (sc == NULL || (sc->scrub_names == NULL && sc->scrub_prefixes == NULL)) {
+        return DECLINED;
+    }
+    scrub(r, sc, NULL, 0);
+    return DECLINED;
+}
+
+/* Again once the location is known: names configured in .htaccess files, which are not in the
+ * server's list, and headers that a module added since. */
+static int scrub_headers(request_rec *r)
+{
+    const mc_dir_conf_t *dc = ap_get_module_config(r->per_dir_config, &claims_module);
+    if (!has_headers(dc)) {
+        return DECLINED;
+    }
+    scrub(r, NULL, dc, 0);
     return DECLINED;
 }
 
@@ -286,6 +379,9 @@ static int fixups(request_rec *r)
     }
     set(r->subprocess_env, "CLAIMS_ISSUER", state->issuer->core.iss);
 
+    if (has_headers(dc)) {
+        scrub(r, NULL, dc, 1);  /* a Connection header added since must not strip ours either */
+    }
     for (int i = 0; dc->headers != NULL && i < dc->headers->nelts; i++) {
         const mc_header_t *h = &APR_ARRAY_IDX(dc->headers, i, mc_header_t);
         json_t *v = claims_path_lookup(state->v.claims, h->path);
@@ -327,11 +423,47 @@ static json_t *expr_value(ap_expr_eval_ctx_t *ctx, const void *data, const char 
     return claims_path_lookup(state->v.claims, path);
 }
 
-/* claim('path'): the claim as text (strings as they are, anything else as JSON), or "". */
+/* A claim's text for an expression: strings as they are, anything else as JSON, with control
+ * characters (C0, DEL) and '%' as %XX. An expression's value may go into a request header
+ * (RequestHeader set X "expr=%{claim:name}"), and a raw CR LF there would start a header of
+ * the token holder's choosing; '%' is encoded too so that the text stays unambiguous. */
+static const char *expr_text(request_rec *r, const json_t *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const char *s = header_text(r, v);
+    apr_size_t extra = 0;
+    char *out, *o;
+    if (s == NULL) {
+        return NULL;
+    }
+    for (const char *c = s; *c; c++) {
+        unsigned char u = (unsigned char)*c;
+        extra += (u < 0x20 || u == 0x7f || u == '%') ? 2 : 0;
+    }
+    if (extra == 0) {
+        return s;
+    }
+    o = out = apr_palloc(r->pool, strlen(s) + extra + 1);
+    for (const char *c = s; *c; c++) {
+        unsigned char u = (unsigned char)*c;
+        if (u < 0x20 || u == 0x7f || u == '%') {
+            *o++ = '%';
+            *o++ = hex[u >> 4];
+            *o++ = hex[u & 15];
+        }
+        else {
+            *o++ = (char)u;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* claim('path'): the claim as text (expr_text), or "". */
 static const char *claim_fn(ap_expr_eval_ctx_t *ctx, const void *data, const char *arg)
 {
     json_t *v = expr_value(ctx, data, arg);
-    const char *s = v != NULL ? header_text(ctx->r, v) : NULL;
+    const char *s = v != NULL ? expr_text(ctx->r, v) : NULL;
     return s != NULL ? s : "";
 }
 
@@ -344,14 +476,14 @@ static apr_array_header_t *claims_fn(ap_expr_eval_ctx_t *ctx, const void *data, 
         size_t i;
         json_t *el;
         json_array_foreach(v, i, el) {
-            const char *s = header_text(ctx->r, el);
+            const char *s = expr_text(ctx->r, el);
             if (s != NULL) {
                 APR_ARRAY_PUSH(list, const char *) = s;
             }
         }
     }
     else if (v != NULL) {
-        const char *s = header_text(ctx->r, v);
+        const char *s = expr_text(ctx->r, v);
         if (s != NULL) {
             APR_ARRAY_PUSH(list, const char *) = s;
         }
@@ -402,6 +534,7 @@ static int expr_lookup(ap_expr_lookup_parms *parms)
 
 void mc_register_identity_hooks(apr_pool_t *p)
 {
+    ap_hook_post_read_request(scrub_server, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_post_perdir_config(scrub_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_expr_lookup(expr_lookup, NULL, NULL, APR_HOOK_MIDDLE);

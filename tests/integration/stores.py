@@ -129,7 +129,18 @@ class MemcacheClient:
         self._simple(b"flush_all\r\n", (b"OK",))
 
     def metadump(self):
-        """[{field: value}] of every item (key URL-decoded, exp an int: Unix time or -1)."""
+        """[{field: value}] of every item (key URL-decoded, exp an int: Unix time or -1).
+        memcached 1.6's crawler now and then answers an empty dump for a store that holds
+        items (seen right after another dump): an empty answer is asked again a few times."""
+        items = []
+        for _ in range(5):
+            items = self._metadump_once()
+            if items:
+                break
+            time.sleep(0.1)
+        return items
+
+    def _metadump_once(self):
         for _ in range(50):
             self.conn.send(b"lru_crawler metadump all\r\n")
             # item lines end in a bare LF, the closing END (or an error) in CRLF

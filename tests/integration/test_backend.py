@@ -41,7 +41,7 @@ def api(make_module_httpd, echo_backend, keys):
         loc("/cookie-forward/", "Require valid-user", "ClaimsTokenFrom cookie=at", "ClaimsForwardToken On"),
         loc("/guarded/", "Require claim realm_access.roles admin", "ClaimsHeader X-Claim-Sub sub",
             "ClaimsHeaderPrefix X-Claim-"),
-        loc("/optional/", "ClaimsOptional On", "Require valid-user", "ClaimsHeader X-Claim-Sub sub",
+        loc("/optional/", "ClaimsOptional On", "Require all granted", "ClaimsHeader X-Claim-Sub sub",
             "ClaimsHeaderPrefix X-Claim-"),
         loc("/cors/", "ClaimsPreflight pass", "Require valid-user", "ClaimsHeader X-Claim-Sub sub",
             "ClaimsHeaderPrefix X-Claim-"),

@@ -39,7 +39,7 @@ def api(make_module_httpd, keys):
             'Header set X-Sub-Expr "expr=%{claim:sub}"'),
         loc("/cgi/rw/rw.py", "Require valid-user"),
         loc("/static/", "Require valid-user"),
-        loc("/cgi/optional.py", "ClaimsOptional On", "Require valid-user"),
+        loc("/cgi/optional.py", "ClaimsOptional On", "Require all granted"),
         # server context: evaluated at translate_name, before authentication
         "RewriteEngine On\n"
         "RewriteCond expr \"claim('tenant') == 'acme'\"\n"

@@ -34,7 +34,7 @@ def api(make_module_httpd, keys):
         location("/cgi/env.py/none", "ClaimsExport none", "Require valid-user"),
         location("/cgi/env.py/some", "ClaimsExport sub realm_access.roles tenant", "Require valid-user"),
         location("/cgi/env.py/some-colliding", "ClaimsExport a_b a-b", "Require valid-user"),
-        location("/cgi/env.py/optional", "ClaimsOptional On", "Require valid-user"),
+        location("/cgi/env.py/optional", "ClaimsOptional On", "Require all granted"),
         location("/app/", "Require valid-user"),
         location("/err/", "Require valid-user", "ErrorDocument 404 /cgi/env.py/id"),
         location("/ssi/", "Require valid-user"),

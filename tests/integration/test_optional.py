@@ -9,12 +9,18 @@ LOCATIONS = {
     "opt_user.py": ["ClaimsOptional On", "Require valid-user"],
     "opt_all.py": ["ClaimsOptional On", "Require all granted"],
     "opt_claim.py": ["ClaimsOptional On", "Require claim sub alice"],
+    "opt_any.py": ["ClaimsOptional On", "<RequireAny>", "Require valid-user", "Require ip 192.0.2.1",
+                   "</RequireAny>"],
+    "opt_users.py": ["ClaimsOptional On", "Require user alice bob"],
     "preflight.py": ["ClaimsPreflight pass", "Require valid-user"],
     "preflight_claim.py": ["ClaimsPreflight pass", "Require claim sub alice"],
     "preflight_auth.py": ["ClaimsPreflight authenticate", "Require valid-user"],
     "plain.py": ["Require valid-user"],
 }
-OPTIONAL = ["/cgi/opt_user.py", "/cgi/opt_all.py"]
+OPTIONAL = ["/cgi/opt_all.py"]
+# with a token, ClaimsOptional changes nothing: these need a user and get one from the token
+WITH_TOKEN = ["/cgi/opt_user.py", "/cgi/opt_all.py"]
+NEEDS_USER = ["/cgi/opt_user.py", "/cgi/opt_any.py", "/cgi/opt_users.py"]
 PREFLIGHT = {"Origin": "https://app.test", "Access-Control-Request-Method": "POST"}
 
 
@@ -65,7 +71,23 @@ def test_optional_with_other_authorization_scheme_passes_as_anonymous(api, path)
     assert identity_vars(r.json()) == {}
 
 
-@pytest.mark.parametrize("path", OPTIONAL)
+# issue 12 item 17: an anonymous request passed as REMOTE_USER "" and satisfied `Require valid-user`
+@pytest.mark.parametrize("path", NEEDS_USER)
+def test_optional_anonymous_request_never_satisfies_a_rule_that_needs_a_user(api, path):
+    r = api.get(path)
+    assert r.status_code == 401, r.text
+    assert challenge(r) == ("Bearer", {"realm": "orders-api"})
+    assert "REMOTE_USER" not in r.text
+
+
+@pytest.mark.parametrize("path", NEEDS_USER)
+def test_optional_with_token_satisfies_a_rule_that_needs_a_user(api, keys, path):
+    r = api.get(path, mint(keys.rsa))
+    assert r.status_code == 200
+    assert r.json()["REMOTE_USER"] == "alice"
+
+
+@pytest.mark.parametrize("path", WITH_TOKEN)
 @pytest.mark.parametrize("what", ["expired", "forged", "wrong-audience", "garbage"])
 def test_optional_with_bad_token_is_401_invalid_token(api, keys, path, what):
     t = {"expired": lambda: mint(keys.rsa, exp=now() - 3600, iat=now() - 7200),
@@ -77,14 +99,14 @@ def test_optional_with_bad_token_is_401_invalid_token(api, keys, path, what):
     assert challenge(r)[1].get("error") == "invalid_token"
 
 
-@pytest.mark.parametrize("path", OPTIONAL)
+@pytest.mark.parametrize("path", WITH_TOKEN)
 def test_optional_with_malformed_authorization_is_400(api, path):
     r = api.get(path, headers={"Authorization": "Bearer a b"})
     assert r.status_code == 400
     assert challenge(r)[1].get("error") == "invalid_request"
 
 
-@pytest.mark.parametrize("path", OPTIONAL)
+@pytest.mark.parametrize("path", WITH_TOKEN)
 def test_optional_with_good_token_has_identity(api, keys, path):
     r = api.get(path, mint(keys.rsa, {"tenant": "acme"}))
     assert r.status_code == 200
@@ -95,7 +117,7 @@ def test_optional_with_good_token_has_identity(api, keys, path):
     assert env["CLAIM_TENANT"] == "acme"
 
 
-@pytest.mark.parametrize("path", OPTIONAL)
+@pytest.mark.parametrize("path", WITH_TOKEN)
 def test_optional_good_token_identity_wins_over_client_headers(api, keys, path):
     r = api.get(path, mint(keys.rsa), headers={"Claim-Sub": "evil", "Remote-User": "evil"})
     env = r.json()
