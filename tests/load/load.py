@@ -244,6 +244,8 @@ class WrkResult:
     def __init__(self, out, rc, seconds):
         self.out, self.rc, self.seconds = out, rc, seconds
         self.summary, self.latency, self.threads, self.tally, self.slowest = {}, {}, [], {}, {}
+        self.fast = {}   # kind -> answers within 100 ms
+        self.pct = {}    # (kind, clock) -> {"n", "p50_us", "p90_us", "p99_us", "p999_us", "max_us"}
         for line in out.splitlines():
             if not line.startswith("LOAD "):
                 continue
@@ -260,6 +262,11 @@ class WrkResult:
             elif parts[1] == "slowest":
                 d = dict(p.split("=", 1) for p in parts[2:])
                 self.slowest[d["kind"]] = (int(d["max_us"]), int(d["over1s"]))
+                self.fast[d["kind"]] = int(d.get("fast", 0))
+            elif parts[1] == "pct":
+                d = dict(p.split("=", 1) for p in parts[2:])
+                key = (d.pop("kind"), d.pop("clock"))
+                self.pct[key] = {k: int(v) for k, v in d.items()}
         self.ok = rc == 0 and bool(self.summary)
 
     def total(self, key):
