@@ -4,7 +4,8 @@
 # and prints a PASS or FAIL line with its figures, then how long it took.
 #   tests/load/run.sh                     every scenario
 #   tests/load/run.sh mixed-event soak    some of them
-# Scenarios: mixed-event mixed-prefork soak soak-arena1 graceful-event graceful-prefork faults-discovery faults-jwks.
+# Scenarios: mixed-event mixed-prefork soak soak-arena1 graceful-event graceful-prefork faults-discovery faults-jwks
+# kid-flood.
 # Exit status: 0 when every scenario passed, 1 otherwise.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -21,7 +22,8 @@ if ! command -v wrk >/dev/null 2>&1; then
   exit 2
 fi
 if [ "$#" -eq 0 ]; then
-  set -- mixed-event mixed-prefork soak soak-arena1 graceful-event graceful-prefork faults-discovery faults-jwks
+  set -- mixed-event mixed-prefork soak soak-arena1 graceful-event graceful-prefork faults-discovery faults-jwks \
+    kid-flood
 fi
 
 # A bound on each scenario as a whole (the scenarios bound their own loops and wrk runs too).
