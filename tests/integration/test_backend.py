@@ -56,6 +56,19 @@ def api(make_module_httpd, echo_backend, keys):
         "AddType text/html .shtml\nAddOutputFilter INCLUDES .shtml\n",
         # a missing page whose ErrorDocument is a protected, proxied URL: an internal redirect
         "<Location /lost/>\n    Require all granted\n    ErrorDocument 404 /named/from-error\n</Location>\n",
+        # a claim handed to the backend through an expression (issue 12 item 2)
+        loc("/display/", "Require valid-user", "RequestHeader set X-Display \"expr=%{claim:name}\"",
+            "SetEnvIfExpr \"'a%0AX-Admin: 1' -in claims('groups') && '50%25' -in claims('groups')\" "
+            "GROUPS_ENCODED=1", "RequestHeader set X-Groups-Encoded 1 env=GROUPS_ENCODED"),
+        # no section of ours applies here, but the server configures ClaimsHeader elsewhere
+        "<Location /open/>\n    Require all granted\n    ProxyPass %s/open/\n</Location>\n" % be,
+        # what server-level SetEnvIf and mod_rewrite see of a look-alike header (item 12); the
+        # location tells the backend through headers of its own
+        "SetEnvIfNoCase ^X.Claim.Sub$ . SETENVIF_SAW_LOOKALIKE=1\n"
+        "RewriteCond %{HTTP:X-Claim-Sub} .\nRewriteRule ^/seen/ - [E=REWRITE_SAW_LOOKALIKE:1]\n",
+        loc("/seen/", "Require valid-user", "ClaimsHeader X-Claim-Sub sub",
+            "RequestHeader set X-SetEnvIf-Saw 1 env=SETENVIF_SAW_LOOKALIKE",
+            "RequestHeader set X-Rewrite-Saw 1 env=REWRITE_SAW_LOOKALIKE"),
     ])
 
     def setup(h):
@@ -490,3 +503,73 @@ def test_token_cookie_reaches_the_backend_with_forward_token_on(api, keys):
     t = tok(keys)
     rec = backend_record(api, "/cookie-forward/x", [("Cookie", "at=%s" % t)])
     assert cookie_values(rec) == ["at=%s" % t]
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 12: what a security review found on the way to the backend
+
+def test_claim_function_never_hands_crlf_to_a_request_header(api, keys):
+    """item 2: RequestHeader set X "expr=%{claim:name}" with a claim holding CR LF made the
+    backend receive a separate header line of the token holder's choosing."""
+    rec = backend_record(api, "/display/x", [bearer(keys, name="Alice\r\nX-User: admin")])
+    assert header_list(rec, "X-User") == []
+    assert header_list(rec, "X-Display") == ["Alice%0D%0AX-User: admin"]
+
+
+def test_claims_function_encodes_control_characters_of_each_element(api, keys):
+    rec = backend_record(api, "/display/x", [bearer(keys, groups=["a\nX-Admin: 1", "50%", "b c"])])
+    assert header_list(rec, "X-Groups-Encoded") == ["1"]
+
+
+def test_claim_function_leaves_plain_text_unchanged(api, keys):
+    rec = backend_record(api, "/display/x", [bearer(keys, name="Zoë Smith (ops)")])
+    assert header_list(rec, "X-Display") == ["Zoë Smith (ops)".encode().decode("latin-1")]
+
+
+CONNECTION_STRIPS = [
+    "close, X-Claim-Sub, X-Roles",
+    "X-Claim-Sub",
+    "keep-alive, x_claim_sub, x-roles",
+    "X.CLAIM.SUB,X_ROLES",
+]
+
+
+@pytest.mark.parametrize("connection", CONNECTION_STRIPS)
+def test_connection_header_cannot_strip_identity_headers(api, keys, connection):
+    """item 3: `Connection: close, X-User` made mod_proxy drop the verified X-User before it
+    reached the backend (the pattern of CVE-2022-31813)."""
+    rec = backend_record(api, "/named/x", [bearer(keys), ("Connection", connection)])
+    assert sub_headers(rec) == [("X-Claim-Sub", "alice")]
+    assert header_list(rec, "X-Roles") == ['["admin","ops"]']
+
+
+def test_connection_header_cannot_strip_prefixed_identity_headers(api, keys):
+    rec = backend_record(api, "/prefixed/x", [bearer(keys), ("Connection", "close, X-Claim-Tenant, x_claim_sub")])
+    got = {norm(k): v for k, v in names_like(rec, "X_CLAIM_")}
+    assert got["X_CLAIM_TENANT"] == "acme"
+    assert got["X_CLAIM_SUB"] == "alice"
+
+
+def test_connection_header_still_names_other_headers(api, keys):
+    rec = backend_record(api, "/named/x", [bearer(keys), ("Connection", "close, X-Other"), ("X-Other", "1")])
+    assert header_list(rec, "X-Other") == []
+    assert sub_headers(rec) == [("X-Claim-Sub", "alice")]
+
+
+@pytest.mark.parametrize("spoof", [("X-Claim-Sub", "evil"), ("x_claim_sub", "evil")])
+def test_server_level_setenvif_and_rewrite_never_see_lookalike_headers(api, keys, spoof):
+    """item 12: the look-alikes were removed after the location was known, but mod_setenvif and
+    mod_rewrite at server level had seen them already."""
+    rec = backend_record(api, "/seen/x", [bearer(keys), spoof])
+    assert header_list(rec, "X-SetEnvIf-Saw") == []
+    assert header_list(rec, "X-Rewrite-Saw") == []
+    assert sub_headers(rec) == [("X-Claim-Sub", "alice")]
+
+
+@pytest.mark.parametrize("spoof", [("X-Claim-Sub", "evil"), ("x_claim_tenant", "evil"), ("X-Roles", "admin")])
+def test_lookalike_headers_are_removed_at_locations_without_claims_too(api, spoof):
+    """The server-wide scrub runs whatever the location: a backend behind a path where no
+    section of ours applies never gets a header spelled like one of ours either."""
+    rec = backend_record(api, "/open/x", [spoof, ("X-Other", "kept")])
+    assert names_like(rec, norm(spoof[0])) == []
+    assert header_list(rec, "X-Other") == ["kept"]
