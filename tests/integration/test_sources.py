@@ -3,6 +3,8 @@ only configured places count, a token in two places is a malformed request, quer
 answers private, and reading a form leaves the body intact for the handler (ARCHITECTURE.md
 section 3; SECURITY.md CL-06)."""
 import base64
+import os
+import time
 import urllib.parse
 
 import pytest
@@ -269,3 +271,70 @@ def test_form_token_beyond_the_read_limit_alone_is_not_accepted(api, token):
     data = ("pad=%s&access_token=%s" % ("x" * (80 * 1024), token)).encode()
     r = post(api, "/cgi/form.py", data)
     assert r.status_code != 200
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 12 item 5: answers to tokens that are not an Authorization header must not be shared
+# by caches. mod_cache (with mod_cache_socache) answers from its quick handler, before any
+# authentication: a cached answer to a cookie token went to the next client with no token at all.
+
+@pytest.fixture(scope="module")
+def cached_api(make_module_httpd, keys):
+    body = issuer_block(keys) + """
+CacheEnable socache /private/
+CacheEnable socache /private-q/
+CacheSocache shmcb
+CacheDefaultExpire 600
+CacheIgnoreNoLastMod On
+<Location /private/>
+    AuthType claims
+    AuthName "orders-api"
+    Require valid-user
+    ClaimsTokenFrom header cookie=at
+    Header set Cache-Control "max-age=600"
+</Location>
+<Location /private-q/>
+    AuthType claims
+    AuthName "orders-api"
+    Require valid-user
+    ClaimsTokenFrom query
+    Header set Cache-Control "max-age=600"
+</Location>
+"""
+
+    def setup(h):
+        for rel, text in (("htdocs/private/secret.html", "the secret body\n"),
+                          ("htdocs/private/other.html", "another secret\n"),
+                          ("htdocs/private-q/third.html", "a third secret\n")):
+            path = h.write_file(rel, text)
+            os.utime(path, (time.time() - 86400, time.time() - 86400))  # settled: cacheable
+    return make_module_httpd(body, setup=setup, modules=["cache", "cache_socache", "socache_shmcb"])
+
+
+def test_cookie_authenticated_answer_is_private_and_varies_by_cookie(cached_api, token):
+    r = cached_api.get("/private/secret.html", headers={"Cookie": "at=" + token})
+    assert r.status_code == 200
+    assert "private" in [d.strip() for d in r.headers.get("Cache-Control", "").split(",")]
+    assert "cookie" in r.headers.get("Vary", "").lower()
+
+
+def test_cookie_authenticated_answer_is_never_served_to_a_client_without_token(cached_api, token):
+    assert cached_api.get("/private/other.html", headers={"Cookie": "at=" + token}).status_code == 200
+    assert cached_api.get("/private/other.html", headers={"Cookie": "at=" + token}).status_code == 200
+    r = cached_api.get("/private/other.html")
+    assert r.status_code == 401, r.text
+    assert "another secret" not in r.text
+
+
+def test_query_authenticated_answer_is_private(cached_api, token):
+    r = cached_api.get("/private-q/third.html?access_token=" + token)
+    assert r.status_code == 200
+    assert "private" in r.headers.get("Cache-Control", "")
+    assert cached_api.get("/private-q/third.html").status_code == 401
+
+
+def test_header_authenticated_answer_is_left_to_the_cache_rules(cached_api, token):
+    """Authorization-header answers are not shared by caches anyway (RFC 9111 3.5): no change."""
+    r = cached_api.get("/private/secret.html", token)
+    assert r.status_code == 200
+    assert r.headers.get("Cache-Control") == "max-age=600"
