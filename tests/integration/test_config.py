@@ -164,6 +164,44 @@ def _cases(keys, m):
                                      ["Require scope", "orders:read orders:write"]),
         "require-scope-bad-expression": (issuer_block(keys) + protected("Require scope %{HTTP:X"),
                                          ["Require scope", "expression"]),
+        # ---- issue 12 item 8: an empty quoted word ended the line, and the words after it
+        "require-scope-empty-word": (issuer_block(keys) + protected('Require scope read "" write'),
+                                     ["Require scope", "empty"]),
+        "require-scope-empty-single-quoted": (issuer_block(keys) + protected("Require scope read '' write"),
+                                              ["Require scope", "empty"]),
+        "require-claim-empty-word": (issuer_block(keys) + protected('Require claim groups admin "" staff'),
+                                     ["Require claim", "empty"]),
+        "require-claims-scope-empty-word": (issuer_block(keys) + protected('Require claims-scope "" write'),
+                                            ["Require scope", "empty"]),
+        # ---- item 16: HMAC secrets beside a remote (public) key set failed every refresh
+        "secret-with-jwks": (issuer("ClaimsSecretFile %s alg=HS256\nClaimsJWKS https://idp.test/certs\n%s"
+                                    % (m.secret32, aud)), ["ClaimsSecretFile", "ClaimsJWKS", "cannot be combined"]),
+        "secret-with-discovery": (issuer("ClaimsSecretFile %s alg=HS256\nClaimsDiscovery\n%s" % (m.secret32, aud)),
+                                  ["ClaimsSecretFile", "ClaimsDiscovery", "cannot be combined"]),
+        # ---- item 11: ClaimsAllowHTTP is for loopback addresses by parsed host, not by prefix
+        "allow-http-lookalike-host": (issuer("ClaimsAllowHTTP On\nClaimsJWKS http://127.attacker.example/certs\n%s"
+                                             % aud), ["ClaimsJWKS", "loopback"]),
+        "allow-http-loopback-prefix-name": (issuer("ClaimsAllowHTTP On\nClaimsJWKS http://127.0.0.1.nip.io/certs\n%s"
+                                                   % aud), ["ClaimsJWKS", "loopback"]),
+        "allow-http-userinfo-trick": (issuer("ClaimsAllowHTTP On\nClaimsJWKS http://127.0.0.1@evil.example/c\n%s"
+                                             % aud), ["ClaimsJWKS", "loopback"]),
+        # ---- ClaimsRefreshWaiters
+        "refresh-waiters-garbage": (issuer("ClaimsKeyFile %s\n%s\nClaimsRefreshWaiters some" % (jwks, aud)),
+                                    ["ClaimsRefreshWaiters", "some"]),
+        "refresh-waiters-negative": (issuer("ClaimsKeyFile %s\n%s\nClaimsRefreshWaiters -1" % (jwks, aud)),
+                                     ["ClaimsRefreshWaiters", "-1"]),
+        # ---- item 14: a virtual host's issuer without an audience answered 500 at run time
+        "vhost-issuer-without-audience": (
+            "<VirtualHost 127.0.0.1:*>\n    ServerName vhost.test\n"
+            + issuer("ClaimsKeyFile %s" % jwks, iss="https://vhost-idp.test")
+            + "    <Location /api>\n        AuthType claims\n        Require valid-user\n    </Location>\n"
+            "</VirtualHost>\n" + issuer_block(keys),
+            ["/api", "no audience", "ClaimsAudience"]),
+        "main-location-with-vhost-issuer-without-audience": (
+            issuer_block(keys) + protected("Require valid-user")
+            + "<VirtualHost 127.0.0.1:*>\n    ServerName vhost.test\n"
+            + issuer("ClaimsKeyFile %s" % jwks, iss="https://vhost-idp.test") + "</VirtualHost>\n",
+            ["/cgi/env.py", "no audience"]),
     }
 
 
@@ -182,7 +220,11 @@ CASES = ["key-file-missing", "key-file-is-directory", "key-file-garbage", "key-f
          "export-all-with-paths", "export-bad-pointer", "require-claim-without-value",
          "require-claim-without-anything", "require-claim-bad-pointer", "require-claim-empty-segment",
          "require-claim-bad-expression", "require-scope-without-scope", "require-scope-with-space",
-         "require-scope-bad-expression"]
+         "require-scope-bad-expression", "require-scope-empty-word", "require-scope-empty-single-quoted",
+         "require-claim-empty-word", "require-claims-scope-empty-word", "secret-with-jwks", "secret-with-discovery",
+         "allow-http-lookalike-host", "allow-http-loopback-prefix-name", "allow-http-userinfo-trick",
+         "refresh-waiters-garbage", "refresh-waiters-negative", "vhost-issuer-without-audience",
+         "main-location-with-vhost-issuer-without-audience"]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -330,6 +330,16 @@ def test_require_claim_value_from_a_request_header_expression(api, keys, header,
     assert_granted(api, r) if granted else assert_insufficient(r)
 
 
+# issue 12 item 10: the client chose the JSON type of the expected value
+@pytest.mark.parametrize("tenant,header,granted", [
+    (42, "4.2e1", False), (42, "42", False), (42, "42.0", False), (None, "null", False),
+    (True, "true", False), ("42", "42", True), ("null", "null", True), ("4.2e1", "4.2e1", True),
+    (["x", 42], "42", False), (["x", "42"], "42", True)])
+def test_require_claim_value_from_an_expression_is_always_a_string(api, keys, tenant, header, granted):
+    r = api.get(P + "tenant-header", tok(keys, tenant=tenant), headers={"X-Tenant": header})
+    assert_granted(api, r) if granted else assert_insufficient(r)
+
+
 @pytest.mark.parametrize("tenant,granted", [("acme", True), ("other", False)])
 def test_require_claim_value_from_a_location_match_capture(api, keys, tenant, granted):
     r = api.get("/cgi/env.py/t/%s/orders" % tenant, tok(keys, tenant="acme"))
