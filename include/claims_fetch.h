@@ -2,10 +2,24 @@
  * claims_fetch.h - fetching an identity provider's documents (JWK Set, OpenID Connect /
  * RFC 8414 metadata) with libcurl, and reading the metadata.
  *
- * Promises: https only (plain http only when allowed and the host is a loopback address);
- * certificate and host name verification always on; no redirects; the body is capped and the
- * transfer aborted past the cap; the whole transfer bounded by a timeout; only 200 answers with
- * a JSON media type count. URLs come from configuration or verified metadata, never a token.
+ * Promises: https only (plain http only as below); certificate and host name verification
+ * always on; no redirects; the body is capped and the transfer aborted past the cap; the whole
+ * transfer bounded by a timeout; only 200 answers with a JSON media type count. URLs come from
+ * configuration or verified metadata, never a token.
+ *
+ * Plain http (ClaimsAllowHTTP, for tests) only when the host, as curl parses it from the URL
+ * and so connects to it, is a loopback literal: an IPv4 dotted quad in 127.0.0.0/8, the IPv6
+ * address ::1 in any spelling ([::1], [0:0:0:0:0:0:0:1]), or exactly "localhost" in any case
+ * (recent curl answers it with loopback without asking DNS, older curl asks the system's hosts
+ * file). Host names that only look like one (127.attacker.example, 127.0.0.1.nip.io,
+ * localhost.evil.example, "localhost.") are refused, and userinfo is no host
+ * (http://127.0.0.1@evil.example/ goes to evil.example). IPv4 shorthand (127.1, 2130706433,
+ * 0x7f.1) counts only as curl's URL parser rewrites it: libcurl 7.88 turns it into the dotted
+ * quad it connects to, which is then checked; were the text kept, inet_pton would refuse it.
+ * [::ffff:127.0.0.1] (IPv4-mapped) is refused: whether it reaches 127.0.0.1 depends on the
+ * host's IPv6 settings, and a test can write 127.0.0.1. The same check applies to a discovery
+ * document's jwks_uri.
+ *
  * curl_global_init() must have run (the glue does it before any thread exists).
  */
 #ifndef CLAIMS_FETCH_H
@@ -21,7 +35,8 @@ typedef struct claims_fetch_opts_t {
     const char *ca_file;               /* NULL: system store */
     const char *ca_path;
     const char *proxy;                 /* NULL: none (the environment is ignored) */
-    int allow_http_loopback;           /* tests only: http:// to 127.0.0.0/8, ::1, localhost */
+    int allow_http_loopback;           /* tests only: http:// to 127.0.0.0/8, ::1, localhost
+                                        * (literal hosts only, see above) */
 } claims_fetch_opts_t;
 
 typedef struct claims_fetch_result_t {

@@ -4,8 +4,10 @@
 #include "claims_fetch.h"
 
 #include <apr_strings.h>
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
 
@@ -21,10 +23,29 @@ typedef struct sink_t {
     const char *content_type;
 } sink_t;
 
+/* The host as curl parsed it (so as curl will connect to it): an IPv4 dotted quad in
+ * 127.0.0.0/8, the IPv6 literal ::1 in any spelling ("[::1]", "[0:0:0:0:0:0:0:1]"), or the
+ * name localhost, which curl resolves to loopback without asking DNS. Read with inet_pton,
+ * which takes nothing but the full dotted quad and plain IPv6 text: never a prefix match, which
+ * "127.attacker.example" would pass. */
 static int is_loopback_host(const char *host)
 {
-    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0
-        || strcmp(host, "::1") == 0;
+    unsigned char addr[16];
+    char inner[INET6_ADDRSTRLEN];
+    apr_size_t n = strlen(host);
+
+    if (strcasecmp(host, "localhost") == 0) {
+        return 1;
+    }
+    if (inet_pton(AF_INET, host, addr) == 1) {
+        return addr[0] == 127;
+    }
+    if (n < 3 || n - 2 >= sizeof(inner) || host[0] != '[' || host[n - 1] != ']') {
+        return 0;
+    }
+    memcpy(inner, host + 1, n - 2);
+    inner[n - 2] = '\0';
+    return inet_pton(AF_INET6, inner, addr) == 1 && memcmp(addr, &in6addr_loopback, sizeof(addr)) == 0;
 }
 
 const char *claims_fetch_check_url(apr_pool_t *p, const char *url, int allow_http_loopback)

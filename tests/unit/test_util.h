@@ -30,6 +30,7 @@ Suite *keys_suite(void);
 Suite *validate_suite(void);
 Suite *path_match_suite(void);
 Suite *export_suite(void);
+Suite *fetch_suite(void);
 Suite *vectors_suite(void);
 
 /* ------------------------------------------------------------------ pools, test cases */
