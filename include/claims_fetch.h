@@ -58,7 +58,11 @@ claims_status_t claims_discovery_jwks_uri(apr_pool_t *p, const char *body, apr_s
                                           const char *issuer, int allow_http_loopback,
                                           const char **jwks_uri, const char **err);
 
-/* max-age of a Cache-Control value, or -1 (no-store/no-cache count as 0). */
+/* max-age of a Cache-Control value in seconds, or -1 when absent (or value NULL). no-store and
+ * no-cache anywhere in the value count as 0. Only the first max-age counts, and only when it is
+ * delta-seconds (digits, optionally quoted, nothing after it but blanks before the next ','); a
+ * huge one saturates at 10^9 (about 31 years; RFC 9111 sections 1.2.2, 4.2.1, 5.2). A quoted
+ * value of another directive is never read as directives. */
 apr_int64_t claims_cache_control_max_age(const char *value);
 
 #endif

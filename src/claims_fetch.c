@@ -13,6 +13,7 @@
 
 #define DEFAULT_TIMEOUT apr_time_from_sec(5)
 #define DEFAULT_MAX_SIZE (256 * 1024)
+#define CACHE_CONTROL_MAX_DELTA APR_INT64_C(1000000000)  /* seconds: about 31 years */
 
 typedef struct sink_t {
     apr_pool_t *p;
@@ -89,41 +90,88 @@ const char *claims_fetch_check_url(apr_pool_t *p, const char *url, int allow_htt
     return why != NULL ? apr_pstrdup(p, why) : NULL;
 }
 
+/* delta-seconds: digits only, saturating at CACHE_CONTROL_MAX_DELTA ("the greatest positive
+ * integer it can conveniently represent", RFC 9111 section 1.2.2); -1 when not that */
+static apr_int64_t delta_seconds(const char *s, apr_size_t len)
+{
+    apr_int64_t v = 0;
+    if (len == 0) {
+        return -1;
+    }
+    for (apr_size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+        if (v > CACHE_CONTROL_MAX_DELTA) {
+            v = CACHE_CONTROL_MAX_DELTA;  /* the rest are still checked to be digits */
+        }
+    }
+    return v;
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Cache-Control = #( token [ "=" ( token / quoted-string ) ] ) (RFC 9111 section 5.2): one
+ * directive at a time, so that a quoted value never passes for directives of its own. */
 apr_int64_t claims_cache_control_max_age(const char *value)
 {
     const char *s = value;
-    if (value == NULL) {
-        return -1;
-    }
-    while (*s) {
-        while (*s == ' ' || *s == '\t' || *s == ',') {
+    apr_int64_t max_age = -1;
+    int seen = 0;
+
+    while (s != NULL && *s != '\0') {
+        const char *name, *arg = NULL;
+        apr_size_t nlen, alen = 0;
+        int ok = 1;
+        while (*s == ',' || is_blank(*s)) {
             s++;
         }
-        if (strncasecmp(s, "no-store", 8) == 0 || strncasecmp(s, "no-cache", 8) == 0) {
-            return 0;
-        }
-        if (strncasecmp(s, "max-age=", 8) == 0) {
-            apr_int64_t v = 0;
-            s += 8;
-            if (*s == '"') {
-                s++;
-            }
-            if (*s < '0' || *s > '9') {
-                return -1;
-            }
-            while (*s >= '0' && *s <= '9') {
-                if (v < 100000000) {
-                    v = v * 10 + (*s - '0');
-                }
-                s++;
-            }
-            return v;
-        }
-        while (*s && *s != ',') {
+        name = s;
+        while (*s != '\0' && *s != '=' && *s != ',' && !is_blank(*s)) {
             s++;
         }
+        nlen = (apr_size_t)(s - name);
+        if (*s == '=' && s[1] == '"') {
+            s += 2;
+            arg = s;
+            while (*s != '\0' && *s != '"') {
+                s += (*s == '\\' && s[1] != '\0') ? 2 : 1;
+            }
+            alen = (apr_size_t)(s - arg);
+            ok = *s == '"';            /* an unterminated quote ends the header */
+            if (ok) {
+                s++;
+            }
+        }
+        else if (*s == '=') {
+            arg = ++s;
+            while (*s != '\0' && *s != ',' && !is_blank(*s)) {
+                s++;
+            }
+            alen = (apr_size_t)(s - arg);
+        }
+        while (is_blank(*s)) {
+            s++;
+        }
+        if (*s != '\0' && *s != ',') {
+            ok = 0;                    /* something after the directive: not one directive */
+            while (*s != '\0' && *s != ',') {
+                s++;
+            }
+        }
+        if (nlen == 8 && (strncasecmp(name, "no-store", 8) == 0 || strncasecmp(name, "no-cache", 8) == 0)) {
+            return 0;                  /* wherever it stands, with or without an argument */
+        }
+        if (nlen == 7 && strncasecmp(name, "max-age", 7) == 0 && !seen) {
+            seen = 1;                  /* the first max-age counts (RFC 9111 section 4.2.1) */
+            max_age = ok && arg != NULL ? delta_seconds(arg, alen) : -1;
+        }
     }
-    return -1;
+    return max_age;
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *baton)
