@@ -50,6 +50,11 @@ typedef struct claims_fetch_result_t {
 /* Checks a URL against the policy above without fetching; NULL or the reason. */
 const char *claims_fetch_check_url(apr_pool_t *p, const char *url, int allow_http_loopback);
 
+/* url for a log line or the status page: without its userinfo ("user:password@"), the rest as
+ * written (https://user:pw@idp.example/x gives https://idp.example/x); "(unparsable URL)" for
+ * a string curl does not parse as an absolute URL, never the string itself; NULL for NULL. */
+const char *claims_fetch_redact_url(apr_pool_t *p, const char *url);
+
 claims_status_t claims_fetch(apr_pool_t *p, const char *url, const claims_fetch_opts_t *opts,
                              claims_fetch_result_t *res);
 

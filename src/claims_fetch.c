@@ -90,6 +90,89 @@ const char *claims_fetch_check_url(apr_pool_t *p, const char *url, int allow_htt
     return why != NULL ? apr_pstrdup(p, why) : NULL;
 }
 
+#define UNPARSABLE_URL "(unparsable URL)"
+
+/* url without the text between its authority's start and its first '@', or NULL without one */
+static char *cut_userinfo(apr_pool_t *p, const char *url)
+{
+    const char *colon = strchr(url, ':'), *a, *end, *at;
+    if (colon == NULL) {
+        return NULL;
+    }
+    a = colon + 1;
+    while (*a == '/') {
+        a++;
+    }
+    end = a + strcspn(a, "/?#");
+    at = memchr(a, '@', (apr_size_t)(end - a));
+    return at != NULL ? apr_pstrcat(p, apr_pstrmemdup(p, url, (apr_size_t)(a - url)), at + 1, NULL) : NULL;
+}
+
+static CURLU *parse_any_scheme(const char *url)
+{
+    CURLU *u = curl_url();
+    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+        curl_url_cleanup(u);
+        u = NULL;
+    }
+    return u;
+}
+
+static int has_part(CURLU *u, CURLUPart part)
+{
+    char *s = NULL;
+    int has = curl_url_get(u, part, &s, 0) == CURLUE_OK;
+    curl_free(s);
+    return has;
+}
+
+static int has_userinfo(CURLU *u)
+{
+    return has_part(u, CURLUPART_USER) || has_part(u, CURLUPART_PASSWORD) || has_part(u, CURLUPART_OPTIONS);
+}
+
+/* 1 when curl writes u, without its userinfo, exactly as it writes v */
+static int same_without_userinfo(CURLU *u, CURLU *v)
+{
+    char *a = NULL, *b = NULL;
+    int same;
+    curl_url_set(u, CURLUPART_USER, NULL, 0);
+    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+    curl_url_set(u, CURLUPART_OPTIONS, NULL, 0);
+    same = curl_url_get(u, CURLUPART_URL, &a, 0) == CURLUE_OK && curl_url_get(v, CURLUPART_URL, &b, 0) == CURLUE_OK
+        && strcmp(a, b) == 0;
+    curl_free(a);
+    curl_free(b);
+    return same;
+}
+
+/* The text is cut by hand, to keep the rest as written (curl would normalise it), and the cut
+ * is only shown when curl reads it as the very URL it read before, minus the userinfo: wherever
+ * the two readings could differ, nothing is shown rather than a password. */
+const char *claims_fetch_redact_url(apr_pool_t *p, const char *url)
+{
+    CURLU *u, *v = NULL;
+    const char *out = UNPARSABLE_URL;
+    char *cut;
+
+    if (url == NULL) {
+        return NULL;
+    }
+    if ((u = parse_any_scheme(url)) == NULL) {
+        return UNPARSABLE_URL;
+    }
+    if (!has_userinfo(u)) {
+        out = apr_pstrdup(p, url);
+    }
+    else if ((cut = cut_userinfo(p, url)) != NULL && (v = parse_any_scheme(cut)) != NULL && !has_userinfo(v)
+             && same_without_userinfo(u, v)) {
+        out = cut;
+    }
+    curl_url_cleanup(v);
+    curl_url_cleanup(u);
+    return out;
+}
+
 /* delta-seconds: digits only, saturating at CACHE_CONTROL_MAX_DELTA ("the greatest positive
  * integer it can conveniently represent", RFC 9111 section 1.2.2); -1 when not that */
 static apr_int64_t delta_seconds(const char *s, apr_size_t len)

@@ -136,6 +136,54 @@ START_TEST(test_null_url_is_refused)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ redaction */
+
+/* A URL in a log line or on the status page keeps no password: userinfo goes, the rest stays as
+ * written; what curl cannot parse is not shown at all (it might be a secret pasted wrongly). */
+static const struct {
+    const char *url;
+    const char *shown;
+} redacted[] = {
+    {"https://user:pw@idp.example/x", "https://idp.example/x"},
+    {"https://user@idp.example/x", "https://idp.example/x"},
+    {"https://:pw@idp.example/x", "https://idp.example/x"},
+    {"https://@idp.example/x", "https://idp.example/x"},
+    {"https://u%40x:p%3Aw@idp.example:8443/a/../b?q=1#f", "https://idp.example:8443/a/../b?q=1#f"},
+    {"HTTPS://user:pw@IdP.Example", "HTTPS://IdP.Example"},
+    {"http://127.0.0.1:80@evil.example/", "http://evil.example/"},
+    {"https://u:pw@[::1]:8443/jwks", "https://[::1]:8443/jwks"},
+    {"https:/user:pw@idp.example/x", "https:/idp.example/x"},
+    {"ftp://user:pw@files.example/k.pem", "ftp://files.example/k.pem"},
+    {"https://idp.example/x", "https://idp.example/x"},
+    {"https://idp.example", "https://idp.example"},
+    {"HTTPS://IdP.Example:443/a/./b/../c?x=%41#y", "HTTPS://IdP.Example:443/a/./b/../c?x=%41#y"},
+    {"https://idp.example/a@b", "https://idp.example/a@b"},
+    {"https://idp.example#u:pw@x", "https://idp.example#u:pw@x"},
+    {"", "(unparsable URL)"},
+    {"not a url", "(unparsable URL)"},
+    {"idp.example/x", "(unparsable URL)"},
+    {"user:pw@idp.example/x", "(unparsable URL)"},
+    {"https://user:p@ss@idp.example/x", "(unparsable URL)"},
+    {"https://user:pw@/x", "(unparsable URL)"},
+    {"https://user:pw@idp example/x", "(unparsable URL)"},
+    {"https://user:pw@idp.example/x\ny", "(unparsable URL)"},
+    {"https://user:pw@idp.example:99999/x", "(unparsable URL)"},
+};
+
+START_TEST(test_redacted_url_has_no_userinfo_and_the_rest_as_written)
+{
+    const char *shown = claims_fetch_redact_url(tu_p, redacted[_i].url);
+    ck_assert_msg(shown != NULL && strcmp(shown, redacted[_i].shown) == 0, "[%s] shown as [%s]", redacted[_i].url,
+                  shown);
+}
+END_TEST
+
+START_TEST(test_redacting_null_gives_null)
+{
+    ck_assert_ptr_null(claims_fetch_redact_url(tu_p, NULL));
+}
+END_TEST
+
 /* ------------------------------------------------------------------ Cache-Control */
 
 static const struct {
@@ -337,6 +385,11 @@ Suite *fetch_suite(void)
     tcase_add_test(tc, test_url_longer_than_the_limit_is_refused);
     tcase_add_loop_test(tc, test_url_that_is_not_an_absolute_https_url_is_refused, 0, TU_COUNT(not_fetchable));
     tcase_add_test(tc, test_null_url_is_refused);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("redaction", 0);
+    tcase_add_loop_test(tc, test_redacted_url_has_no_userinfo_and_the_rest_as_written, 0, TU_COUNT(redacted));
+    tcase_add_test(tc, test_redacting_null_gives_null);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("cache-control", 0);
