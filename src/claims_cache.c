@@ -219,23 +219,48 @@ void claims_cache_digest(const claims_cache_t *c, const char *token, apr_size_t 
     }
 }
 
+/* The live entry for digest verified under the record of trusted that claims_verify_ex would
+ * choose for its iss (the first with that iss); else, when the token's iss is not trusted here
+ * at all, any live entry of digest, with *untrusted set; else NULL. The entries of one digest
+ * are one token, so they all have the same iss. Expired entries of digest met on the way are
+ * unlinked. Called with the lock held. */
+static entry_t *find_entry(claims_cache_t *c, const unsigned char *digest, double now,
+                           const claims_issuer_t *const *trusted, int ntrusted, int *untrusted)
+{
+    entry_t *e, *next, *other = NULL;
+    for (e = c->buckets[bucket_of(c, digest)]; e != NULL; e = next) {
+        const claims_issuer_t *chosen;
+        next = e->hnext;
+        if (memcmp(e->digest, digest, CLAIMS_DIGEST_LEN) != 0) {
+            continue;
+        }
+        if (now >= e->expires) {
+            unlink_entry(c, e);        /* never outlives exp */
+            continue;
+        }
+        chosen = claims_issuer_find(trusted, ntrusted, e->pub.issuer->iss, strlen(e->pub.issuer->iss));
+        if (chosen == e->pub.issuer) {
+            return e;
+        }
+        if (chosen == NULL) {
+            other = e;
+        }
+    }
+    *untrusted = other != NULL;
+    return other;
+}
+
 const claims_cached_t *claims_cache_get(claims_cache_t *c, apr_pool_t *p,
                                         const unsigned char digest[CLAIMS_DIGEST_LEN], double now,
-                                        json_t **claims)
+                                        const claims_issuer_t *const *trusted, int ntrusted, json_t **claims,
+                                        int *untrusted)
 {
     const claims_cached_t *out = NULL;
     entry_t *e;
     *claims = NULL;
+    *untrusted = 0;
     apr_thread_mutex_lock(c->lock);
-    for (e = c->buckets[bucket_of(c, digest)]; e != NULL; e = e->hnext) {
-        if (memcmp(e->digest, digest, CLAIMS_DIGEST_LEN) == 0) {
-            break;
-        }
-    }
-    if (e != NULL && now >= e->expires) {
-        unlink_entry(c, e);  /* never outlives exp */
-        e = NULL;
-    }
+    e = find_entry(c, digest, now, trusted, ntrusted, untrusted);
     if (e != NULL) {
         to_front(c, e);
         out = hand_out(e, p);
@@ -342,12 +367,12 @@ const claims_cached_t *claims_cache_put(claims_cache_t *c, apr_pool_t *p,
     apr_thread_mutex_lock(c->lock);
     b = bucket_of(c, digest);
     for (old = c->buckets[b]; old != NULL; old = old->hnext) {
-        if (memcmp(old->digest, digest, CLAIMS_DIGEST_LEN) == 0) {
+        if (memcmp(old->digest, digest, CLAIMS_DIGEST_LEN) == 0 && old->pub.issuer == v->issuer) {
             break;
         }
     }
     if (old != NULL) {
-        /* another thread verified the same token meanwhile: keep the first */
+        /* another thread verified the same token under the same issuer meanwhile: keep the first */
         out = hand_out(old, p);
         apr_thread_mutex_unlock(c->lock);
         entry_free(e);
@@ -452,21 +477,21 @@ claims_status_t claims_verify_cached(claims_cache_t *c, apr_pool_t *p, const cha
     json_t *tree;
     claims_status_t st;
     double exp = 0;
+    int untrusted;
 
     *cached = NULL;
     if (c == NULL || len > (max_len != 0 ? max_len : CLAIMS_DEFAULT_MAX_TOKEN)) {
         return claims_verify_ex(p, token, len, max_len, trusted, ntrusted, get_keys, baton, out);
     }
     claims_cache_digest(c, token, len, digest);
-    e = claims_cache_get(c, p, digest, now, &tree);
+    /* an entry verified under the issuer record chosen here, or the news that the token's iss is
+     * not trusted here at all; a token whose iss another virtual host declares too, verified
+     * there, is a miss: it is verified afresh with this location's record */
+    e = claims_cache_get(c, p, digest, now, trusted, ntrusted, &tree, &untrusted);
     if (e != NULL) {
-        int trusted_here = 0;
-        for (int i = 0; i < ntrusted && !trusted_here; i++) {
-            trusted_here = trusted[i] == e->issuer;
-        }
         memset(out, 0, sizeof(*out));
         out->jws = &e->jws;
-        if (!trusted_here) {
+        if (untrusted) {
             return CLAIMS_ERR_ISSUER;  /* verified elsewhere, not trusted here (CL-67) */
         }
         if (key_is_current(get_keys != NULL ? get_keys(baton, p, e->issuer, 0) : e->issuer->keys, e->key,

@@ -1185,6 +1185,48 @@ START_TEST(test_cache_hit_is_refused_where_its_issuer_is_not_trusted)
 }
 END_TEST
 
+/* Two virtual hosts may each declare the same issuer: two records with one "iss". A token
+ * verified (and cached) at the first is verified afresh at the second, with the second's own
+ * record and keys, instead of being refused as untrusted; each is served from the cache after. */
+START_TEST(test_cache_hit_at_a_second_declaration_of_the_same_issuer_is_verified_there)
+{
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_issuer_t *a1 = new_issuer("https://issuer.a", 0), *a2 = new_issuer("https://issuer.a", 0);
+    claims_issuer_t *b = new_issuer("https://issuer.b", 0);
+    const claims_issuer_t *at_a1[1] = {a1}, *at_a2[2] = {b, a2}, *at_b[1] = {b};
+    const claims_cached_t *e = NULL;
+    claims_verified_t out;
+    char *tok;
+    add_jwk(a1, tu_keys.ec256, "ES256", "k1");
+    add_jwk(a2, tu_keys.ec256, "ES256", "k1");
+    add_jwk(b, tu_keys.ec256, "ES256", "k1");
+    tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), PAYLOAD_A);
+
+    ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, at_a1, 1, NULL, NULL, CACHE_NOW, &out, &e),
+                     CLAIMS_OK);
+    ck_assert_ptr_eq(out.issuer, a1);
+    ck_assert_ptr_nonnull(e);
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, at_a2, 2, NULL, NULL, CACHE_NOW, &out,
+                                              &e), CLAIMS_OK);
+        ck_assert_ptr_eq(out.issuer, a2);
+        ck_assert_ptr_eq(out.key, APR_ARRAY_IDX(a2->keys, 0, const claims_key_t *));
+        ck_assert_ptr_nonnull(out.claims);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_ptr_eq(e->issuer, a2);
+        ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, at_a1, 1, NULL, NULL, CACHE_NOW, &out,
+                                              &e), CLAIMS_OK);
+        ck_assert_ptr_eq(out.issuer, a1);
+        ck_assert_ptr_eq(e->issuer, a1);
+    }
+    ck_assert_uint_eq(cache_hits(c), 3);   /* a2 verified once, then both served from the cache */
+    /* where "https://issuer.a" is not declared at all, it is still refused */
+    ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, at_b, 1, NULL, NULL, CACHE_NOW, &out, &e),
+                     CLAIMS_ERR_ISSUER);
+    ck_assert_ptr_null(e);
+}
+END_TEST
+
 /* A cached token whose key has left the issuer's set (rotation) is verified afresh. */
 START_TEST(test_cache_hit_is_verified_afresh_once_its_key_left_the_set)
 {
@@ -1273,6 +1315,7 @@ Suite *jws_suite(void)
     tcase_add_test(tc, test_cache_entry_reads_its_claims_on_the_first_hit_and_keeps_them);
     tcase_add_test(tc, test_cache_is_keyed_on_the_exact_token_bytes);
     tcase_add_test(tc, test_cache_hit_is_refused_where_its_issuer_is_not_trusted);
+    tcase_add_test(tc, test_cache_hit_at_a_second_declaration_of_the_same_issuer_is_verified_there);
     tcase_add_test(tc, test_cache_hit_is_verified_afresh_once_its_key_left_the_set);
     suite_add_tcase(s, tc);
     return s;
