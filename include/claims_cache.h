@@ -83,7 +83,9 @@ const claims_cached_t *claims_cache_get(claims_cache_t *c, apr_pool_t *p,
                                         int *untrusted);
 
 /* Adds what v verified, valid until expires (seconds); returns the new entry referenced until
- * p is cleared, or NULL when it cannot be cached (then the caller keeps using v). */
+ * p is cleared, or NULL when it cannot be cached (then the caller keeps using v). An entry of
+ * the same digest and issuer record with the same key (another thread's) is kept and returned
+ * instead; one with another key (its key left the set) is replaced. */
 const claims_cached_t *claims_cache_put(claims_cache_t *c, apr_pool_t *p,
                                         const unsigned char digest[CLAIMS_DIGEST_LEN],
                                         const claims_verified_t *v, double expires);

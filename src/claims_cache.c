@@ -371,12 +371,15 @@ const claims_cached_t *claims_cache_put(claims_cache_t *c, apr_pool_t *p,
             break;
         }
     }
-    if (old != NULL) {
+    if (old != NULL && old->pub.key == v->key && old->pub.key_serial == v->key->serial) {
         /* another thread verified the same token under the same issuer meanwhile: keep the first */
         out = hand_out(old, p);
         apr_thread_mutex_unlock(c->lock);
         entry_free(e);
         return out;
+    }
+    if (old != NULL) {
+        unlink_entry(c, old);          /* verified afresh: its key left the issuer's set */
     }
     while (c->tail != NULL && (c->entries + 1 > c->max_entries || c->bytes + e->bytes > c->max_bytes)) {
         unlink_entry(c, c->tail);

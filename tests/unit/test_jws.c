@@ -1245,6 +1245,30 @@ START_TEST(test_cache_hit_is_verified_afresh_once_its_key_left_the_set)
 }
 END_TEST
 
+/* A key set refreshed with the same key (a new key object, as a JWKS refresh makes) verifies a
+ * cached token afresh once, and the entry is then replaced: it names the current key, so later
+ * requests are served from the cache instead of being verified again until the entry expires. */
+START_TEST(test_cache_entry_is_replaced_once_verified_afresh_with_a_refreshed_key)
+{
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_issuer_t *a = new_issuer("https://issuer.a", 0);
+    const claims_cached_t *e = NULL;
+    const claims_key_t *old_key, *new_key;
+    char *tok;
+    old_key = add_jwk(a, tu_keys.ec256, "ES256", "k1");
+    tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), PAYLOAD_A);
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_ptr_eq(e->key, old_key);
+    a->keys = apr_array_make(tu_p, 1, sizeof(claims_key_t *));
+    new_key = add_jwk(a, tu_keys.ec256, "ES256", "k1");
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_msg(e->key == new_key, "request %d served an entry of the old key", i);
+    }
+}
+END_TEST
+
 Suite *jws_suite(void)
 {
     Suite *s = suite_create("jws");
@@ -1317,6 +1341,7 @@ Suite *jws_suite(void)
     tcase_add_test(tc, test_cache_hit_is_refused_where_its_issuer_is_not_trusted);
     tcase_add_test(tc, test_cache_hit_at_a_second_declaration_of_the_same_issuer_is_verified_there);
     tcase_add_test(tc, test_cache_hit_is_verified_afresh_once_its_key_left_the_set);
+    tcase_add_test(tc, test_cache_entry_is_replaced_once_verified_afresh_with_a_refreshed_key);
     suite_add_tcase(s, tc);
     return s;
 }
