@@ -8,8 +8,9 @@
  *    SHA-256; a token verified at two virtual hosts that each declare its issuer has an entry
  *    for each record, and a look-up only finds an entry whose record is trusted where it looks
  *    (CL-67); the entry holds what the per-location checks need: issuer, key (with its
- *    serial), alg, kid, typ, the claims, and what exporting them costs once (CLAIMS_JSON and
- *    the CLAIM_* pairs of every top-level claim), all in one malloc'd block; the claims are read again
+ *    serial), alg, kid, typ, the claims, and what exporting them costs once (CLAIMS_JSON, the
+ *    CLAIM_* pairs of every top-level claim and what computing them reported), all in one
+ *    malloc'd block; the claims are read again
  *    from CLAIMS_JSON on the entry's first hit and kept as a tree from then on (a token seen
  *    only once never costs the cache a tree: see claims_cache.c, entry_claims);
  *  - an entry never outlives the token's exp (nor a configured maximum age), and the cache is
@@ -46,6 +47,10 @@ typedef struct claims_cached_t {
     const char *claims_json;           /* the payload as compact JSON */
     const claims_pair_t *env;          /* CLAIM_* of every top-level claim */
     int nenv;
+    const char *export_note;           /* NULL, or what computing env reported (variables that
+                                        * several claims map to, left out): one line, the
+                                        * reports joined by "; ", claim names escaped; for the
+                                        * glue to log (INFO) on every request that uses env */
 } claims_cached_t;
 
 typedef struct claims_cache_t claims_cache_t;

@@ -28,7 +28,8 @@ struct entry_t {
     entry_t *hnext;
     entry_t *prev, *next;              /* LRU: most recently used at head */
     claims_cache_t *cache;
-    /* then, in the same malloc'd block: the pairs, their strings, CLAIMS_JSON, kid and typ */
+    /* then, in the same malloc'd block: the pairs, their strings, the export note, CLAIMS_JSON,
+     * kid and typ */
 };
 
 struct claims_cache_t {
@@ -289,16 +290,42 @@ static char *copy_str(char **cursor, const char *s, apr_size_t len)
     return out;
 }
 
+/* A logger that keeps the lines (in the array's pool) instead of logging them. */
+static void keep_line(void *baton, claims_log_level_t level, const char *msg)
+{
+    apr_array_header_t *lines = baton;
+    (void)level;
+    *(const char **)apr_array_push(lines) = apr_pstrdup(lines->pool, msg);
+}
+
+/* The CLAIM_* pairs of every top-level claim, and what computing them reported as one line
+ * (*note, NULL when nothing), for the entry to keep: there is no request to log it for here. */
+static const claims_pair_t *export_with_note(apr_pool_t *p, const json_t *claims, int *n, const char **note)
+{
+    apr_array_header_t *lines = apr_array_make(p, 2, sizeof(const char *));
+    claims_logger_t keep = { keep_line, lines };
+    const claims_pair_t *pairs = claims_export_pairs(p, claims, NULL, CLAIMS_DEFAULT_ENV_PREFIX, &keep, n);
+    *note = NULL;
+    for (int i = 0; i < lines->nelts; i++) {
+        const char *line = APR_ARRAY_IDX(lines, i, const char *);
+        *note = *note == NULL ? line : apr_pstrcat(p, *note, "; ", line, NULL);
+    }
+    return pairs;
+}
+
 /* Builds an unlinked entry from v: one malloc'd block (fewer, longer-lived chunks for the
- * allocator) holding the entry, the CLAIM_* pairs, their strings, CLAIMS_JSON, kid and typ. */
+ * allocator) holding the entry, the CLAIM_* pairs, their strings, the export note, CLAIMS_JSON,
+ * kid and typ. */
 static entry_t *entry_build(apr_pool_t *p, const unsigned char *digest, const claims_verified_t *v,
                             double expires)
 {
     int n;
-    const claims_pair_t *src = claims_export_pairs(p, v->claims, NULL, CLAIMS_DEFAULT_ENV_PREFIX, NULL, &n);
+    const char *note;
+    const claims_pair_t *src = export_with_note(p, v->claims, &n, &note);
     const char *text = claims_payload_text(p, v->jws->payload, v->jws->payload_len, v->claims);
     apr_size_t kid_len = v->jws->kid != NULL ? v->jws->kid_len : 0;
     apr_size_t typ_len = v->jws->typ != NULL ? strlen(v->jws->typ) : 0;
+    apr_size_t note_len = note != NULL ? strlen(note) : 0;
     apr_size_t text_len, strings = 0, size;
     entry_t *e;
     claims_pair_t *pairs;
@@ -317,7 +344,7 @@ static entry_t *entry_build(apr_pool_t *p, const unsigned char *digest, const cl
     }
     /* pairs right after the entry (pointer-aligned: the entry's size is a multiple of it) */
     size = APR_ALIGN_DEFAULT(sizeof(*e)) + (apr_size_t)n * sizeof(claims_pair_t) + strings + text_len + 1
-           + kid_len + 1 + typ_len + 1;
+           + kid_len + 1 + typ_len + 1 + note_len + 1;
     e = malloc(size);
     if (e == NULL) {
         return NULL;
@@ -329,6 +356,7 @@ static entry_t *entry_build(apr_pool_t *p, const unsigned char *digest, const cl
         pairs[i].name = copy_str(&cursor, src[i].name, lens[2 * i]);
         pairs[i].value = copy_str(&cursor, src[i].value, lens[2 * i + 1]);
     }
+    e->pub.export_note = note != NULL ? copy_str(&cursor, note, note_len) : NULL;
     e->pub.claims_json = copy_str(&cursor, text, text_len);
     e->pub.jws.kid = v->jws->kid != NULL ? copy_str(&cursor, v->jws->kid, kid_len) : NULL;
     e->pub.jws.kid_len = kid_len;

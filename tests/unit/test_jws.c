@@ -8,6 +8,7 @@
 
 #include "claims_b64url.h"
 #include "claims_cache.h"
+#include "claims_export.h"
 #include "claims_jws.h"
 #include "claims_verify.h"
 
@@ -1227,6 +1228,48 @@ START_TEST(test_cache_hit_at_a_second_declaration_of_the_same_issuer_is_verified
 }
 END_TEST
 
+/* The CLAIM_* pairs of an entry are computed once, when it is added, without a logger: the
+ * entry keeps what that reported, so the glue can log a collision on every request that uses
+ * the cached pairs (and a token without one has no note). */
+START_TEST(test_cache_entry_keeps_the_export_collision_report)
+{
+    static const char payload[] = "{\"iss\":\"https://issuer.a\",\"sub\":\"alice\",\"SUB\":\"admin\",\"aud\":\"api\","
+                                  "\"exp\":4102444800,\"groups\":[\"user\"],\"Groups_0\":\"admin\"}";
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_issuer_t *a = new_issuer("https://issuer.a", 0);
+    const claims_cached_t *e = NULL, *again = NULL;
+    tu_logsink_t sink;
+    const char *expected;
+    int n;
+    char *tok;
+    add_jwk(a, tu_keys.ec256, "ES256", "k1");
+    tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), payload);
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);
+
+    tu_logsink_init(&sink, tu_p);
+    claims_export_pairs(tu_p, tu_json(payload), NULL, CLAIMS_DEFAULT_ENV_PREFIX, &sink.logger, &n);
+    ck_assert_int_eq(sink.lines->nelts, 2);
+    expected = apr_pstrcat(tu_p, APR_ARRAY_IDX(sink.lines, 0, const char *), "; ",
+                           APR_ARRAY_IDX(sink.lines, 1, const char *), NULL);
+    ck_assert_msg(e->export_note != NULL, "no note for a token with colliding claims");
+    ck_assert_str_eq(e->export_note, expected);
+    ck_assert_int_eq(e->nenv, n);
+    for (int i = 0; i < e->nenv; i++) {
+        ck_assert_str_ne(e->env[i].name, "CLAIM_SUB");
+        ck_assert_str_ne(e->env[i].name, "CLAIM_GROUPS_0");
+    }
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &again), CLAIMS_OK);
+    ck_assert_ptr_eq(again, e);
+    ck_assert_str_eq(again->export_note, expected);
+
+    tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), PAYLOAD_A);
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_ptr_null(e->export_note);
+}
+END_TEST
+
 /* A cached token whose key has left the issuer's set (rotation) is verified afresh. */
 START_TEST(test_cache_hit_is_verified_afresh_once_its_key_left_the_set)
 {
@@ -1342,6 +1385,7 @@ Suite *jws_suite(void)
     tcase_add_test(tc, test_cache_hit_at_a_second_declaration_of_the_same_issuer_is_verified_there);
     tcase_add_test(tc, test_cache_hit_is_verified_afresh_once_its_key_left_the_set);
     tcase_add_test(tc, test_cache_entry_is_replaced_once_verified_afresh_with_a_refreshed_key);
+    tcase_add_test(tc, test_cache_entry_keeps_the_export_collision_report);
     suite_add_tcase(s, tc);
     return s;
 }
