@@ -5,10 +5,18 @@
  * Names: prefix + the claim name upper-cased, every byte outside [A-Z0-9_] becoming '_'
  * (so never an HTTP_ name with the default prefix CLAIM_). Values: strings as their exact
  * bytes, numbers/booleans/null as JSON text, objects as compact JSON, arrays as the element
- * texts joined with ',' plus NAME_0 .. NAME_<n-1> and NAME_N (the count), so no value is
- * ambiguous. When two claims map to the same name, the first one wins: with all top-level
- * claims that is the one whose name sorts first (bytewise); with a configured list, the one
- * listed first. The loser is not exported and is reported through the logger.
+ * texts joined with ',' (a ',' or '\' inside an element escaped with '\') plus NAME_0 ..
+ * NAME_<n-1> and NAME_N (the count), so no value is ambiguous.
+ *
+ * Collisions (CL-77): a variable name that two or more different claims map to - through the
+ * claim's own name, an array element's NAME_i or an array's NAME_N: "sub" and "SUB",
+ * "given-name" and "given_name", "Groups_0" and element 0 of "groups" - is exported by none
+ * of them, whatever their order, so that no claim ever speaks under another's name
+ * (CLAIM_GROUPS_0=admin is never read as the first of the groups). Each such variable is
+ * reported once through the logger, at INFO: the variable and the claims that map to it
+ * (escaped, at most 8 named), never a value. The claims' other variables are exported as
+ * usual. A configured list follows the same rule, its entries named as configured; one claim
+ * listed twice (same name, same value: "sub" and "/sub") is one claim, not a collision.
  */
 #ifndef CLAIMS_EXPORT_H
 #define CLAIMS_EXPORT_H
@@ -28,7 +36,7 @@ char *claims_value_text(apr_pool_t *p, const json_t *v);
  * (JSON allows raw newlines and tabs between tokens), else the claims as compact JSON. */
 char *claims_payload_text(apr_pool_t *p, const unsigned char *payload, apr_size_t len, const json_t *claims);
 
-/* The top-level claim names in bytewise order (the order collisions are decided in). */
+/* The top-level claim names in bytewise order (the order they are exported in). */
 const char **claims_sorted_names(apr_pool_t *p, const json_t *claims, apr_size_t *n);
 
 /* prefix + normalised name. */
@@ -39,8 +47,9 @@ typedef struct claims_pair_t {
     const char *value;
 } claims_pair_t;
 
-/* The variables as *n (name, value) pairs in export order, names unique (see above). paths:
- * claims_path_t* to export, or NULL for every top-level claim. */
+/* The variables as *n (name, value) pairs in export order, names unique: a name several claims
+ * map to is left out and reported through log (may be NULL), see above. paths: claims_path_t*
+ * to export, or NULL for every top-level claim. */
 const claims_pair_t *claims_export_pairs(apr_pool_t *p, const json_t *claims, const apr_array_header_t *paths,
                                          const char *prefix, const claims_logger_t *log, int *n);
 

@@ -2,10 +2,24 @@
  * claims_fetch.h - fetching an identity provider's documents (JWK Set, OpenID Connect /
  * RFC 8414 metadata) with libcurl, and reading the metadata.
  *
- * Promises: https only (plain http only when allowed and the host is a loopback address);
- * certificate and host name verification always on; no redirects; the body is capped and the
- * transfer aborted past the cap; the whole transfer bounded by a timeout; only 200 answers with
- * a JSON media type count. URLs come from configuration or verified metadata, never a token.
+ * Promises: https only (plain http only as below); certificate and host name verification
+ * always on; no redirects; the body is capped and the transfer aborted past the cap; the whole
+ * transfer bounded by a timeout; only 200 answers with a JSON media type count. URLs come from
+ * configuration or verified metadata, never a token.
+ *
+ * Plain http (ClaimsAllowHTTP, for tests) only when the host, as curl parses it from the URL
+ * and so connects to it, is a loopback literal: an IPv4 dotted quad in 127.0.0.0/8, the IPv6
+ * address ::1 in any spelling ([::1], [0:0:0:0:0:0:0:1]), or exactly "localhost" in any case
+ * (recent curl answers it with loopback without asking DNS, older curl asks the system's hosts
+ * file). Host names that only look like one (127.attacker.example, 127.0.0.1.nip.io,
+ * localhost.evil.example, "localhost.") are refused, and userinfo is no host
+ * (http://127.0.0.1@evil.example/ goes to evil.example). IPv4 shorthand (127.1, 2130706433,
+ * 0x7f.1) counts only as curl's URL parser rewrites it: libcurl 7.88 turns it into the dotted
+ * quad it connects to, which is then checked; were the text kept, inet_pton would refuse it.
+ * [::ffff:127.0.0.1] (IPv4-mapped) is refused: whether it reaches 127.0.0.1 depends on the
+ * host's IPv6 settings, and a test can write 127.0.0.1. The same check applies to a discovery
+ * document's jwks_uri.
+ *
  * curl_global_init() must have run (the glue does it before any thread exists).
  */
 #ifndef CLAIMS_FETCH_H
@@ -21,7 +35,8 @@ typedef struct claims_fetch_opts_t {
     const char *ca_file;               /* NULL: system store */
     const char *ca_path;
     const char *proxy;                 /* NULL: none (the environment is ignored) */
-    int allow_http_loopback;           /* tests only: http:// to 127.0.0.0/8, ::1, localhost */
+    int allow_http_loopback;           /* tests only: http:// to 127.0.0.0/8, ::1, localhost
+                                        * (literal hosts only, see above) */
 } claims_fetch_opts_t;
 
 typedef struct claims_fetch_result_t {
@@ -35,6 +50,11 @@ typedef struct claims_fetch_result_t {
 /* Checks a URL against the policy above without fetching; NULL or the reason. */
 const char *claims_fetch_check_url(apr_pool_t *p, const char *url, int allow_http_loopback);
 
+/* url for a log line or the status page: without its userinfo ("user:password@"), the rest as
+ * written (https://user:pw@idp.example/x gives https://idp.example/x); "(unparsable URL)" for
+ * a string curl does not parse as an absolute URL, never the string itself; NULL for NULL. */
+const char *claims_fetch_redact_url(apr_pool_t *p, const char *url);
+
 claims_status_t claims_fetch(apr_pool_t *p, const char *url, const claims_fetch_opts_t *opts,
                              claims_fetch_result_t *res);
 
@@ -43,7 +63,11 @@ claims_status_t claims_discovery_jwks_uri(apr_pool_t *p, const char *body, apr_s
                                           const char *issuer, int allow_http_loopback,
                                           const char **jwks_uri, const char **err);
 
-/* max-age of a Cache-Control value, or -1 (no-store/no-cache count as 0). */
+/* max-age of a Cache-Control value in seconds, or -1 when absent (or value NULL). no-store and
+ * no-cache anywhere in the value count as 0. Only the first max-age counts, and only when it is
+ * delta-seconds (digits, optionally quoted, nothing after it but blanks before the next ','); a
+ * huge one saturates at 10^9 (about 31 years; RFC 9111 sections 1.2.2, 4.2.1, 5.2). A quoted
+ * value of another directive is never read as directives. */
 apr_int64_t claims_cache_control_max_age(const char *value);
 
 #endif

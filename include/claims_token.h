@@ -7,9 +7,16 @@
  * tokens or a character outside b64token is a malformed request.
  *
  * Cookie (ClaimsTokenFrom cookie=NAME): pairs separated by ';' or ',' (httpd joins repeated
- * Cookie headers with ", "), blanks around a pair skipped, names compared exactly. The same
- * splitting finds a token cookie and removes it before a request is proxied, so a cookie that
- * authenticated is always the one taken out.
+ * Cookie headers with ", "), blanks (space, tab) around a pair skipped. A pair's name is what
+ * comes before its first '=' without the blanks in front of that '=', compared exactly (case
+ * included): "at =x" and "at\t=x" are the cookie at, as Python's http.cookies, Go's net/http
+ * and Node's cookie package read them, so "at=a; at =b" is at twice (-1) and removal takes
+ * out both. A blank inside a name ("a t=x") is part of it. The value is what follows the '='
+ * without the blanks before and after it ("at= x " gives "x"): Python's http.cookies and
+ * Node's cookie cut both sides too; Go keeps a leading blank (" x"), which no b64token holds,
+ * so a Go reader could only refuse such a token, never read another one. A pair without '='
+ * has no name here. The same splitting finds a token cookie and removes it before a request is proxied,
+ * so a cookie that authenticated is always the one taken out.
  * Form body and query (RFC 6750 sections 2.2 and 2.3): name=value pairs separated by '&',
  * '+' and %XX decoded; a bad %-escape or a %00 makes the pair undecodable.
  * A name found twice is -1: the caller refuses the request (CL-06).
@@ -26,11 +33,12 @@ claims_status_t claims_token_from_authorization(const char *value, const char **
 int claims_token_is_b64token(const char *s, apr_size_t len);
 
 /* The value of cookie name in a Cookie header value: 1 found (*value, *len point into header,
- * trailing blanks cut), 0 absent (or header NULL), -1 present more than once. */
+ * blanks around the value cut), 0 absent (or header NULL), -1 present more than once (names
+ * compared without the blanks around them, see above). */
 int claims_cookie_find(const char *header, const char *name, const char **value, apr_size_t *len);
 
-/* header without every cookie named name, the other pairs joined by "; " in their order; NULL
- * when none is left. */
+/* header without every cookie named name (blanks around the name ignored, as in
+ * claims_cookie_find), the other pairs joined by "; " in their order; NULL when none is left. */
 char *claims_cookie_without(apr_pool_t *p, const char *header, const char *name);
 
 /* The value of name in the application/x-www-form-urlencoded s[0..len): 1 found (*value decoded,

@@ -28,7 +28,8 @@ struct entry_t {
     entry_t *hnext;
     entry_t *prev, *next;              /* LRU: most recently used at head */
     claims_cache_t *cache;
-    /* then, in the same malloc'd block: the pairs, their strings, CLAIMS_JSON, kid and typ */
+    /* then, in the same malloc'd block: the pairs, their strings, the export note, CLAIMS_JSON,
+     * kid and typ */
 };
 
 struct claims_cache_t {
@@ -219,23 +220,48 @@ void claims_cache_digest(const claims_cache_t *c, const char *token, apr_size_t 
     }
 }
 
+/* The live entry for digest verified under the record of trusted that claims_verify_ex would
+ * choose for its iss (the first with that iss); else, when the token's iss is not trusted here
+ * at all, any live entry of digest, with *untrusted set; else NULL. The entries of one digest
+ * are one token, so they all have the same iss. Expired entries of digest met on the way are
+ * unlinked. Called with the lock held. */
+static entry_t *find_entry(claims_cache_t *c, const unsigned char *digest, double now,
+                           const claims_issuer_t *const *trusted, int ntrusted, int *untrusted)
+{
+    entry_t *e, *next, *other = NULL;
+    for (e = c->buckets[bucket_of(c, digest)]; e != NULL; e = next) {
+        const claims_issuer_t *chosen;
+        next = e->hnext;
+        if (memcmp(e->digest, digest, CLAIMS_DIGEST_LEN) != 0) {
+            continue;
+        }
+        if (now >= e->expires) {
+            unlink_entry(c, e);        /* never outlives exp */
+            continue;
+        }
+        chosen = claims_issuer_find(trusted, ntrusted, e->pub.issuer->iss, strlen(e->pub.issuer->iss));
+        if (chosen == e->pub.issuer) {
+            return e;
+        }
+        if (chosen == NULL) {
+            other = e;
+        }
+    }
+    *untrusted = other != NULL;
+    return other;
+}
+
 const claims_cached_t *claims_cache_get(claims_cache_t *c, apr_pool_t *p,
                                         const unsigned char digest[CLAIMS_DIGEST_LEN], double now,
-                                        json_t **claims)
+                                        const claims_issuer_t *const *trusted, int ntrusted, json_t **claims,
+                                        int *untrusted)
 {
     const claims_cached_t *out = NULL;
     entry_t *e;
     *claims = NULL;
+    *untrusted = 0;
     apr_thread_mutex_lock(c->lock);
-    for (e = c->buckets[bucket_of(c, digest)]; e != NULL; e = e->hnext) {
-        if (memcmp(e->digest, digest, CLAIMS_DIGEST_LEN) == 0) {
-            break;
-        }
-    }
-    if (e != NULL && now >= e->expires) {
-        unlink_entry(c, e);  /* never outlives exp */
-        e = NULL;
-    }
+    e = find_entry(c, digest, now, trusted, ntrusted, untrusted);
     if (e != NULL) {
         to_front(c, e);
         out = hand_out(e, p);
@@ -264,16 +290,42 @@ static char *copy_str(char **cursor, const char *s, apr_size_t len)
     return out;
 }
 
+/* A logger that keeps the lines (in the array's pool) instead of logging them. */
+static void keep_line(void *baton, claims_log_level_t level, const char *msg)
+{
+    apr_array_header_t *lines = baton;
+    (void)level;
+    *(const char **)apr_array_push(lines) = apr_pstrdup(lines->pool, msg);
+}
+
+/* The CLAIM_* pairs of every top-level claim, and what computing them reported as one line
+ * (*note, NULL when nothing), for the entry to keep: there is no request to log it for here. */
+static const claims_pair_t *export_with_note(apr_pool_t *p, const json_t *claims, int *n, const char **note)
+{
+    apr_array_header_t *lines = apr_array_make(p, 2, sizeof(const char *));
+    claims_logger_t keep = { keep_line, lines };
+    const claims_pair_t *pairs = claims_export_pairs(p, claims, NULL, CLAIMS_DEFAULT_ENV_PREFIX, &keep, n);
+    *note = NULL;
+    for (int i = 0; i < lines->nelts; i++) {
+        const char *line = APR_ARRAY_IDX(lines, i, const char *);
+        *note = *note == NULL ? line : apr_pstrcat(p, *note, "; ", line, NULL);
+    }
+    return pairs;
+}
+
 /* Builds an unlinked entry from v: one malloc'd block (fewer, longer-lived chunks for the
- * allocator) holding the entry, the CLAIM_* pairs, their strings, CLAIMS_JSON, kid and typ. */
+ * allocator) holding the entry, the CLAIM_* pairs, their strings, the export note, CLAIMS_JSON,
+ * kid and typ. */
 static entry_t *entry_build(apr_pool_t *p, const unsigned char *digest, const claims_verified_t *v,
                             double expires)
 {
     int n;
-    const claims_pair_t *src = claims_export_pairs(p, v->claims, NULL, CLAIMS_DEFAULT_ENV_PREFIX, NULL, &n);
+    const char *note;
+    const claims_pair_t *src = export_with_note(p, v->claims, &n, &note);
     const char *text = claims_payload_text(p, v->jws->payload, v->jws->payload_len, v->claims);
     apr_size_t kid_len = v->jws->kid != NULL ? v->jws->kid_len : 0;
     apr_size_t typ_len = v->jws->typ != NULL ? strlen(v->jws->typ) : 0;
+    apr_size_t note_len = note != NULL ? strlen(note) : 0;
     apr_size_t text_len, strings = 0, size;
     entry_t *e;
     claims_pair_t *pairs;
@@ -292,7 +344,7 @@ static entry_t *entry_build(apr_pool_t *p, const unsigned char *digest, const cl
     }
     /* pairs right after the entry (pointer-aligned: the entry's size is a multiple of it) */
     size = APR_ALIGN_DEFAULT(sizeof(*e)) + (apr_size_t)n * sizeof(claims_pair_t) + strings + text_len + 1
-           + kid_len + 1 + typ_len + 1;
+           + kid_len + 1 + typ_len + 1 + note_len + 1;
     e = malloc(size);
     if (e == NULL) {
         return NULL;
@@ -304,6 +356,7 @@ static entry_t *entry_build(apr_pool_t *p, const unsigned char *digest, const cl
         pairs[i].name = copy_str(&cursor, src[i].name, lens[2 * i]);
         pairs[i].value = copy_str(&cursor, src[i].value, lens[2 * i + 1]);
     }
+    e->pub.export_note = note != NULL ? copy_str(&cursor, note, note_len) : NULL;
     e->pub.claims_json = copy_str(&cursor, text, text_len);
     e->pub.jws.kid = v->jws->kid != NULL ? copy_str(&cursor, v->jws->kid, kid_len) : NULL;
     e->pub.jws.kid_len = kid_len;
@@ -342,16 +395,19 @@ const claims_cached_t *claims_cache_put(claims_cache_t *c, apr_pool_t *p,
     apr_thread_mutex_lock(c->lock);
     b = bucket_of(c, digest);
     for (old = c->buckets[b]; old != NULL; old = old->hnext) {
-        if (memcmp(old->digest, digest, CLAIMS_DIGEST_LEN) == 0) {
+        if (memcmp(old->digest, digest, CLAIMS_DIGEST_LEN) == 0 && old->pub.issuer == v->issuer) {
             break;
         }
     }
-    if (old != NULL) {
-        /* another thread verified the same token meanwhile: keep the first */
+    if (old != NULL && old->pub.key == v->key && old->pub.key_serial == v->key->serial) {
+        /* another thread verified the same token under the same issuer meanwhile: keep the first */
         out = hand_out(old, p);
         apr_thread_mutex_unlock(c->lock);
         entry_free(e);
         return out;
+    }
+    if (old != NULL) {
+        unlink_entry(c, old);          /* verified afresh: its key left the issuer's set */
     }
     while (c->tail != NULL && (c->entries + 1 > c->max_entries || c->bytes + e->bytes > c->max_bytes)) {
         unlink_entry(c, c->tail);
@@ -452,21 +508,21 @@ claims_status_t claims_verify_cached(claims_cache_t *c, apr_pool_t *p, const cha
     json_t *tree;
     claims_status_t st;
     double exp = 0;
+    int untrusted;
 
     *cached = NULL;
     if (c == NULL || len > (max_len != 0 ? max_len : CLAIMS_DEFAULT_MAX_TOKEN)) {
         return claims_verify_ex(p, token, len, max_len, trusted, ntrusted, get_keys, baton, out);
     }
     claims_cache_digest(c, token, len, digest);
-    e = claims_cache_get(c, p, digest, now, &tree);
+    /* an entry verified under the issuer record chosen here, or the news that the token's iss is
+     * not trusted here at all; a token whose iss another virtual host declares too, verified
+     * there, is a miss: it is verified afresh with this location's record */
+    e = claims_cache_get(c, p, digest, now, trusted, ntrusted, &tree, &untrusted);
     if (e != NULL) {
-        int trusted_here = 0;
-        for (int i = 0; i < ntrusted && !trusted_here; i++) {
-            trusted_here = trusted[i] == e->issuer;
-        }
         memset(out, 0, sizeof(*out));
         out->jws = &e->jws;
-        if (!trusted_here) {
+        if (untrusted) {
             return CLAIMS_ERR_ISSUER;  /* verified elsewhere, not trusted here (CL-67) */
         }
         if (key_is_current(get_keys != NULL ? get_keys(baton, p, e->issuer, 0) : e->issuer->keys, e->key,

@@ -91,77 +91,125 @@ static char *join_escape(apr_pool_t *p, const char *text)
     return out;
 }
 
-static void collision(apr_pool_t *p, const claims_logger_t *log, const char *var, const char *claim)
-{
-    claims_log(log, CLAIMS_LOG_INFO,
-               apr_psprintf(p, "claim \"%s\" not exported as %s: the name is already taken by another claim",
-                            claims_log_escape(p, claim, strlen(claim), 64), var));
-}
+/* One claim to export: name gives its variables, label names it in a report (a configured
+ * pointer keeps its '/'), v is its value. */
+typedef struct claim_t {
+    const char *name;
+    const char *label;
+    const json_t *v;
+} claim_t;
 
-/* The pairs being built, and the names given out (names are unique: first come, first served). */
+/* A variable a claim would set, in export order. */
+typedef struct candidate_t {
+    const char *var;
+    const char *value;
+} candidate_t;
+
+/* Who maps to one variable name: the first claim, and the others when there are any. */
+typedef struct var_use_t {
+    int first;
+    apr_array_header_t *others;        /* int; NULL while only one claim maps to the name */
+    int reported;
+} var_use_t;
+
+#define MAX_NAMED_IN_REPORT 8
+
 typedef struct exporter_t {
     apr_pool_t *p;
-    apr_array_header_t *pairs;
-    apr_hash_t *taken;
-    const claims_logger_t *log;
+    apr_array_header_t *claims;        /* claim_t */
+    apr_array_header_t *candidates;    /* candidate_t */
+    apr_hash_t *uses;                  /* variable name -> var_use_t */
 } exporter_t;
 
-/* Takes the name var for claim; 0 (and a log line) when an earlier claim has it. */
-static int claim_name(exporter_t *x, const char *var, const char *claim)
+/* Adds claim k's candidate var (NULL value: nothing to export) and notes who maps to var. */
+static void candidate(exporter_t *x, int k, const char *var, const char *value)
 {
-    if (apr_hash_get(x->taken, var, APR_HASH_KEY_STRING) != NULL) {
-        collision(x->p, x->log, var, claim);
-        return 0;
+    var_use_t *use;
+    candidate_t *c;
+    if (value == NULL) {
+        return;
     }
-    apr_hash_set(x->taken, var, APR_HASH_KEY_STRING, var);
-    return 1;
+    use = apr_hash_get(x->uses, var, APR_HASH_KEY_STRING);
+    if (use == NULL) {
+        use = apr_pcalloc(x->p, sizeof(*use));
+        use->first = k;
+        apr_hash_set(x->uses, var, APR_HASH_KEY_STRING, use);
+    }
+    else if (use->first != k) {
+        if (use->others == NULL) {
+            use->others = apr_array_make(x->p, 2, sizeof(int));
+        }
+        *(int *)apr_array_push(use->others) = k;
+    }
+    c = apr_array_push(x->candidates);
+    c->var = var;
+    c->value = value;
 }
 
-static void push(exporter_t *x, const char *var, const char *value)
-{
-    claims_pair_t *pr = apr_array_push(x->pairs);
-    pr->name = var;
-    pr->value = value;
-}
-
-static void export_one(exporter_t *x, const char *claim, const json_t *v, const char *prefix)
+/* The variables of claim k: NAME, and for an array NAME_0.. (at most CLAIMS_MAX_EXPORT_ARRAY)
+ * and NAME_N. */
+static void claim_candidates(exporter_t *x, int k, const char *prefix)
 {
     apr_pool_t *p = x->p;
-    char *var = claims_env_name(p, prefix, claim);
+    const claim_t *cl = &APR_ARRAY_IDX(x->claims, k, claim_t);
+    char *var = claims_env_name(p, prefix, cl->name);
     apr_array_header_t *parts;
     size_t i;
     json_t *el;
-    if (!claim_name(x, var, claim)) {
+    if (!json_is_array(cl->v)) {
+        candidate(x, k, var, claims_value_text(p, cl->v));
         return;
     }
-    if (!json_is_array(v)) {
-        char *text = claims_value_text(p, v);
-        if (text != NULL) {
-            push(x, var, text);
-        }
-        return;
-    }
-    parts = apr_array_make(p, (int)json_array_size(v) + 1, sizeof(char *));
-    json_array_foreach(v, i, el) {
+    parts = apr_array_make(p, (int)json_array_size(cl->v) + 1, sizeof(char *));
+    json_array_foreach(cl->v, i, el) {
         char *text = claims_value_text(p, el);
         if (text == NULL) {
             continue;
         }
         *(char **)apr_array_push(parts) = join_escape(p, text);
         if (i < CLAIMS_MAX_EXPORT_ARRAY) {
-            char *ivar = apr_pstrcat(p, var, "_", apr_off_t_toa(p, (apr_off_t)i), NULL);
-            if (claim_name(x, ivar, claim)) {
-                push(x, ivar, text);
-            }
+            candidate(x, k, apr_pstrcat(p, var, "_", apr_off_t_toa(p, (apr_off_t)i), NULL), text);
         }
     }
-    push(x, var, apr_array_pstrcat(p, parts, ','));
-    {
-        char *nvar = apr_pstrcat(p, var, "_N", NULL);
-        if (claim_name(x, nvar, claim)) {
-            push(x, nvar, apr_off_t_toa(p, (apr_off_t)json_array_size(v)));
+    candidate(x, k, var, apr_array_pstrcat(p, parts, ','));
+    candidate(x, k, apr_pstrcat(p, var, "_N", NULL), apr_off_t_toa(p, (apr_off_t)json_array_size(cl->v)));
+}
+
+/* once: a configured list may name one claim twice ("sub" and "/sub"); top-level names are
+ * unique already */
+static void add_claim(exporter_t *x, const char *name, const char *label, const json_t *v, int once)
+{
+    claim_t *cl;
+    for (int i = 0; once && i < x->claims->nelts; i++) {
+        const claim_t *o = &APR_ARRAY_IDX(x->claims, i, claim_t);
+        if (o->v == v && strcmp(o->name, name) == 0) {
+            return;                    /* the same claim listed again */
         }
     }
+    cl = apr_array_push(x->claims);
+    cl->name = name;
+    cl->label = label;
+    cl->v = v;
+}
+
+static const char *quoted_label(const exporter_t *x, int k)
+{
+    const char *label = APR_ARRAY_IDX(x->claims, k, claim_t).label;
+    return apr_pstrcat(x->p, "\"", claims_log_escape(x->p, label, strlen(label), 64), "\"", NULL);
+}
+
+/* The report of one variable that several claims map to: the variable and the claims, never a
+ * value (CL-77). */
+static const char *collision_report(const exporter_t *x, const char *var, const var_use_t *use)
+{
+    int total = 1 + use->others->nelts;
+    const char *list = quoted_label(x, use->first);
+    for (int i = 0; i < use->others->nelts && i + 1 < MAX_NAMED_IN_REPORT; i++) {
+        list = apr_pstrcat(x->p, list, ", ", quoted_label(x, APR_ARRAY_IDX(use->others, i, int)), NULL);
+    }
+    return apr_psprintf(x->p, "%s not exported: %d claims map to it: %s%s",
+                        claims_log_escape(x->p, var, strlen(var), 128), total, list,
+                        total > MAX_NAMED_IN_REPORT ? ", ..." : "");
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -185,15 +233,17 @@ const char **claims_sorted_names(apr_pool_t *p, const json_t *claims, apr_size_t
 const claims_pair_t *claims_export_pairs(apr_pool_t *p, const json_t *claims, const apr_array_header_t *paths,
                                          const char *prefix, const claims_logger_t *log, int *n)
 {
-    exporter_t x = { p, apr_array_make(p, 32, sizeof(claims_pair_t)), apr_hash_make(p), log };
+    exporter_t x = { p, apr_array_make(p, 16, sizeof(claim_t)), apr_array_make(p, 32, sizeof(candidate_t)),
+                     apr_hash_make(p) };
+    apr_array_header_t *pairs = apr_array_make(p, 32, sizeof(claims_pair_t));
     if (prefix == NULL) {
         prefix = CLAIMS_DEFAULT_ENV_PREFIX;
     }
     if (paths == NULL) {
-        apr_size_t i = 0;
-        const char **names = claims_sorted_names(p, claims, &i);
-        for (apr_size_t k = 0; k < i; k++) {
-            export_one(&x, names[k], json_object_get(claims, names[k]), prefix);
+        apr_size_t count = 0;
+        const char **names = claims_sorted_names(p, claims, &count);
+        for (apr_size_t k = 0; k < count; k++) {
+            add_claim(&x, names[k], names[k], json_object_get(claims, names[k]), 0);
         }
     }
     else {
@@ -202,12 +252,30 @@ const claims_pair_t *claims_export_pairs(apr_pool_t *p, const json_t *claims, co
             json_t *v = claims_path_lookup(claims, path);
             if (v != NULL) {
                 /* "/groups/0" is named GROUPS_0: the pointer's leading '/' is not part of a name */
-                export_one(&x, path->pointer ? path->text + 1 : path->text, v, prefix);
+                add_claim(&x, path->pointer ? path->text + 1 : path->text, path->text, v, 1);
             }
         }
     }
-    *n = x.pairs->nelts;
-    return (const claims_pair_t *)x.pairs->elts;
+    /* first every claim's variables, so that a name is known to be shared before it is given
+     * out, whichever claim comes first */
+    for (int k = 0; k < x.claims->nelts; k++) {
+        claim_candidates(&x, k, prefix);
+    }
+    for (int i = 0; i < x.candidates->nelts; i++) {
+        const candidate_t *c = &APR_ARRAY_IDX(x.candidates, i, candidate_t);
+        var_use_t *use = apr_hash_get(x.uses, c->var, APR_HASH_KEY_STRING);
+        if (use->others == NULL) {
+            claims_pair_t *pr = apr_array_push(pairs);
+            pr->name = c->var;
+            pr->value = c->value;
+        }
+        else if (!use->reported) {
+            use->reported = 1;
+            claims_log(log, CLAIMS_LOG_INFO, collision_report(&x, c->var, use));
+        }
+    }
+    *n = pairs->nelts;
+    return (const claims_pair_t *)pairs->elts;
 }
 
 void claims_export_env(apr_pool_t *p, const json_t *claims, const apr_array_header_t *paths,

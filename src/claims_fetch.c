@@ -4,13 +4,16 @@
 #include "claims_fetch.h"
 
 #include <apr_strings.h>
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
 
 #define DEFAULT_TIMEOUT apr_time_from_sec(5)
 #define DEFAULT_MAX_SIZE (256 * 1024)
+#define CACHE_CONTROL_MAX_DELTA APR_INT64_C(1000000000)  /* seconds: about 31 years */
 
 typedef struct sink_t {
     apr_pool_t *p;
@@ -21,10 +24,29 @@ typedef struct sink_t {
     const char *content_type;
 } sink_t;
 
+/* The host as curl parsed it (so as curl will connect to it): an IPv4 dotted quad in
+ * 127.0.0.0/8, the IPv6 literal ::1 in any spelling ("[::1]", "[0:0:0:0:0:0:0:1]"), or the
+ * name localhost, which curl resolves to loopback without asking DNS. Read with inet_pton,
+ * which takes nothing but the full dotted quad and plain IPv6 text: never a prefix match, which
+ * "127.attacker.example" would pass. */
 static int is_loopback_host(const char *host)
 {
-    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0
-        || strcmp(host, "::1") == 0;
+    unsigned char addr[16];
+    char inner[INET6_ADDRSTRLEN];
+    apr_size_t n = strlen(host);
+
+    if (strcasecmp(host, "localhost") == 0) {
+        return 1;
+    }
+    if (inet_pton(AF_INET, host, addr) == 1) {
+        return addr[0] == 127;
+    }
+    if (n < 3 || n - 2 >= sizeof(inner) || host[0] != '[' || host[n - 1] != ']') {
+        return 0;
+    }
+    memcpy(inner, host + 1, n - 2);
+    inner[n - 2] = '\0';
+    return inet_pton(AF_INET6, inner, addr) == 1 && memcmp(addr, &in6addr_loopback, sizeof(addr)) == 0;
 }
 
 const char *claims_fetch_check_url(apr_pool_t *p, const char *url, int allow_http_loopback)
@@ -68,41 +90,171 @@ const char *claims_fetch_check_url(apr_pool_t *p, const char *url, int allow_htt
     return why != NULL ? apr_pstrdup(p, why) : NULL;
 }
 
+#define UNPARSABLE_URL "(unparsable URL)"
+
+/* url without the text between its authority's start and its first '@', or NULL without one */
+static char *cut_userinfo(apr_pool_t *p, const char *url)
+{
+    const char *colon = strchr(url, ':'), *a, *end, *at;
+    if (colon == NULL) {
+        return NULL;
+    }
+    a = colon + 1;
+    while (*a == '/') {
+        a++;
+    }
+    end = a + strcspn(a, "/?#");
+    at = memchr(a, '@', (apr_size_t)(end - a));
+    return at != NULL ? apr_pstrcat(p, apr_pstrmemdup(p, url, (apr_size_t)(a - url)), at + 1, NULL) : NULL;
+}
+
+static CURLU *parse_any_scheme(const char *url)
+{
+    CURLU *u = curl_url();
+    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+        curl_url_cleanup(u);
+        u = NULL;
+    }
+    return u;
+}
+
+static int has_part(CURLU *u, CURLUPart part)
+{
+    char *s = NULL;
+    int has = curl_url_get(u, part, &s, 0) == CURLUE_OK;
+    curl_free(s);
+    return has;
+}
+
+static int has_userinfo(CURLU *u)
+{
+    return has_part(u, CURLUPART_USER) || has_part(u, CURLUPART_PASSWORD) || has_part(u, CURLUPART_OPTIONS);
+}
+
+/* 1 when curl writes u, without its userinfo, exactly as it writes v */
+static int same_without_userinfo(CURLU *u, CURLU *v)
+{
+    char *a = NULL, *b = NULL;
+    int same;
+    curl_url_set(u, CURLUPART_USER, NULL, 0);
+    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+    curl_url_set(u, CURLUPART_OPTIONS, NULL, 0);
+    same = curl_url_get(u, CURLUPART_URL, &a, 0) == CURLUE_OK && curl_url_get(v, CURLUPART_URL, &b, 0) == CURLUE_OK
+        && strcmp(a, b) == 0;
+    curl_free(a);
+    curl_free(b);
+    return same;
+}
+
+/* The text is cut by hand, to keep the rest as written (curl would normalise it), and the cut
+ * is only shown when curl reads it as the very URL it read before, minus the userinfo: wherever
+ * the two readings could differ, nothing is shown rather than a password. */
+const char *claims_fetch_redact_url(apr_pool_t *p, const char *url)
+{
+    CURLU *u, *v = NULL;
+    const char *out = UNPARSABLE_URL;
+    char *cut;
+
+    if (url == NULL) {
+        return NULL;
+    }
+    if ((u = parse_any_scheme(url)) == NULL) {
+        return UNPARSABLE_URL;
+    }
+    if (!has_userinfo(u)) {
+        out = apr_pstrdup(p, url);
+    }
+    else if ((cut = cut_userinfo(p, url)) != NULL && (v = parse_any_scheme(cut)) != NULL && !has_userinfo(v)
+             && same_without_userinfo(u, v)) {
+        out = cut;
+    }
+    curl_url_cleanup(v);
+    curl_url_cleanup(u);
+    return out;
+}
+
+/* delta-seconds: digits only, saturating at CACHE_CONTROL_MAX_DELTA ("the greatest positive
+ * integer it can conveniently represent", RFC 9111 section 1.2.2); -1 when not that */
+static apr_int64_t delta_seconds(const char *s, apr_size_t len)
+{
+    apr_int64_t v = 0;
+    if (len == 0) {
+        return -1;
+    }
+    for (apr_size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+        if (v > CACHE_CONTROL_MAX_DELTA) {
+            v = CACHE_CONTROL_MAX_DELTA;  /* the rest are still checked to be digits */
+        }
+    }
+    return v;
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Cache-Control = #( token [ "=" ( token / quoted-string ) ] ) (RFC 9111 section 5.2): one
+ * directive at a time, so that a quoted value never passes for directives of its own. */
 apr_int64_t claims_cache_control_max_age(const char *value)
 {
     const char *s = value;
-    if (value == NULL) {
-        return -1;
-    }
-    while (*s) {
-        while (*s == ' ' || *s == '\t' || *s == ',') {
+    apr_int64_t max_age = -1;
+    int seen = 0;
+
+    while (s != NULL && *s != '\0') {
+        const char *name, *arg = NULL;
+        apr_size_t nlen, alen = 0;
+        int ok = 1;
+        while (*s == ',' || is_blank(*s)) {
             s++;
         }
-        if (strncasecmp(s, "no-store", 8) == 0 || strncasecmp(s, "no-cache", 8) == 0) {
-            return 0;
-        }
-        if (strncasecmp(s, "max-age=", 8) == 0) {
-            apr_int64_t v = 0;
-            s += 8;
-            if (*s == '"') {
-                s++;
-            }
-            if (*s < '0' || *s > '9') {
-                return -1;
-            }
-            while (*s >= '0' && *s <= '9') {
-                if (v < 100000000) {
-                    v = v * 10 + (*s - '0');
-                }
-                s++;
-            }
-            return v;
-        }
-        while (*s && *s != ',') {
+        name = s;
+        while (*s != '\0' && *s != '=' && *s != ',' && !is_blank(*s)) {
             s++;
         }
+        nlen = (apr_size_t)(s - name);
+        if (*s == '=' && s[1] == '"') {
+            s += 2;
+            arg = s;
+            while (*s != '\0' && *s != '"') {
+                s += (*s == '\\' && s[1] != '\0') ? 2 : 1;
+            }
+            alen = (apr_size_t)(s - arg);
+            ok = *s == '"';            /* an unterminated quote ends the header */
+            if (ok) {
+                s++;
+            }
+        }
+        else if (*s == '=') {
+            arg = ++s;
+            while (*s != '\0' && *s != ',' && !is_blank(*s)) {
+                s++;
+            }
+            alen = (apr_size_t)(s - arg);
+        }
+        while (is_blank(*s)) {
+            s++;
+        }
+        if (*s != '\0' && *s != ',') {
+            ok = 0;                    /* something after the directive: not one directive */
+            while (*s != '\0' && *s != ',') {
+                s++;
+            }
+        }
+        if (nlen == 8 && (strncasecmp(name, "no-store", 8) == 0 || strncasecmp(name, "no-cache", 8) == 0)) {
+            return 0;                  /* wherever it stands, with or without an argument */
+        }
+        if (nlen == 7 && strncasecmp(name, "max-age", 7) == 0 && !seen) {
+            seen = 1;                  /* the first max-age counts (RFC 9111 section 4.2.1) */
+            max_age = ok && arg != NULL ? delta_seconds(arg, alen) : -1;
+        }
     }
-    return -1;
+    return max_age;
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *baton)

@@ -82,6 +82,11 @@ claims_status_t claims_token_from_authorization(const char *value, const char **
     return CLAIMS_OK;
 }
 
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
 /* The next cookie pair of [*s, end) without surrounding blanks: 1 (*pair, *plen), 0 at the end. */
 static int next_cookie(const char **s, const char *end, const char **pair, apr_size_t *plen)
 {
@@ -91,10 +96,10 @@ static int next_cookie(const char **s, const char *end, const char **pair, apr_s
             e++;
         }
         *s = e < end ? e + 1 : end;
-        while (p < e && (*p == ' ' || *p == '\t')) {
+        while (p < e && is_blank(*p)) {
             p++;
         }
-        while (e > p && (e[-1] == ' ' || e[-1] == '\t')) {
+        while (e > p && is_blank(e[-1])) {
             e--;
         }
         if (e > p) {
@@ -106,27 +111,47 @@ static int next_cookie(const char **s, const char *end, const char **pair, apr_s
     return 0;
 }
 
-static int is_named(const char *pair, apr_size_t plen, const char *name, apr_size_t nlen)
+/* 1 when the pair (no blanks around it) is the cookie name: the bytes before its first '=',
+ * without the blanks in front of that '=', equal name exactly; *value, *vlen: what follows
+ * the '=' and the blanks after it. */
+static int cookie_named(const char *pair, apr_size_t plen, const char *name, apr_size_t nlen,
+                        const char **value, apr_size_t *vlen)
 {
-    return plen > nlen && memcmp(pair, name, nlen) == 0 && pair[nlen] == '=';
+    const char *eq = memchr(pair, '=', plen), *e = eq, *v, *end = pair + plen;
+    if (eq == NULL) {
+        return 0;
+    }
+    while (e > pair && is_blank(e[-1])) {
+        e--;
+    }
+    if ((apr_size_t)(e - pair) != nlen || memcmp(pair, name, nlen) != 0) {
+        return 0;
+    }
+    v = eq + 1;
+    while (v < end && is_blank(*v)) {
+        v++;
+    }
+    *value = v;
+    *vlen = (apr_size_t)(end - v);
+    return 1;
 }
 
 int claims_cookie_find(const char *header, const char *name, const char **value, apr_size_t *len)
 {
-    apr_size_t nlen = strlen(name), plen;
-    const char *s = header, *end, *pair;
+    apr_size_t nlen = strlen(name), plen, vlen;
+    const char *s = header, *end, *pair, *v;
     int found = 0;
     if (header == NULL) {
         return 0;
     }
     end = header + strlen(header);
     while (next_cookie(&s, end, &pair, &plen)) {
-        if (is_named(pair, plen, name, nlen)) {
+        if (cookie_named(pair, plen, name, nlen, &v, &vlen)) {
             if (found) {
                 return -1;
             }
-            *value = pair + nlen + 1;
-            *len = plen - nlen - 1;
+            *value = v;
+            *len = vlen;
             found = 1;
         }
     }
@@ -135,8 +160,8 @@ int claims_cookie_find(const char *header, const char *name, const char **value,
 
 char *claims_cookie_without(apr_pool_t *p, const char *header, const char *name)
 {
-    apr_size_t nlen = strlen(name), plen, n = 0;
-    const char *s = header, *end, *pair;
+    apr_size_t nlen = strlen(name), plen, vlen, n = 0;
+    const char *s = header, *end, *pair, *v;
     char *out, *o;
     if (header == NULL) {
         return NULL;
@@ -144,7 +169,7 @@ char *claims_cookie_without(apr_pool_t *p, const char *header, const char *name)
     end = header + strlen(header);
     o = out = apr_palloc(p, (apr_size_t)(end - header) * 2 + 1);   /* "," may become "; " */
     while (next_cookie(&s, end, &pair, &plen)) {
-        if (is_named(pair, plen, name, nlen)) {
+        if (cookie_named(pair, plen, name, nlen, &v, &vlen)) {
             continue;
         }
         if (n++ > 0) {
@@ -156,6 +181,12 @@ char *claims_cookie_without(apr_pool_t *p, const char *header, const char *name)
     }
     *o = '\0';
     return n > 0 ? out : NULL;
+}
+
+/* 1 when the form pair s[0..plen) is name=...: names compared exactly, no blanks skipped. */
+static int is_named(const char *pair, apr_size_t plen, const char *name, apr_size_t nlen)
+{
+    return plen > nlen && memcmp(pair, name, nlen) == 0 && pair[nlen] == '=';
 }
 
 static int hex_value(char c)

@@ -8,6 +8,7 @@
 
 #include "claims_b64url.h"
 #include "claims_cache.h"
+#include "claims_export.h"
 #include "claims_jws.h"
 #include "claims_verify.h"
 
@@ -1185,6 +1186,90 @@ START_TEST(test_cache_hit_is_refused_where_its_issuer_is_not_trusted)
 }
 END_TEST
 
+/* Two virtual hosts may each declare the same issuer: two records with one "iss". A token
+ * verified (and cached) at the first is verified afresh at the second, with the second's own
+ * record and keys, instead of being refused as untrusted; each is served from the cache after. */
+START_TEST(test_cache_hit_at_a_second_declaration_of_the_same_issuer_is_verified_there)
+{
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_issuer_t *a1 = new_issuer("https://issuer.a", 0), *a2 = new_issuer("https://issuer.a", 0);
+    claims_issuer_t *b = new_issuer("https://issuer.b", 0);
+    const claims_issuer_t *at_a1[1] = {a1}, *at_a2[2] = {b, a2}, *at_b[1] = {b};
+    const claims_cached_t *e = NULL;
+    claims_verified_t out;
+    char *tok;
+    add_jwk(a1, tu_keys.ec256, "ES256", "k1");
+    add_jwk(a2, tu_keys.ec256, "ES256", "k1");
+    add_jwk(b, tu_keys.ec256, "ES256", "k1");
+    tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), PAYLOAD_A);
+
+    ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, at_a1, 1, NULL, NULL, CACHE_NOW, &out, &e),
+                     CLAIMS_OK);
+    ck_assert_ptr_eq(out.issuer, a1);
+    ck_assert_ptr_nonnull(e);
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, at_a2, 2, NULL, NULL, CACHE_NOW, &out,
+                                              &e), CLAIMS_OK);
+        ck_assert_ptr_eq(out.issuer, a2);
+        ck_assert_ptr_eq(out.key, APR_ARRAY_IDX(a2->keys, 0, const claims_key_t *));
+        ck_assert_ptr_nonnull(out.claims);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_ptr_eq(e->issuer, a2);
+        ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, at_a1, 1, NULL, NULL, CACHE_NOW, &out,
+                                              &e), CLAIMS_OK);
+        ck_assert_ptr_eq(out.issuer, a1);
+        ck_assert_ptr_eq(e->issuer, a1);
+    }
+    ck_assert_uint_eq(cache_hits(c), 3);   /* a2 verified once, then both served from the cache */
+    /* where "https://issuer.a" is not declared at all, it is still refused */
+    ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, at_b, 1, NULL, NULL, CACHE_NOW, &out, &e),
+                     CLAIMS_ERR_ISSUER);
+    ck_assert_ptr_null(e);
+}
+END_TEST
+
+/* The CLAIM_* pairs of an entry are computed once, when it is added, without a logger: the
+ * entry keeps what that reported, so the glue can log a collision on every request that uses
+ * the cached pairs (and a token without one has no note). */
+START_TEST(test_cache_entry_keeps_the_export_collision_report)
+{
+    static const char payload[] = "{\"iss\":\"https://issuer.a\",\"sub\":\"alice\",\"SUB\":\"admin\",\"aud\":\"api\","
+                                  "\"exp\":4102444800,\"groups\":[\"user\"],\"Groups_0\":\"admin\"}";
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_issuer_t *a = new_issuer("https://issuer.a", 0);
+    const claims_cached_t *e = NULL, *again = NULL;
+    tu_logsink_t sink;
+    const char *expected;
+    int n;
+    char *tok;
+    add_jwk(a, tu_keys.ec256, "ES256", "k1");
+    tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), payload);
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);
+
+    tu_logsink_init(&sink, tu_p);
+    claims_export_pairs(tu_p, tu_json(payload), NULL, CLAIMS_DEFAULT_ENV_PREFIX, &sink.logger, &n);
+    ck_assert_int_eq(sink.lines->nelts, 2);
+    expected = apr_pstrcat(tu_p, APR_ARRAY_IDX(sink.lines, 0, const char *), "; ",
+                           APR_ARRAY_IDX(sink.lines, 1, const char *), NULL);
+    ck_assert_msg(e->export_note != NULL, "no note for a token with colliding claims");
+    ck_assert_str_eq(e->export_note, expected);
+    ck_assert_int_eq(e->nenv, n);
+    for (int i = 0; i < e->nenv; i++) {
+        ck_assert_str_ne(e->env[i].name, "CLAIM_SUB");
+        ck_assert_str_ne(e->env[i].name, "CLAIM_GROUPS_0");
+    }
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &again), CLAIMS_OK);
+    ck_assert_ptr_eq(again, e);
+    ck_assert_str_eq(again->export_note, expected);
+
+    tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), PAYLOAD_A);
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_ptr_null(e->export_note);
+}
+END_TEST
+
 /* A cached token whose key has left the issuer's set (rotation) is verified afresh. */
 START_TEST(test_cache_hit_is_verified_afresh_once_its_key_left_the_set)
 {
@@ -1200,6 +1285,30 @@ START_TEST(test_cache_hit_is_verified_afresh_once_its_key_left_the_set)
     add_jwk(a, tu_keys.ec256_b, "ES256", "k2");
     ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_ERR_NO_KEY);
     ck_assert_ptr_null(e);
+}
+END_TEST
+
+/* A key set refreshed with the same key (a new key object, as a JWKS refresh makes) verifies a
+ * cached token afresh once, and the entry is then replaced: it names the current key, so later
+ * requests are served from the cache instead of being verified again until the entry expires. */
+START_TEST(test_cache_entry_is_replaced_once_verified_afresh_with_a_refreshed_key)
+{
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_issuer_t *a = new_issuer("https://issuer.a", 0);
+    const claims_cached_t *e = NULL;
+    const claims_key_t *old_key, *new_key;
+    char *tok;
+    old_key = add_jwk(a, tu_keys.ec256, "ES256", "k1");
+    tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), PAYLOAD_A);
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_ptr_eq(e->key, old_key);
+    a->keys = apr_array_make(tu_p, 1, sizeof(claims_key_t *));
+    new_key = add_jwk(a, tu_keys.ec256, "ES256", "k1");
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_msg(e->key == new_key, "request %d served an entry of the old key", i);
+    }
 }
 END_TEST
 
@@ -1273,7 +1382,10 @@ Suite *jws_suite(void)
     tcase_add_test(tc, test_cache_entry_reads_its_claims_on_the_first_hit_and_keeps_them);
     tcase_add_test(tc, test_cache_is_keyed_on_the_exact_token_bytes);
     tcase_add_test(tc, test_cache_hit_is_refused_where_its_issuer_is_not_trusted);
+    tcase_add_test(tc, test_cache_hit_at_a_second_declaration_of_the_same_issuer_is_verified_there);
     tcase_add_test(tc, test_cache_hit_is_verified_afresh_once_its_key_left_the_set);
+    tcase_add_test(tc, test_cache_entry_is_replaced_once_verified_afresh_with_a_refreshed_key);
+    tcase_add_test(tc, test_cache_entry_keeps_the_export_collision_report);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -36,6 +36,7 @@ int main(void)
     srunner_add_suite(sr, path_match_suite());
     srunner_add_suite(sr, export_suite());
     srunner_add_suite(sr, store_suite());
+    srunner_add_suite(sr, fetch_suite());
     if (vectors) {
         printf("conformance vectors: %s\n", tu_vectors_dir());
         srunner_add_suite(sr, vectors_suite());

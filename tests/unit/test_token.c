@@ -157,12 +157,14 @@ END_TEST
 
 /* ------------------------------------------------------------------ cookies */
 
-static const struct {
+typedef struct cookie_case_t {
     const char *header;
     int found;
     const char *value;      /* when found */
     const char *without;    /* claims_cookie_without(header, "at"), NULL: no header left */
-} cookies[] = {
+} cookie_case_t;
+
+static const cookie_case_t cookies[] = {
     { "at=abc", 1, "abc", NULL },
     { "theme=dark; at=abc; lang=en", 1, "abc", "theme=dark; lang=en" },
     { "theme=dark, at=abc", 1, "abc", "theme=dark" },          /* two Cookie headers joined */
@@ -179,25 +181,53 @@ static const struct {
     { "at=a=b", 1, "a=b", NULL },
 };
 
-START_TEST(test_cookie_is_found_and_removed_by_the_same_splitting)
+/* Python's http.cookies, Go's net/http and Node's cookie read "at =x" as the cookie at: so does
+ * the module, or a forged second token hides behind a blank (the two-token rule, CL-06). Blanks
+ * after '=' are not part of the value either (Python and Node; see claims_token.h). */
+static const cookie_case_t blank_cookies[] = {
+    { "at=a; at =b", -1, NULL, NULL },
+    { "at=a;  at\t=b", -1, NULL, NULL },
+    { "at =b; at=a", -1, NULL, NULL },
+    { "at \t=b", 1, "b", NULL },
+    { "theme=dark; at =b; lang=en", 1, "b", "theme=dark; lang=en" },
+    { "at= b", 1, "b", NULL },
+    { "at = \tb \t; x=1", 1, "b", "x=1" },
+    { "at = ", 1, "", NULL },
+    { "at=a, at =b", -1, NULL, NULL },
+    { "a t=b", 0, NULL, "a t=b" },                             /* a blank inside a name is part of it */
+    { "at x=b; xat =c", 0, NULL, "at x=b; xat =c" },
+};
+
+static void check_cookie(const cookie_case_t *c)
 {
     const char *v = NULL, *w;
     apr_size_t len = 0;
-    int found = claims_cookie_find(cookies[_i].header, "at", &v, &len);
-    ck_assert_msg(found == cookies[_i].found, "[%s]: %d", cookies[_i].header, found);
+    int found = claims_cookie_find(c->header, "at", &v, &len);
+    ck_assert_msg(found == c->found, "[%s]: %d", c->header, found);
     if (found == 1) {
-        ck_assert_uint_eq(len, strlen(cookies[_i].value));
-        ck_assert_mem_eq(v, cookies[_i].value, len);
+        ck_assert_uint_eq(len, strlen(c->value));
+        ck_assert_mem_eq(v, c->value, len);
     }
-    w = claims_cookie_without(tu_p, cookies[_i].header, "at");
-    if (cookies[_i].without == NULL) {
-        ck_assert_msg(w == NULL, "[%s]: left [%s]", cookies[_i].header, w);
+    w = claims_cookie_without(tu_p, c->header, "at");
+    if (c->without == NULL) {
+        ck_assert_msg(w == NULL, "[%s]: left [%s]", c->header, w);
     }
     else {
-        ck_assert_str_eq(w, cookies[_i].without);
+        ck_assert_str_eq(w, c->without);
     }
     /* whatever the header, nothing named at survives removal */
     ck_assert_int_eq(claims_cookie_find(w, "at", &v, &len), 0);
+}
+
+START_TEST(test_cookie_is_found_and_removed_by_the_same_splitting)
+{
+    check_cookie(&cookies[_i]);
+}
+END_TEST
+
+START_TEST(test_cookie_name_is_compared_without_the_blanks_around_it)
+{
+    check_cookie(&blank_cookies[_i]);
 }
 END_TEST
 
@@ -273,6 +303,7 @@ Suite *token_suite(void)
     tcase_add_test(tc, test_b64token_allows_equals_only_at_the_end);
     tcase_add_test(tc, test_status_texts_are_valid_error_descriptions);
     tcase_add_loop_test(tc, test_cookie_is_found_and_removed_by_the_same_splitting, 0, TU_COUNT(cookies));
+    tcase_add_loop_test(tc, test_cookie_name_is_compared_without_the_blanks_around_it, 0, TU_COUNT(blank_cookies));
     tcase_add_test(tc, test_no_cookie_header_is_absent);
     tcase_add_loop_test(tc, test_form_parameter_is_found_and_decoded, 0, TU_COUNT(params));
     tcase_add_test(tc, test_form_body_with_a_nul_byte);
