@@ -30,6 +30,12 @@ void mc_core_log(void *baton, claims_log_level_t level, const char *msg)
     ap_log_rerror(APLOG_MARK, (int)level, 0, r, "CLM010: %s", msg);
 }
 
+void mc_core_log_server(void *baton, claims_log_level_t level, const char *msg)
+{
+    server_rec *s = baton;
+    ap_log_error(APLOG_MARK, (int)level, 0, s, "CLM011: %s", msg);
+}
+
 static const char *where(cmd_parms *cmd)
 {
     if (cmd->directive == NULL) {

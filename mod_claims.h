@@ -171,12 +171,13 @@ void mc_register_remote_hooks(apr_pool_t *p);
 typedef struct mc_keys_info_t {
     const char *source;                /* "local" or the JWKS / discovery URL */
     const apr_array_header_t *keys;    /* claims_key_t *, as this child sees them */
+    const apr_array_header_t *skipped; /* claims_key_skipped_t *: keys of the remote set left out */
     int remote;
-    apr_uint32_t version;              /* published key set version, 0 = none yet */
+    apr_uint64_t version;              /* published key set version, 0 = none yet */
     apr_time_t fetched_at, next_at, attempt_at;
     int last_ok;
     const char *last_error;
-    apr_uint32_t fetches;
+    apr_uint64_t fetches;
 } mc_keys_info_t;
 void mc_describe_keys(request_rec *r, const mc_issuer_t *ic, mc_keys_info_t *out);
 
@@ -191,5 +192,7 @@ const char *mc_parse_int(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_i
 const char *mc_parse_seconds(cmd_parms *cmd, const char *arg, apr_int64_t min, apr_int64_t max,
                              apr_interval_time_t *out);
 void mc_core_log(void *baton, claims_log_level_t level, const char *msg);
+/* The same for messages of no request: baton is a server_rec. */
+void mc_core_log_server(void *baton, claims_log_level_t level, const char *msg);
 
 #endif

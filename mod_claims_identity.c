@@ -15,6 +15,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 
+#include <apr_hash.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <stdlib.h>
@@ -254,31 +255,65 @@ static const char *prefixed_name(request_rec *r, const char *prefix, const char 
     return name;
 }
 
+/* Sends every exported claim as <prefix><claim>. Header names are case-insensitive, and
+ * backends fold '-' and '_': when two claims would give the same header (sub and SUB, a.b and
+ * a_b), neither is sent and the collision is logged, so that no claim can take another's
+ * header (CL-77). */
 static void set_prefixed_headers(request_rec *r, const mc_dir_conf_t *dc, const json_t *claims)
 {
-    apr_table_t *taken = apr_table_make(r->pool, 8);
+    apr_size_t n = 0;
+    const char **claim_names;
+    const json_t **values;
+    const char **headers;
+    apr_hash_t *seen = apr_hash_make(r->pool);  /* normalised header name -> count */
+
     if (dc->export_paths != NULL) {
-        for (int i = 0; i < dc->export_paths->nelts; i++) {
-            const claims_path_t *path = APR_ARRAY_IDX(dc->export_paths, i, const claims_path_t *);
-            json_t *v = claims_path_lookup(claims, path);
-            const char *name = prefixed_name(r, dc->header_prefix, path->text);
-            if (v != NULL && apr_table_get(taken, name) == NULL) {
-                apr_table_setn(taken, name, "1");
-                set_claim_header(r, dc, name, v, path->text);
-            }
-        }
-        return;
-    }
-    {
-        apr_size_t n = 0;
-        const char **names = claims_sorted_names(r->pool, claims, &n);
+        n = (apr_size_t)dc->export_paths->nelts;
+        claim_names = apr_palloc(r->pool, (n + 1) * sizeof(char *));
+        values = apr_palloc(r->pool, (n + 1) * sizeof(json_t *));
         for (apr_size_t i = 0; i < n; i++) {
-            const char *name = prefixed_name(r, dc->header_prefix, names[i]);
-            if (apr_table_get(taken, name) == NULL) {
-                apr_table_setn(taken, name, "1");
-                set_claim_header(r, dc, name, json_object_get(claims, names[i]), names[i]);
-            }
+            const claims_path_t *path = APR_ARRAY_IDX(dc->export_paths, (int)i, const claims_path_t *);
+            claim_names[i] = path->text;
+            values[i] = claims_path_lookup(claims, path);
         }
+    }
+    else {
+        claim_names = claims_sorted_names(r->pool, claims, &n);
+        values = apr_palloc(r->pool, (n + 1) * sizeof(json_t *));
+        for (apr_size_t i = 0; i < n; i++) {
+            values[i] = json_object_get(claims, claim_names[i]);
+        }
+    }
+    headers = apr_palloc(r->pool, (n + 1) * sizeof(char *));
+    for (apr_size_t i = 0; i < n; i++) {
+        const char *norm;
+        apr_size_t *count;
+        headers[i] = NULL;
+        if (values[i] == NULL) {
+            continue;
+        }
+        headers[i] = prefixed_name(r, dc->header_prefix, claim_names[i]);
+        norm = mc_normalise_header(r->pool, headers[i]);
+        count = apr_hash_get(seen, norm, APR_HASH_KEY_STRING);
+        if (count == NULL) {
+            count = apr_pcalloc(r->pool, sizeof(*count));
+            apr_hash_set(seen, norm, APR_HASH_KEY_STRING, count);
+        }
+        (*count)++;
+    }
+    for (apr_size_t i = 0; i < n; i++) {
+        const apr_size_t *count;
+        if (headers[i] == NULL) {
+            continue;
+        }
+        count = apr_hash_get(seen, mc_normalise_header(r->pool, headers[i]), APR_HASH_KEY_STRING);
+        if (*count > 1) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM043: claim %s not sent as header %s: %" APR_SIZE_T_FMT
+                          " claims map to that header name", claims_log_escape(r->pool, claim_names[i],
+                          strlen(claim_names[i]), 64), headers[i], *count);
+            continue;
+        }
+        set_claim_header(r, dc, headers[i], values[i], claim_names[i]);
     }
 }
 
@@ -364,6 +399,11 @@ static int fixups(request_rec *r)
         /* computed once when the token was first verified; the entry lives as long as r */
         pairs = state->cached->env;
         n = state->cached->nenv;
+        if (state->cached->export_note != NULL) {
+            /* the collision found when the entry was made, told on every request as without
+             * the cache (CLM010, as the core's own report) */
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM010: %s", state->cached->export_note);
+        }
     }
     else {
         pairs = claims_export_pairs(r->pool, state->v.claims, dc->export_paths, CLAIMS_DEFAULT_ENV_PREFIX, &log, &n);

@@ -74,6 +74,7 @@ typedef struct mc_meta_t {
 typedef struct mc_keyset_t {
     apr_pool_t *pool;
     apr_array_header_t *keys;          /* claims_key_t *: local keys, then remote ones */
+    apr_array_header_t *skipped;       /* claims_key_skipped_t *: keys of the document left out */
     apr_time_t fetched_at;
     apr_time_t due_at;                 /* when the provider should have sent a newer set */
     apr_uint64_t version;
@@ -389,8 +390,11 @@ static apr_status_t write_meta(mc_remote_t *rm, mc_meta_t *meta, apr_pool_t *p)
 
 /* ------------------------------------------------------------------ parsing a key set */
 
+/* Parses a key set document under the declaration's rules. skipped (may be NULL) receives the
+ * keys left out (claims_key_skipped_t *), log (may be NULL) hears of each. */
 static claims_status_t parse_set(apr_pool_t *p, const mc_issuer_t *ic, const char *doc, apr_size_t len,
-                                 const char *label, apr_array_header_t **out, char **err)
+                                 const char *label, apr_array_header_t *skipped, const claims_logger_t *log,
+                                 apr_array_header_t **out, char **err)
 {
     claims_key_opts_t opts;
     apr_array_header_t *keys = apr_array_make(p, 8, sizeof(claims_key_t *));
@@ -398,8 +402,10 @@ static claims_status_t parse_set(apr_pool_t *p, const mc_issuer_t *ic, const cha
 
     memset(&opts, 0, sizeof(opts));
     opts.allowed = ic->core.algs;
-    opts.skip_unusable = 1;       /* IdPs publish encryption keys beside signing keys */
+    opts.skip_unusable = 1;       /* IdPs publish encryption keys, and keys without alg */
     opts.allow_symmetric = 0;     /* never an HMAC key from the network (CL-28) */
+    opts.skipped = skipped;
+    opts.log = log;
     if (ic->core.keys != NULL) {
         apr_array_cat(keys, ic->core.keys);
     }
@@ -446,7 +452,11 @@ static claims_status_t fetch_set(mc_remote_t *rm, apr_pool_t *p, mc_meta_t *meta
         *err = apr_psprintf(p, "%s: %s", jwks, res.error);
         return st;
     }
-    st = parse_set(p, ic, res.body, res.len, jwks, &keys, &kerr);
+    {
+        /* the watchdog tells of skipped keys, once per fetch; children parse quietly */
+        claims_logger_t log = {mc_core_log_server, rm->s};
+        st = parse_set(p, ic, res.body, res.len, claims_fetch_redact_url(p, jwks), NULL, &log, &keys, &kerr);
+    }
     if (st != CLAIMS_OK) {
         *err = apr_psprintf(p, "key set refused: %s", kerr != NULL ? kerr : claims_status_text(st));
         return st;
@@ -638,7 +648,7 @@ static mc_keyset_t *load_published(mc_remote_t *rm, apr_pool_t *p, const mc_meta
     apr_size_t len = 0;
     apr_uint64_t version;
     apr_pool_t *kp;
-    apr_array_header_t *keys = NULL;
+    apr_array_header_t *keys = NULL, *skipped;
     char *err = NULL;
     mc_keyset_t *ks;
     apr_status_t rv = store_get(rm, rm->doc_id, buf, cap, &data, &len, p);
@@ -655,8 +665,10 @@ static mc_keyset_t *load_published(mc_remote_t *rm, apr_pool_t *p, const mc_meta
         return NULL;  /* published while we looked: next time */
     }
     apr_pool_create(&kp, NULL);
+    skipped = apr_array_make(kp, 2, sizeof(claims_key_skipped_t *));
     if (parse_set(kp, rm->ic, (const char *)data + sizeof(version), len - sizeof(version),
-                  meta->jwks_uri[0] ? meta->jwks_uri : rm->ic->jwks_url, &keys, &err) != CLAIMS_OK) {
+                  claims_fetch_redact_url(kp, meta->jwks_uri[0] ? meta->jwks_uri : rm->ic->jwks_url), skipped,
+                  NULL, &keys, &err) != CLAIMS_OK) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, rm->s, "CLM052: issuer %s: published key set refused: %s",
                      rm->ic->core.iss, err != NULL ? err : "invalid");
         apr_pool_destroy(kp);
@@ -665,6 +677,7 @@ static mc_keyset_t *load_published(mc_remote_t *rm, apr_pool_t *p, const mc_meta
     ks = apr_pcalloc(kp, sizeof(*ks));
     ks->pool = kp;
     ks->keys = keys;
+    ks->skipped = skipped;
     ks->version = version;
     ks->fetched_at = meta->fetched_at;
     ks->due_at = meta->expires_at;
@@ -828,6 +841,11 @@ void mc_describe_keys(request_rec *r, const mc_issuer_t *ic, mc_keys_info_t *out
     }
     out->remote = 1;
     out->source = mc_key_source(r->pool, ic);
+    apr_thread_mutex_lock(rm->lock);
+    if (rm->current != NULL && rm->current->keys == out->keys) {
+        out->skipped = rm->current->skipped;  /* held with the keys until r->pool is cleared */
+    }
+    apr_thread_mutex_unlock(rm->lock);
     if (read_meta(rm, &meta, r->pool)) {
         out->version = meta.version;
         out->fetched_at = meta.fetched_at;
@@ -844,7 +862,7 @@ const char *mc_key_source(apr_pool_t *p, const mc_issuer_t *ic)
     if (ic->jwks_url == NULL && ic->discovery_url == NULL) {
         return "local";
     }
-    return apr_pstrdup(p, ic->jwks_url != NULL ? ic->jwks_url : ic->discovery_url); /* REDACT */
+    return claims_fetch_redact_url(p, ic->jwks_url != NULL ? ic->jwks_url : ic->discovery_url);
 }
 
 /* ------------------------------------------------------------------ start-up */

@@ -135,8 +135,20 @@ static void render_json(request_rec *r, apr_array_header_t *views)
         json_object_set_new(o, "issuer", json_string(v->ic->core.iss));
         json_object_set_new(o, "key_source", json_string(v->keys.source));
         json_object_set_new(o, "keys", kids);
+        if (v->keys.skipped != NULL) {
+            json_t *sk = json_array();
+            for (int k = 0; k < v->keys.skipped->nelts; k++) {
+                const claims_key_skipped_t *ks = APR_ARRAY_IDX(v->keys.skipped, k, const claims_key_skipped_t *);
+                json_t *kj = json_object();
+                json_object_set_new(kj, "kid", ks->kid != NULL ? json_string(claims_log_escape(r->pool, ks->kid, strlen(ks->kid), 128)) : json_null());
+                json_object_set_new(kj, "kty", json_string(ks->kty != NULL ? ks->kty : ""));
+                json_object_set_new(kj, "reason", json_string(ks->reason));
+                json_array_append_new(sk, kj);
+            }
+            json_object_set_new(o, "skipped_keys", sk);
+        }
         if (v->keys.remote) {
-            json_object_set_new(o, "key_set_version", json_integer(v->keys.version));
+            json_object_set_new(o, "key_set_version", json_integer((json_int_t)v->keys.version));
             json_object_set_new(o, "key_set_age_seconds", json_integer(secs_since(v->keys.fetched_at)));
             json_object_set_new(o, "last_refresh", json_string(v->keys.attempt_at == 0 ? "pending"
                                                                 : v->keys.last_ok ? "ok" : "failed"));
@@ -144,7 +156,7 @@ static void render_json(request_rec *r, apr_array_header_t *views)
                 json_object_set_new(o, "last_refresh_error", json_string(v->keys.last_error));
             }
             json_object_set_new(o, "next_refresh_in_seconds", json_integer(secs_until(v->keys.next_at)));
-            json_object_set_new(o, "fetches", json_integer(v->keys.fetches));
+            json_object_set_new(o, "fetches", json_integer((json_int_t)v->keys.fetches));
         }
         json_object_set_new(o, "accepted", json_integer((json_int_t)v->counts.accepted));
         json_object_set_new(o, "refused", counts_json(&v->counts));
@@ -257,8 +269,8 @@ static void render_prometheus(request_rec *r, apr_array_header_t *views)
     for (int i = 0; i < views->nelts; i++) {
         issuer_view_t *v = &APR_ARRAY_IDX(views, i, issuer_view_t);
         if (v->keys.remote) {
-            ap_rprintf(r, "claims_key_set_fetches_total{issuer=\"%s\"} %u\n", label(r, v->ic->core.iss),
-                       v->keys.fetches);
+            ap_rprintf(r, "claims_key_set_fetches_total{issuer=\"%s\"} %" APR_UINT64_T_FMT "\n",
+                       label(r, v->ic->core.iss), v->keys.fetches);
         }
     }
     if (stats != NULL) {
@@ -296,6 +308,12 @@ static void render_html(request_rec *r, apr_array_header_t *views)
             const claims_key_t *key = APR_ARRAY_IDX(v->keys.keys, k, const claims_key_t *);
             kids = apr_pstrcat(r->pool, kids, ap_escape_html(r->pool, kid_of(key)), " ", claims_alg_name(key->alg),
                                "<br>", NULL);
+        }
+        for (int k = 0; v->keys.skipped != NULL && k < v->keys.skipped->nelts; k++) {
+            const claims_key_skipped_t *ks = APR_ARRAY_IDX(v->keys.skipped, k, const claims_key_skipped_t *);
+            const char *kid = ks->kid != NULL ? claims_log_escape(r->pool, ks->kid, strlen(ks->kid), 64) : "(no kid)";
+            kids = apr_pstrcat(r->pool, kids, "<i>skipped: ", ap_escape_html(r->pool, kid), " (",
+                               ap_escape_html(r->pool, ks->reason), ")</i><br>", NULL);
         }
         for (int s = 1; s < CLAIMS_STATUS_COUNT; s++) {
             if (v->counts.refused[s] > 0) {

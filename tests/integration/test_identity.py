@@ -158,12 +158,21 @@ def test_every_top_level_claim_is_exported_by_default(api, keys):
 
 
 @pytest.mark.parametrize("order", ["dash-first", "underscore-first"])
-def test_colliding_claim_names_export_the_bytewise_first_claim(api, keys, order):
+def test_colliding_claim_names_export_neither_claim(api, keys, order):
+    """issue 12 item 9 (CL-77): no claim takes another's variable, in any order."""
     pairs = [("a-b", "dash"), ("a_b", "underscore")]
     if order == "underscore-first":
         pairs.reverse()
     env = env_of(api, ID, mint(keys.rsa, dict(pairs)))
-    assert env["CLAIM_A_B"] == "dash"
+    assert "CLAIM_A_B" not in env
+    assert env["CLAIM_SUB"] == "alice"
+
+
+@pytest.mark.parametrize("claims", [{"sub": "alice", "SUB": "admin"}, {"SUB": "admin", "sub": "alice"}])
+def test_claim_spelled_like_another_in_other_case_takes_nothing(api, keys, claims):
+    env = env_of(api, ID, mint(keys.rsa, claims))
+    assert "CLAIM_SUB" not in env
+    assert env["REMOTE_USER"] == "alice"
 
 
 @pytest.mark.parametrize("order", ["array-first", "scalar-first"])
@@ -172,8 +181,30 @@ def test_claim_colliding_with_an_array_element_variable_does_not_replace_it(api,
     if order == "scalar-first":
         pairs.reverse()
     env = env_of(api, ID, mint(keys.rsa, dict(pairs)))
-    assert env["CLAIM_X_0"] == "one"
-    assert env["CLAIM_X_N"] == "2"
+    assert "CLAIM_X_0" not in env and "CLAIM_X_N" not in env
+    assert env["CLAIM_X"] == "one,two"
+    assert env["CLAIM_X_1"] == "two"
+
+
+@pytest.mark.parametrize("claims", [{"groups": ["user"], "Groups_0": "admin"}, {"Groups_0": "admin", "groups": ["user"]}])
+def test_claim_named_like_an_element_variable_never_fakes_an_element(api, keys, claims):
+    """issue 12 item 9: {"groups":["user"],"Groups_0":"admin"} gave CLAIM_GROUPS_0=admin."""
+    env = env_of(api, ID, mint(keys.rsa, claims))
+    assert env.get("CLAIM_GROUPS_0") != "admin"
+    assert "CLAIM_GROUPS_0" not in env
+    assert env["CLAIM_GROUPS"] == "user"
+
+
+@pytest.mark.parametrize("cache_hit", [False, True])
+def test_export_collision_is_logged_on_every_request(api, keys, cache_hit):
+    """With the cache on, the pairs are made once per token: the collision is still told on
+    each request that uses them (and with the cache off, on each request anyway)."""
+    t = mint(keys.rsa, {"a-b": "x", "a_b": "y", "jti": "collide-%s" % cache_hit})
+    before = api.log().count("CLAIM_A_B not exported")
+    env_of(api, ID, t)
+    if cache_hit:
+        env_of(api, ID, t)
+    assert api.log().count("CLAIM_A_B not exported") == before + (2 if cache_hit else 1), api.log()[-2000:]
 
 
 # ------------------------------------------------------------------ ClaimsExport
@@ -198,9 +229,9 @@ def test_claims_export_list_skips_absent_claims(api, keys):
     assert claim_vars(env) == {"CLAIM_SUB": "alice"}
 
 
-def test_colliding_claims_in_an_export_list_export_the_first_listed(api, keys):
+def test_colliding_claims_in_an_export_list_export_neither(api, keys):
     env = env_of(api, "/cgi/env.py/some-colliding", mint(keys.rsa, {"a-b": "dash", "a_b": "underscore"}))
-    assert claim_vars(env) == {"CLAIM_A_B": "underscore"}
+    assert claim_vars(env) == {}
 
 
 # ------------------------------------------------------------------ client headers (CL-83, CL-84)

@@ -579,3 +579,94 @@ def test_key_cache_with_unknown_provider_fails_start(make_httpd, idp):
     started, out = h.try_start()
     assert not started
     assert 'remote key sets need the socache provider "nosuchcache" (ClaimsKeyCache)' in out, out
+
+
+# --------------------------------------------------------------------------- issue 12
+
+def vhost(name, body):
+    return "<VirtualHost 127.0.0.1:*>\n    ServerName %s\n%s\n</VirtualHost>\n" % (name, body)
+
+
+def test_virtual_host_that_declares_the_issuer_again_fetches_under_its_own_rules(make_httpd, idp):
+    """item 4: the key-set slot was named by the issuer alone, so a virtual host declaring it
+    again read the main server's set and never fetched its own: with the main server's
+    declaration failing (an allow-list its IdP's key is not in), the vhost refused every token."""
+    failing = issuer_conf(idp).replace("    ClaimsDiscovery\n", "    ClaimsDiscovery\n    ClaimsAlgorithms RS256\n")
+    working = issuer_conf(idp).replace("    ClaimsDiscovery\n", "    ClaimsDiscovery\n    ClaimsAlgorithms ES256\n")
+    body = failing + LOCATION + vhost("default.test", "") + vhost("again.test", working + LOCATION)
+    h = make_httpd(body, modules=MODS)
+    h.allowed_errors.append("CLM051")
+    tok = token(idp)
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        r = h.get("/cgi/env.py", tok, headers={"Host": "again.test"})
+        if r.status_code == 200:
+            break
+        time.sleep(0.2)
+    assert r.status_code == 200, h.log()[-3000:]
+    assert r.json()["REMOTE_USER"] == "alice"
+    # the main server's declaration stays refused under its own rules
+    assert h.get("/cgi/env.py", tok, headers={"Host": "default.test"}).status_code == 401
+    assert wait_log(h, "CLM051", level="error"), h.log()[-3000:]
+
+
+def test_virtual_hosts_with_the_same_declaration_both_accept(make_httpd, idp):
+    body = issuer_conf(idp) + LOCATION + vhost("default.test", "") + vhost("again.test", issuer_conf(idp) + LOCATION)
+    h = make_httpd(body, modules=MODS)
+    tok = token(idp)
+    for host in ("again.test", "default.test", "again.test"):
+        deadline = time.time() + 5
+        while True:
+            r = h.get("/cgi/env.py", tok, headers={"Host": host})
+            if r.status_code == 200 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.status_code == 200, (host, h.log()[-3000:])
+
+
+def test_rsa_key_without_alg_in_a_remote_set_leaves_the_other_keys_usable(make_httpd, idp):
+    """item 15: jose's exportJWK and Entra ID publish keys without "alg"; one such RSA key made
+    the whole set refused, and the EC key beside it was lost."""
+    rsa_key = jwk.JWK.generate(kty="RSA", size=2048, kid="no-alg")
+    pub = public(rsa_key)
+    pub.pop("alg", None)
+    idp.jwks_doc = {"keys": [pub, public(idp.keys[0])]}
+    h = make_httpd(remote_conf(idp), modules=MODS)
+    assert wait_status(h, token(idp), 200).status_code == 200, h.log()[-3000:]
+    assert not log_lines(h, "CLM051")
+    # the skipped key verifies nothing
+    assert h.get("/cgi/env.py", mint(rsa_key, {"iss": idp.issuer, "aud": AUD}, alg="RS256")).status_code == 401
+
+
+def test_status_page_redacts_userinfo_of_key_set_urls(make_httpd, idp):
+    """item 18: the status page showed ClaimsJWKS URLs verbatim, user:password included."""
+    url = idp.jwks_url.replace("https://", "https://svc-user:s3cret-pw@")
+    body = remote_conf(idp, source="ClaimsJWKS " + url) + (
+        "<Location /claims-status>\n    SetHandler claims-status\n    Require ip 127.0.0.1\n</Location>\n")
+    h = make_httpd(body, modules=MODS)
+    h.allowed_errors.append("CLM051")
+    for fmt in ("", "?format=json", "?format=prometheus"):
+        text = h.get("/claims-status" + fmt).text
+        assert "s3cret-pw" not in text and "svc-user" not in text, text
+    assert idp.jwks_url.split("://")[1] in h.get("/claims-status?format=json").text
+    assert "s3cret-pw" not in h.log()
+
+
+def test_status_page_lists_skipped_keys_with_their_reason(make_httpd, idp):
+    """item 15: a key of the remote set left out is shown as skipped, with the reason."""
+    rsa_key = jwk.JWK.generate(kty="RSA", size=2048, kid="no-alg-<b>")
+    pub = public(rsa_key)
+    pub.pop("alg", None)
+    idp.jwks_doc = {"keys": [pub, public(idp.keys[0])]}
+    body = remote_conf(idp) + (
+        "<Location /claims-status>\n    SetHandler claims-status\n    Require ip 127.0.0.1\n</Location>\n")
+    h = make_httpd(body, modules=MODS)
+    assert wait_status(h, token(idp), 200).status_code == 200, h.log()[-3000:]
+    (iss,) = h.get("/claims-status?format=json").json()["issuers"]
+    assert [k["kid"] for k in iss["keys"]] == ["k1"]
+    (skipped,) = iss["skipped_keys"]
+    assert skipped["kid"] == "no-alg-<b>" and skipped["kty"] == "RSA"
+    assert "no alg" in skipped["reason"]
+    html = h.get("/claims-status").text
+    assert "skipped: no-alg-&lt;b&gt;" in html and "<b>" not in html.split("<body>")[1].replace("<br>", "")
+    assert wait_log(h, "key skipped", level="warn"), h.log()[-2000:]

@@ -338,3 +338,14 @@ def test_header_authenticated_answer_is_left_to_the_cache_rules(cached_api, toke
     r = cached_api.get("/private/secret.html", token)
     assert r.status_code == 200
     assert r.headers.get("Cache-Control") == "max-age=600"
+
+
+# issue 12 item 6: "at =x" is the cookie "at" for Python, Go and Node: it counts as a second token
+@pytest.mark.parametrize("cookie", ["at=%s; at =forged", "at=%s;  at\t=forged", "at =%s; at=forged",
+                                    "at=%s, at =forged"])
+def test_cookie_name_with_blanks_counts_as_the_same_cookie(api, token, cookie):
+    assert bad_request(api.get("/cgi/cookie.py", headers={"Cookie": cookie % token}))
+
+
+def test_cookie_name_with_blanks_alone_is_the_token_cookie(api, token):
+    assert user(api.get("/cgi/cookie.py", headers={"Cookie": "at =" + token})) == "alice"
