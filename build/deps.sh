@@ -28,6 +28,8 @@ PKGS=(
   curl openssl rsync
   # coexistence tests (issue 5): mod_auth_openidc also registers "Require claim"
   libapache2-mod-auth-openidc
+  # fleet tests (issue 12): key sets shared through a real memcached and a real redis-server
+  memcached redis-server
 )
 if [ "$ci" -eq 1 ]; then
   PKGS+=(

@@ -670,3 +670,31 @@ def test_status_page_lists_skipped_keys_with_their_reason(make_httpd, idp):
     html = h.get("/claims-status").text
     assert "skipped: no-alg-&lt;b&gt;" in html and "<b>" not in html.split("<body>")[1].replace("<br>", "")
     assert wait_log(h, "key skipped", level="warn"), h.log()[-2000:]
+
+
+@pytest.mark.parametrize("waiters", [0, 1])
+def test_unknown_kid_flood_waits_only_with_the_bounded_waiters(make_httpd, idp, waiters):
+    """item 13: while a refresh is in flight with the IdP slow, at most ClaimsRefreshWaiters
+    requests per child wait for it; the rest are answered at once, and known kids never wait.
+    (make load, scenario kid-flood, measures the same under wrk.)"""
+    timeout = 2
+    conf = remote_conf(idp, source=direct(idp), kid=1, timeout=timeout).replace(
+        "    ClaimsFetchTimeout", "    ClaimsRefreshWaiters %d\n    ClaimsFetchTimeout" % waiters)
+    # one child, so the per-child bound is the bound of the whole server
+    h = make_httpd(conf + "ServerLimit 1\nStartServers 1\nMaxRequestWorkers 25\n", modules=MODS)
+    h.allowed_errors.append("CLM051")
+    assert wait_status(h, token(idp), 200).status_code == 200
+    idp.delays = {"jwks": timeout + 3}
+    settle(idp, 1)
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        floods = [pool.submit(elapsed_get, h, unknown_kid_token(idp)) for _ in range(8)]
+        time.sleep(0.3)
+        known = [elapsed_get(h, token(idp)) for _ in range(5)]
+        results = [f.result() for f in floods]
+    assert all(r.status_code == 401 for r, _ in results)
+    waited = [t for _, t in results if t > 0.5]
+    assert len(waited) <= waiters, "%d unknown-kid requests waited (ClaimsRefreshWaiters %d): %s" % (
+        len(waited), waiters, sorted(t for _, t in results))
+    assert all(t <= timeout + 0.5 for t in waited)
+    assert all(r.status_code == 200 for r, _ in known)
+    assert max(t for _, t in known) < 0.5, "a known kid waited: %s" % [t for _, t in known]
