@@ -7,10 +7,16 @@
  * mod_authz_core decide, and turns its 401 for a verified token into 403 insufficient_scope),
  * and note_auth_failure (our challenge). No hook here writes a response body.
  */
-#include "mod_claims.h"
+#include "mod_claims_authn.h"
+#include "mod_claims_counters.h"
+#include "mod_claims_remote.h"
+
+#include "claims_alg.h"
+#include "claims_policy.h"
+#include "claims_token.h"
+#include "claims_validate.h"
 
 #include "http_core.h"
-#include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_filter.h"
@@ -18,17 +24,6 @@
 #include <apr_strings.h>
 #include <string.h>
 
-/* log lines of this file belong to mod_claims (LogLevel claims:...) */
-APLOG_USE_MODULE(claims);
-
-#define MC_MAX_TRUSTED 64
-
-static claims_cache_t *token_cache;
-
-claims_cache_t *mc_token_cache(void)
-{
-    return token_cache;
-}
 #define MC_FORM_MAX (64 * 1024)
 #define MC_FILTER_KEPT_BODY "CLAIMS_KEPT_BODY"
 
@@ -37,7 +32,7 @@ claims_cache_t *mc_token_cache(void)
 int mc_is_ours(request_rec *r)
 {
     const char *t = ap_auth_type(r);
-    return t != NULL && strcasecmp(t, CLAIMS_AUTH_TYPE) == 0;
+    return t != NULL && strcasecmp(t, MC_AUTH_TYPE) == 0;
 }
 
 mc_state_t *mc_get_state(request_rec *r)
@@ -54,7 +49,7 @@ mc_state_t *mc_get_state(request_rec *r)
 
 int mc_is_preflight(request_rec *r, const mc_dir_conf_t *dc)
 {
-    return dc->preflight_pass == 1 && r->method_number == M_OPTIONS
+    return mc_on(dc->preflight_pass) && r->method_number == M_OPTIONS
         && apr_table_get(r->headers_in, "Origin") != NULL
         && apr_table_get(r->headers_in, "Access-Control-Request-Method") != NULL;
 }
@@ -222,7 +217,7 @@ static claims_status_t take(int found, const char *v, const char **token, apr_si
 static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const char **token,
                                   apr_size_t *len, int read_body, int *source)
 {
-    int from = dc->token_from == CLAIMS_UNSET ? MC_FROM_HEADER : dc->token_from;
+    int from = mc_token_from(dc);
     int places = 0;
     claims_status_t st;
     const char *v = NULL;
@@ -262,7 +257,7 @@ static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const
         const char *body = read_form(r, &too_large, &blen);
         int found = body != NULL ? claims_form_param(r->pool, body, blen, "access_token", &v) : 0;
         if (too_large) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM026: form body larger than %d bytes: cannot "
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MC_LOGNO(026) "form body larger than %d bytes: cannot "
                           "tell whether it carries a token (ClaimsTokenFrom form)", MC_FORM_MAX);
             return CLAIMS_ERR_REQUEST;
         }
@@ -275,22 +270,6 @@ static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const
 
 /* ------------------------------------------------------------------ verification */
 
-static int trusted_issuers(const mc_srv_conf_t *sc, const mc_dir_conf_t *dc, const claims_issuer_t **out)
-{
-    int n = 0;
-    for (int i = 0; i < sc->issuers->nelts && n < MC_MAX_TRUSTED; i++) {
-        const mc_issuer_t *ic = APR_ARRAY_IDX(sc->issuers, i, const mc_issuer_t *);
-        int ok = dc->trust == NULL;
-        for (int j = 0; !ok && j < dc->trust->nelts; j++) {
-            ok = strcmp(APR_ARRAY_IDX(dc->trust, j, const char *), ic->core.iss) == 0;
-        }
-        if (ok) {
-            out[n++] = &ic->core;
-        }
-    }
-    return n;
-}
-
 static void log_refusal(request_rec *r, claims_status_t st, const claims_verified_t *v, const char *what)
 {
     const char *kid = "-";
@@ -298,7 +277,7 @@ static void log_refusal(request_rec *r, claims_status_t st, const claims_verifie
         kid = claims_log_escape(r->pool, v->jws->kid, v->jws->kid_len, 64);
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  "CLM020: token refused: %s (%s)%s%s; issuer %s, kid %s, alg %s",
+                  MC_LOGNO(020) "token refused: %s (%s)%s%s; issuer %s, kid %s, alg %s",
                   claims_status_name(st), claims_status_text(st),
                   what != NULL ? " on claim " : "", what != NULL ? what : "",
                   v->issuer != NULL ? v->issuer->iss : "-", kid,
@@ -310,25 +289,31 @@ static void log_refusal(request_rec *r, claims_status_t st, const claims_verifie
 static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, const char *token,
                                     apr_size_t len, mc_state_t *state, int quiet)
 {
-    const mc_srv_conf_t *sc = ap_get_module_config(r->server->module_config, &claims_module);
-    const claims_issuer_t *trusted[MC_MAX_TRUSTED];
+    const mc_srv_conf_t *sc = mc_srv(r->server);
+    const claims_issuer_t *trusted[CLAIMS_MAX_TRUSTED];
+    claims_verifier_t verifier;
     const mc_issuer_t *ic;
     const char *what = NULL;
     claims_policy_t pol;
     claims_status_t st;
-    double now;
-    int ntrusted = trusted_issuers(sc, dc, trusted);
+    double now = (double)apr_time_now() / (double)APR_USEC_PER_SEC;
 
-    if (ntrusted == 0) {
+    memset(&verifier, 0, sizeof(verifier));
+    verifier.trusted = trusted;
+    verifier.ntrusted = claims_policy_trusted((const claims_issuer_t *const *)sc->core_issuers->elts,
+                                              sc->core_issuers->nelts, dc->trust, trusted, CLAIMS_MAX_TRUSTED);
+    verifier.max_len = dc->max_token;
+    verifier.get_keys = mc_issuer_keys;
+    verifier.baton = r;
+    verifier.cache = mc_token_cache();
+    if (verifier.ntrusted == 0) {
         if (!quiet) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CLM022: no trusted issuer for this location "
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MC_LOGNO(022) "no trusted issuer for this location "
                           "(check <ClaimsIssuer> and ClaimsTrust)");
         }
         return CLAIMS_ERR_CONFIG;
     }
-    now = (double)apr_time_now() / (double)APR_USEC_PER_SEC;
-    st = claims_verify_cached(token_cache, r->pool, token, len, dc->max_token, trusted, ntrusted, mc_issuer_keys,
-                              r, now, &state->v, &state->cached);
+    st = claims_verify_token(&verifier, r->pool, token, len, now, &state->v, &state->cached);
     if (st != CLAIMS_OK) {
         if (!quiet) {
             log_refusal(r, st, &state->v, NULL);
@@ -336,16 +321,9 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         return st;
     }
     ic = (const mc_issuer_t *)state->v.issuer;  /* the core record is the first member */
-    memset(&pol, 0, sizeof(pol));
-    pol.issuer = ic->core.iss;
-    pol.leeway = ic->leeway;
-    pol.typ = ic->typ;
-    pol.required = ic->required;
-    pol.audiences = dc->audience_set ? dc->audiences : ic->audiences;
-    pol.audience_any = dc->audience_set ? dc->audience_any : ic->audience_any;
-    if (!pol.audience_any && pol.audiences == NULL) {
+    if (claims_policy_for_location(&pol, &ic->policy, &dc->audience) != CLAIMS_OK) {
         if (!quiet) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CLM023: no audience configured for this location "
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MC_LOGNO(023) "no audience configured for this location "
                           "or issuer %s: set ClaimsAudience (or ClaimsAudience any)", ic->core.iss);
         }
         return CLAIMS_ERR_CONFIG;
@@ -364,7 +342,7 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         return st;
     }
     state->issuer = ic;
-    if (dc->remote_user_qualified) {
+    if (mc_on(dc->remote_user_qualified)) {
         state->user = apr_pstrcat(r->pool, state->user, "@", ic->core.iss, NULL);
     }
     return CLAIMS_OK;
@@ -383,7 +361,7 @@ mc_state_t *mc_lazy_state(request_rec *r)
     }
     /* an expression evaluated before authentication (<If>, SetEnvIfExpr): verify now, with
      * the configuration merged so far; check_authn verifies again with the final one */
-    dc = ap_get_module_config(r->per_dir_config, &claims_module);
+    dc = mc_dir(r);
     if (dc == NULL || find_token(r, dc, &token, &len, 0, &source) != CLAIMS_OK) {
         return NULL;  /* no body is read this early: form tokens count from check_authn on */
     }
@@ -408,7 +386,7 @@ static int check_authn(request_rec *r)
     if (!mc_is_ours(r)) {
         return DECLINED;
     }
-    dc = ap_get_module_config(r->per_dir_config, &claims_module);
+    dc = mc_dir(r);
     state = apr_pcalloc(r->pool, sizeof(*state));
     if (mc_is_preflight(r, dc)) {
         state->anonymous = 1;
@@ -417,15 +395,15 @@ static int check_authn(request_rec *r)
         return OK;
     }
     st = find_token(r, dc, &token, &len, 1, &source);
-    if (st == CLAIMS_NO_TOKEN && dc->optional == 1) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM025: no token: anonymous (ClaimsOptional)");
+    if (st == CLAIMS_NO_TOKEN && mc_on(dc->optional)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(025) "no token: anonymous (ClaimsOptional)");
         state->anonymous = 1;
         ap_set_module_config(r->request_config, &claims_module, state);
         r->user = "";  /* httpd wants a user after authn; fixups clear it again */
         return OK;
     }
     if (st != CLAIMS_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM021: %s", claims_status_text(st));
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(021) "%s", claims_status_text(st));
         mc_count(NULL, st);
         return refuse(r, st);
     }
@@ -450,7 +428,7 @@ static int check_authn(request_rec *r)
             apr_table_mergen(r->err_headers_out, "Vary", "Cookie");
         }
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM024: token accepted: user %s, issuer %s, alg %s",
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(024) "token accepted: user %s, issuer %s, alg %s",
                   claims_log_escape(r->pool, state->user, strlen(state->user), 128), state->issuer->core.iss,
                   claims_alg_name(state->v.key->alg));
     return OK;
@@ -468,8 +446,8 @@ static int force_authn(request_rec *r)
     if (!mc_is_ours(r)) {
         return DECLINED;
     }
-    dc = ap_get_module_config(r->per_dir_config, &claims_module);
-    if (dc->optional == 1 || mc_is_preflight(r, dc)) {
+    dc = mc_dir(r);
+    if (mc_on(dc->optional) || mc_is_preflight(r, dc)) {
         return OK;
     }
     return find_token(r, dc, &token, &len, 0, &source) != CLAIMS_NO_TOKEN ? OK : DECLINED;
@@ -478,7 +456,7 @@ static int force_authn(request_rec *r)
 static int note_auth_failure(request_rec *r, const char *auth_type)
 {
     mc_state_t *state;
-    if (auth_type == NULL || strcasecmp(auth_type, CLAIMS_AUTH_TYPE) != 0) {
+    if (auth_type == NULL || strcasecmp(auth_type, MC_AUTH_TYPE) != 0) {
         return DECLINED;
     }
     state = mc_get_state(r);
@@ -505,7 +483,7 @@ static int check_authz(request_rec *r)
     if (!mc_is_ours(r) || apr_table_get(r->notes, MC_NOTE_IN_AUTHZ) != NULL) {
         return DECLINED;
     }
-    dc = ap_get_module_config(r->per_dir_config, &claims_module);
+    dc = mc_dir(r);
     if (mc_is_preflight(r, dc)) {
         return OK;  /* ClaimsPreflight pass */
     }
@@ -543,25 +521,15 @@ static int check_authz(request_rec *r)
         else {
             apr_table_unset(r->err_headers_out, "WWW-Authenticate");  /* e.g. Require ip */
         }
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM030: access denied for user %s by the Require rules",
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MC_LOGNO(030) "access denied for user %s by the Require rules",
                       claims_log_escape(r->pool, state->user, strlen(state->user), 128));
         return HTTP_FORBIDDEN;
     }
     return rv;
 }
 
-static void child_init(apr_pool_t *pchild, server_rec *s)
-{
-    mc_srv_conf_t *sc = ap_get_module_config(s->module_config, &claims_module);
-    token_cache = NULL;
-    if (sc->cache != 0) {
-        token_cache = claims_cache_create(pchild, sc->cache_entries, sc->cache_bytes);
-    }
-}
-
 void mc_register_authn_hooks(apr_pool_t *p)
 {
-    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_input_filter(MC_FILTER_KEPT_BODY, kept_body_filter, NULL, AP_FTYPE_RESOURCE);
     ap_hook_check_authn(check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_force_authn(force_authn, NULL, NULL, APR_HOOK_MIDDLE);

@@ -13,19 +13,20 @@
  * AUTHZ_DENIED_NO_USER (so httpd answers 401, not 403); a failure leaves a note that
  * mod_claims_authn.c turns into 403 insufficient_scope.
  */
-#include "mod_claims.h"
+#include "mod_claims_authz.h"
+#include "mod_claims_authn.h"
 
+#include "claims_match.h"
+#include "claims_path.h"
+
+#include "ap_expr.h"
 #include "ap_provider.h"
-#include "http_log.h"
 #include "http_request.h"
 #include "mod_auth.h"
 
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <string.h>
-
-/* log lines of this file belong to mod_claims (LogLevel claims:...) */
-APLOG_USE_MODULE(claims);
 
 /* A value of a Require line: fixed, or an ap_expr string evaluated per request. */
 typedef struct claim_value_t {
@@ -161,7 +162,7 @@ static authz_status claim_check(request_rec *r, const char *line, const void *pa
     }
     apr_table_setn(r->notes, MC_NOTE_EVALUATED, "1");
     if (rc->error != NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CLM031: %s", rc->error);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MC_LOGNO(031) "%s", rc->error);
         return AUTHZ_GENERAL_ERROR;
     }
     v = claims_path_lookup(state->v.claims, rc->path);
@@ -169,14 +170,14 @@ static authz_status claim_check(request_rec *r, const char *line, const void *pa
         claims_expected_t *e = NULL;
         const char *err = claim_value_str(r, &APR_ARRAY_IDX(rc->values, i, claim_value_t), &e);
         if (err != NULL) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CLM032: Require claim %s: %s", rc->path->text, err);
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MC_LOGNO(032) "Require claim %s: %s", rc->path->text, err);
             return AUTHZ_GENERAL_ERROR;
         }
         if (claims_match(v, e)) {
             return AUTHZ_GRANTED;
         }
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM033: Require claim %s not satisfied",
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(033) "Require claim %s not satisfied",
                   rc->path->text);
     return AUTHZ_DENIED;
 }
@@ -245,7 +246,7 @@ static authz_status scope_check(request_rec *r, const char *line, const void *pa
             const char *err = NULL;
             scope = ap_expr_str_exec(r, cv->expr, &err);
             if (err != NULL || scope == NULL) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CLM034: Require scope: %s",
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MC_LOGNO(034) "Require scope: %s",
                               err != NULL ? err : "expression failed");
                 return AUTHZ_GENERAL_ERROR;
             }
@@ -254,7 +255,7 @@ static authz_status scope_check(request_rec *r, const char *line, const void *pa
             scope = cv->expected->str;
         }
         if (!claims_has_scope(state->v.claims, scope, strlen(scope))) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM035: Require scope: scope %s missing",
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(035) "Require scope: scope %s missing",
                           claims_log_escape(r->pool, scope, strlen(scope), 64));
             if (rs->text != NULL) {
                 apr_table_setn(r->notes, MC_NOTE_SCOPES, rs->text);

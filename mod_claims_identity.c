@@ -1,51 +1,28 @@
 /*
  * mod_claims_identity.c - the verified identity handed over: to CGI, SSI and handlers as
- * environment variables, to proxied backends as request headers no client can forge, and to
- * ap_expr as the functions claim('path') and claims('path').
+ * environment variables, and to proxied backends as request headers no client can forge.
  *
  * Order on every request: post_perdir_config removes client-sent headers whose normalised
  * name (case-insensitive, '-' and '_' and any other non-alphanumeric equal) matches a
  * configured ClaimsHeader or the ClaimsHeaderPrefix, before any other module looks at them;
  * fixups then exports the identity and sets (never adds) our headers.
  */
-#include "mod_claims.h"
+#include "mod_claims_identity.h"
+#include "mod_claims_authn.h"
+
+#include "claims_export.h"
+#include "claims_path.h"
+#include "claims_token.h"
 
 #include "http_core.h"
-#include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
 
 #include <apr_hash.h>
-#include <apr_lib.h>
 #include <apr_strings.h>
-#include <stdlib.h>
 #include <string.h>
 
-/* log lines of this file belong to mod_claims (LogLevel claims:...) */
-APLOG_USE_MODULE(claims);
-
-char *mc_normalise_header(apr_pool_t *p, const char *name)
-{
-    char *out = apr_pstrdup(p, name);
-    for (char *c = out; *c; c++) {
-        *c = apr_isalnum(*c) ? (char)apr_toupper(*c) : '_';
-    }
-    return out;
-}
-
 /* ------------------------------------------------------------------ scrubbing */
-
-/* Whether name, normalised, equals norm (exact) or starts with it (prefix), without copying. */
-static int norm_match(const char *name, const char *norm, int prefix)
-{
-    for (; *norm; name++, norm++) {
-        char c = apr_isalnum(*name) ? (char)apr_toupper(*name) : '_';
-        if (*name == '\0' || c != *norm) {
-            return 0;
-        }
-    }
-    return prefix || *name == '\0';
-}
 
 /* Whether a client-sent header name looks like one of ours: configured here (dc, may be NULL)
  * or anywhere in this server (sc). */
@@ -53,22 +30,22 @@ static int is_ours_header(const mc_srv_conf_t *sc, const mc_dir_conf_t *dc, cons
 {
     if (dc != NULL) {
         if (dc->header_prefix_norm != NULL && *dc->header_prefix_norm != '\0'
-            && norm_match(name, dc->header_prefix_norm, 1)) {
+            && claims_header_norm_match(name, dc->header_prefix_norm, 1)) {
             return 1;
         }
         for (int i = 0; dc->headers != NULL && i < dc->headers->nelts; i++) {
-            if (norm_match(name, APR_ARRAY_IDX(dc->headers, i, mc_header_t).norm, 0)) {
+            if (claims_header_norm_match(name, APR_ARRAY_IDX(dc->headers, i, mc_header_t).norm, 0)) {
                 return 1;
             }
         }
     }
     for (int i = 0; sc != NULL && sc->scrub_prefixes != NULL && i < sc->scrub_prefixes->nelts; i++) {
-        if (norm_match(name, APR_ARRAY_IDX(sc->scrub_prefixes, i, const char *), 1)) {
+        if (claims_header_norm_match(name, APR_ARRAY_IDX(sc->scrub_prefixes, i, const char *), 1)) {
             return 1;
         }
     }
     for (int i = 0; sc != NULL && sc->scrub_names != NULL && i < sc->scrub_names->nelts; i++) {
-        if (norm_match(name, APR_ARRAY_IDX(sc->scrub_names, i, const char *), 0)) {
+        if (claims_header_norm_match(name, APR_ARRAY_IDX(sc->scrub_names, i, const char *), 0)) {
             return 1;
         }
     }
@@ -120,7 +97,7 @@ static void scrub_connection(scrub_ctx_t *c)
     if (!dropped) {
         return;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM042: removed names of our headers from the client's "
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MC_LOGNO(042) "removed names of our headers from the client's "
                   "Connection header");
     apr_table_unset(r->headers_in, "Connection");
     if (out != NULL) {
@@ -139,16 +116,11 @@ static void scrub(request_rec *r, const mc_srv_conf_t *sc, const mc_dir_conf_t *
     apr_table_do(collect_spoofed, &c, r->headers_in, NULL);
     for (int i = 0; !connection_only && i < c.doomed->nelts; i++) {
         const char *name = APR_ARRAY_IDX(c.doomed, i, const char *);
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM040: removed client-sent header %s that looks like "
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MC_LOGNO(040) "removed client-sent header %s that looks like "
                       "one of ours", claims_log_escape(r->pool, name, strlen(name), 64));
         apr_table_unset(r->headers_in, name);
     }
     scrub_connection(&c);
-}
-
-static int has_headers(const mc_dir_conf_t *dc)
-{
-    return dc != NULL && (dc->headers != NULL || (dc->header_prefix_norm != NULL && *dc->header_prefix_norm != '\0'));
 }
 
 /* First, for every request of a server where any section configures ClaimsHeader or
@@ -156,7 +128,7 @@ static int has_headers(const mc_dir_conf_t *dc)
  * (CL-80), whatever the location. */
 static int scrub_server(request_rec *r)
 {
-    const mc_srv_conf_t *sc = ap_get_module_config(r->server->module_config, &claims_module);
+    const mc_srv_conf_t *sc = mc_srv(r->server);
     if (sc == NULL || (sc->scrub_names == NULL && sc->scrub_prefixes == NULL)) {
         return DECLINED;
     }
@@ -168,8 +140,8 @@ static int scrub_server(request_rec *r)
  * server's list, and headers that a module added since. */
 static int scrub_headers(request_rec *r)
 {
-    const mc_dir_conf_t *dc = ap_get_module_config(r->per_dir_config, &claims_module);
-    if (!has_headers(dc)) {
+    const mc_dir_conf_t *dc = mc_dir(r);
+    if (!mc_has_headers(dc)) {
         return DECLINED;
     }
     scrub(r, NULL, dc, 0);
@@ -178,81 +150,18 @@ static int scrub_headers(request_rec *r)
 
 /* ------------------------------------------------------------------ header values */
 
-/* Encodes a claim's text for a header value; NULL when it cannot be sent (raw with controls). */
-static const char *encode_value(request_rec *r, int encoding, const char *v)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    apr_size_t len = strlen(v);
-    char *out, *o;
-
-    if (encoding == MC_ENC_BASE64URL) {
-        return claims_b64url_encode(r->pool, (const unsigned char *)v, len);
-    }
-    if (encoding == MC_ENC_RAW) {
-        for (const char *c = v; *c; c++) {
-            if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-                return NULL;
-            }
-        }
-        return v;
-    }
-    o = out = apr_palloc(r->pool, len * 3 + 1);
-    for (const char *c = v; *c; c++) {
-        unsigned char u = (unsigned char)*c;
-        if (u <= 0x20 || u >= 0x7f || u == '%') {
-            *o++ = '%';
-            *o++ = hex[u >> 4];
-            *o++ = hex[u & 15];
-        }
-        else {
-            *o++ = (char)u;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-/* A claim as header text: strings as their bytes, anything else as compact JSON. */
-static const char *header_text(request_rec *r, const json_t *v)
-{
-    char *s, *out;
-    if (json_is_string(v)) {
-        return claims_value_text(r->pool, v);
-    }
-    s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (s == NULL) {
-        return NULL;
-    }
-    out = apr_pstrdup(r->pool, s);
-    free(s);
-    return out;
-}
-
 static void set_claim_header(request_rec *r, const mc_dir_conf_t *dc, const char *name, const json_t *v,
                              const char *claim)
 {
-    int enc = dc->header_encoding == CLAIMS_UNSET ? MC_ENC_PERCENT : dc->header_encoding;
-    const char *text = header_text(r, v);
-    const char *value = text != NULL ? encode_value(r, enc, text) : NULL;
+    const char *text = claims_value_text(r->pool, v);
+    const char *value = text != NULL ? claims_header_value(r->pool, mc_header_encoding(dc), text) : NULL;
     if (value == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "CLM041: claim %s not sent as header %s: its value "
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, MC_LOGNO(041) "claim %s not sent as header %s: its value "
                       "holds control characters (ClaimsHeaderEncoding raw)",
                       claims_log_escape(r->pool, claim, strlen(claim), 64), name);
         return;
     }
     apr_table_set(r->headers_in, name, value);  /* set, never add (CL-81) */
-}
-
-/* <prefix><claim name>, with characters outside [A-Za-z0-9-] as '-'. */
-static const char *prefixed_name(request_rec *r, const char *prefix, const char *claim)
-{
-    char *name = apr_pstrcat(r->pool, prefix, claim, NULL);
-    for (char *c = name + strlen(prefix); *c; c++) {
-        if (!apr_isalnum(*c) && *c != '-') {
-            *c = '-';
-        }
-    }
-    return name;
 }
 
 /* Sends every exported claim as <prefix><claim>. Header names are case-insensitive, and
@@ -267,7 +176,7 @@ static void set_prefixed_headers(request_rec *r, const mc_dir_conf_t *dc, const 
     const char **headers;
     apr_hash_t *seen = apr_hash_make(r->pool);  /* normalised header name -> count */
 
-    if (dc->export_paths != NULL) {
+    if (!mc_export_all(dc)) {
         n = (apr_size_t)dc->export_paths->nelts;
         claim_names = apr_palloc(r->pool, (n + 1) * sizeof(char *));
         values = apr_palloc(r->pool, (n + 1) * sizeof(json_t *));
@@ -292,8 +201,8 @@ static void set_prefixed_headers(request_rec *r, const mc_dir_conf_t *dc, const 
         if (values[i] == NULL) {
             continue;
         }
-        headers[i] = prefixed_name(r, dc->header_prefix, claim_names[i]);
-        norm = mc_normalise_header(r->pool, headers[i]);
+        headers[i] = claims_header_prefixed_name(r->pool, dc->header_prefix, claim_names[i]);
+        norm = claims_header_name_norm(r->pool, headers[i]);
         count = apr_hash_get(seen, norm, APR_HASH_KEY_STRING);
         if (count == NULL) {
             count = apr_pcalloc(r->pool, sizeof(*count));
@@ -306,9 +215,9 @@ static void set_prefixed_headers(request_rec *r, const mc_dir_conf_t *dc, const 
         if (headers[i] == NULL) {
             continue;
         }
-        count = apr_hash_get(seen, mc_normalise_header(r->pool, headers[i]), APR_HASH_KEY_STRING);
+        count = apr_hash_get(seen, claims_header_name_norm(r->pool, headers[i]), APR_HASH_KEY_STRING);
         if (*count > 1) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM043: claim %s not sent as header %s: %" APR_SIZE_T_FMT
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MC_LOGNO(043) "claim %s not sent as header %s: %" APR_SIZE_T_FMT
                           " claims map to that header name", claims_log_escape(r->pool, claim_names[i],
                           strlen(claim_names[i]), 64), headers[i], *count);
             continue;
@@ -365,48 +274,40 @@ static int env_has_ours(const apr_table_t *env)
     return 0;
 }
 
-static int fixups(request_rec *r)
+/* CL-83: the credentials stay here, unless ClaimsForwardToken says otherwise. */
+static void keep_credentials(request_rec *r, const mc_dir_conf_t *dc)
 {
-    mc_state_t *state;
-    const mc_dir_conf_t *dc;
-    const char *json;
+    if (!is_proxied(r) || mc_on(dc->forward_token)) {
+        return;
+    }
+    apr_table_unset(r->headers_in, "Authorization");
+    if (mc_token_from(dc) & MC_FROM_COOKIE) {
+        drop_token_cookie(r, dc->cookie_name);
+    }
+}
+
+/* CLAIM_*, CLAIMS_JSON and CLAIMS_ISSUER for CGI, SSI and handlers. */
+static void export_env(request_rec *r, const mc_dir_conf_t *dc, const mc_state_t *state)
+{
     const claims_pair_t *pairs;
+    const char *json;
     int n;
     void (*set)(apr_table_t *, const char *, const char *);
-    claims_logger_t log = {mc_core_log, r};
 
-    if (!mc_is_ours(r)) {
-        return DECLINED;
-    }
-    state = mc_get_state(r);
-    dc = ap_get_module_config(r->per_dir_config, &claims_module);
-    if (is_proxied(r) && dc->forward_token != 1) {
-        apr_table_unset(r->headers_in, "Authorization");  /* CL-83 */
-        if (dc->token_from != CLAIMS_UNSET && (dc->token_from & MC_FROM_COOKIE)) {
-            drop_token_cookie(r, dc->cookie_name);
-        }
-    }
-    if (state == NULL) {
-        return DECLINED;
-    }
-    if (state->anonymous) {
-        if (r->user != NULL && *r->user == '\0') {
-            r->user = NULL;  /* ClaimsOptional: no identity reaches the handler (CL-82) */
-        }
-        return DECLINED;
-    }
-    if (state->cached != NULL && dc->export_paths == NULL) {
+    if (state->cached != NULL && mc_export_all(dc)) {
         /* computed once when the token was first verified; the entry lives as long as r */
         pairs = state->cached->env;
         n = state->cached->nenv;
         if (state->cached->export_note != NULL) {
             /* the collision found when the entry was made, told on every request as without
-             * the cache (CLM010, as the core's own report) */
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM010: %s", state->cached->export_note);
+             * the cache (as the core's own report) */
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MC_LOGNO(010) "%s", state->cached->export_note);
         }
     }
     else {
-        pairs = claims_export_pairs(r->pool, state->v.claims, dc->export_paths, CLAIMS_DEFAULT_ENV_PREFIX, &log, &n);
+        claims_logger_t log = {mc_core_log, r};
+        pairs = claims_export_pairs(r->pool, state->v.claims, mc_export_all(dc) ? NULL : dc->export_paths,
+                                    CLAIMS_DEFAULT_ENV_PREFIX, &log, &n);
     }
     set = env_has_ours(r->subprocess_env) ? replace_var : apr_table_addn;
     for (int i = 0; i < n; i++) {
@@ -418,10 +319,15 @@ static int fixups(request_rec *r)
         set(r->subprocess_env, "CLAIMS_JSON", json);
     }
     set(r->subprocess_env, "CLAIMS_ISSUER", state->issuer->core.iss);
+}
 
-    if (has_headers(dc)) {
-        scrub(r, NULL, dc, 1);  /* a Connection header added since must not strip ours either */
+/* ClaimsHeader and ClaimsHeaderPrefix for proxied backends. */
+static void export_headers(request_rec *r, const mc_dir_conf_t *dc, const mc_state_t *state)
+{
+    if (!mc_has_headers(dc)) {
+        return;
     }
+    scrub(r, NULL, dc, 1);  /* a Connection header added since must not strip ours either */
     for (int i = 0; dc->headers != NULL && i < dc->headers->nelts; i++) {
         const mc_header_t *h = &APR_ARRAY_IDX(dc->headers, i, mc_header_t);
         json_t *v = claims_path_lookup(state->v.claims, h->path);
@@ -432,143 +338,30 @@ static int fixups(request_rec *r)
     if (dc->header_prefix != NULL && *dc->header_prefix != '\0') {
         set_prefixed_headers(r, dc, state->v.claims);
     }
-    return OK;
 }
 
-/* ------------------------------------------------------------------ ap_expr functions */
-
-static const claims_path_t *expr_path(ap_expr_eval_ctx_t *ctx, const void *data, const char *arg)
+static int fixups(request_rec *r)
 {
-    char *err = NULL;
-    if (data != NULL) {
-        return data;
-    }
-    return claims_path_compile(ctx->p, arg, &err);
-}
+    const mc_state_t *state;
+    const mc_dir_conf_t *dc;
 
-static json_t *expr_value(ap_expr_eval_ctx_t *ctx, const void *data, const char *arg)
-{
-    mc_state_t *state;
-    const claims_path_t *path;
-    if (ctx->r == NULL) {
-        return NULL;
-    }
-    state = mc_lazy_state(ctx->r);
-    path = expr_path(ctx, data, arg);
-    if (state == NULL || path == NULL) {
-        return NULL;
-    }
-    /* a Require expr deciding on claims: a denial is insufficient_scope, as for Require claim */
-    apr_table_setn(ctx->r->notes, MC_NOTE_EVALUATED, "1");
-    return claims_path_lookup(state->v.claims, path);
-}
-
-/* A claim's text for an expression: strings as they are, anything else as JSON, with control
- * characters (C0, DEL) and '%' as %XX. An expression's value may go into a request header
- * (RequestHeader set X "expr=%{claim:name}"), and a raw CR LF there would start a header of
- * the token holder's choosing; '%' is encoded too so that the text stays unambiguous. */
-static const char *expr_text(request_rec *r, const json_t *v)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    const char *s = header_text(r, v);
-    apr_size_t extra = 0;
-    char *out, *o;
-    if (s == NULL) {
-        return NULL;
-    }
-    for (const char *c = s; *c; c++) {
-        unsigned char u = (unsigned char)*c;
-        extra += (u < 0x20 || u == 0x7f || u == '%') ? 2 : 0;
-    }
-    if (extra == 0) {
-        return s;
-    }
-    o = out = apr_palloc(r->pool, strlen(s) + extra + 1);
-    for (const char *c = s; *c; c++) {
-        unsigned char u = (unsigned char)*c;
-        if (u < 0x20 || u == 0x7f || u == '%') {
-            *o++ = '%';
-            *o++ = hex[u >> 4];
-            *o++ = hex[u & 15];
-        }
-        else {
-            *o++ = (char)u;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-/* claim('path'): the claim as text (expr_text), or "". */
-static const char *claim_fn(ap_expr_eval_ctx_t *ctx, const void *data, const char *arg)
-{
-    json_t *v = expr_value(ctx, data, arg);
-    const char *s = v != NULL ? expr_text(ctx->r, v) : NULL;
-    return s != NULL ? s : "";
-}
-
-/* claims('path'): the elements of an array claim, a scalar as one element, or an empty list. */
-static apr_array_header_t *claims_fn(ap_expr_eval_ctx_t *ctx, const void *data, const char *arg)
-{
-    json_t *v = expr_value(ctx, data, arg);
-    apr_array_header_t *list = apr_array_make(ctx->p, 4, sizeof(const char *));
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *el;
-        json_array_foreach(v, i, el) {
-            const char *s = expr_text(ctx->r, el);
-            if (s != NULL) {
-                APR_ARRAY_PUSH(list, const char *) = s;
-            }
-        }
-    }
-    else if (v != NULL) {
-        const char *s = expr_text(ctx->r, v);
-        if (s != NULL) {
-            APR_ARRAY_PUSH(list, const char *) = s;
-        }
-    }
-    return list;
-}
-
-/* mod_authz_core's record of a `Require expr` being parsed (stable since httpd 2.3): an
- * expression that reads REMOTE_USER gets want_user, so that without a user it answers
- * AUTHZ_DENIED_NO_USER (401, authenticate first) instead of AUTHZ_DENIED (403). Reading a
- * claim needs a user just the same. */
-#define MC_REQUIRE_EXPR_NOTE "Require_expr_info"
-typedef struct mc_require_expr_info_t {
-    ap_expr_info_t *expr;
-    int want_user;
-} mc_require_expr_info_t;
-
-static int expr_lookup(ap_expr_lookup_parms *parms)
-{
-    mc_require_expr_info_t *info = NULL;
-    int is_claim = strcmp(parms->name, "claim") == 0;
-    int is_claims = strcmp(parms->name, "claims") == 0;
-    if (!((parms->type == AP_EXPR_FUNC_STRING && is_claim) || (parms->type == AP_EXPR_FUNC_LIST && is_claims))) {
+    if (!mc_is_ours(r)) {
         return DECLINED;
     }
-    *parms->data = NULL;
-    if (apr_pool_userdata_get((void **)&info, MC_REQUIRE_EXPR_NOTE, parms->ptemp) == APR_SUCCESS && info != NULL) {
-        info->want_user = 1;
+    state = mc_get_state(r);
+    dc = mc_dir(r);
+    keep_credentials(r, dc);
+    if (state == NULL) {
+        return DECLINED;
     }
-    if (parms->arg != NULL) {
-        /* a constant path is compiled once, when the expression is parsed */
-        char *err = NULL;
-        claims_path_t *path = claims_path_compile(parms->pool, parms->arg, &err);
-        if (path == NULL) {
-            *parms->err = apr_psprintf(parms->ptemp, "%s('%s'): %s", parms->name, parms->arg, err);
-            return !OK;
+    if (state->anonymous) {
+        if (r->user != NULL && *r->user == '\0') {
+            r->user = NULL;  /* ClaimsOptional: no identity reaches the handler (CL-82) */
         }
-        *parms->data = path;
+        return DECLINED;
     }
-    if (is_claim) {
-        *parms->func = (const void *)claim_fn;
-    }
-    else {
-        *parms->func = (const void *)claims_fn;
-    }
+    export_env(r, dc, state);
+    export_headers(r, dc, state);
     return OK;
 }
 
@@ -577,5 +370,4 @@ void mc_register_identity_hooks(apr_pool_t *p)
     ap_hook_post_read_request(scrub_server, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_post_perdir_config(scrub_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(fixups, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_expr_lookup(expr_lookup, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -24,15 +24,15 @@
  *    requests of its child wait already, waits for it at most ClaimsFetchTimeout; otherwise it
  *    is refused at once, without any network. Requests with known kids never wait.
  */
-#include "mod_claims.h"
+#include "mod_claims_remote.h"
+#include "mod_claims_keystore.h"
+
+#include "http_core.h"
+
+#include "claims_keyset.h"
 #include "claims_store.h"
 
-#include "ap_provider.h"
-#include "ap_socache.h"
-#include "http_core.h"
-#include "http_log.h"
 #include "mod_watchdog.h"
-#include "util_mutex.h"
 
 #include <apr_atomic.h>
 #include <apr_optional.h>
@@ -41,34 +41,9 @@
 #include <curl/curl.h>
 #include <string.h>
 
-/* log lines of this file belong to mod_claims (LogLevel claims:...) */
-APLOG_USE_MODULE(claims);
-
-#define MC_MUTEX_TYPE "claims-keys"
 #define MC_WATCHDOG_NAME "_claims_keys_"
 #define MC_SYNC_INTERVAL apr_time_from_msec(1000)   /* children look for new sets this often */
 #define MC_WAIT_STEP apr_time_from_msec(50)
-#define MC_DEFAULT_CACHE "shmcb"
-#define MC_DEFAULT_CACHE_ARGS "(4194304)"
-#define MC_CACHE_NAMESPACE "claims-keys"             /* socache tags are at most 15 characters */
-#define MC_MAX_DOC (256 * 1024)
-#define MC_META_MAGIC 0x434c4d32u                     /* "CLM2": sealed records, 64-bit versions */
-#define MC_STORE_TTL apr_time_from_sec(29 * 86400)   /* below memcached's 30-day relative limit */
-#define MC_ID_LEN (1 + CLAIMS_STORE_ID_LEN)          /* 'm' or 'd', then the declaration's id */
-
-/* What the watchdog publishes about one declaration's key set. */
-typedef struct mc_meta_t {
-    apr_uint32_t magic;
-    apr_int32_t last_status;           /* claims_status_t of the last attempt */
-    apr_uint64_t version;              /* of the published document: grows with every publication */
-    apr_time_t fetched_at;             /* last successful fetch */
-    apr_time_t expires_at;             /* when the next refresh is due */
-    apr_time_t attempt_at;             /* last attempt, successful or not */
-    apr_time_t wanted_at;              /* a request asked for a refresh (unknown kid) */
-    apr_uint64_t fetches;              /* network fetches so far */
-    char last_error[256];
-    char jwks_uri[1024];
-} mc_meta_t;
 
 /* One child's parsed key set, shared by its threads; freed when retired and unused. */
 typedef struct mc_keyset_t {
@@ -85,8 +60,8 @@ typedef struct mc_keyset_t {
 typedef struct mc_remote_t {
     mc_issuer_t *ic;
     server_rec *s;
-    unsigned char meta_id[MC_ID_LEN];  /* keyed digests naming this declaration (CL-90, CL-91) */
-    unsigned char doc_id[MC_ID_LEN];
+    unsigned char meta_id[MC_RECORD_ID_LEN];  /* keyed digests naming this declaration (CL-90, CL-91) */
+    unsigned char doc_id[MC_RECORD_ID_LEN];
     apr_thread_mutex_t *lock;          /* child-local: current, refs */
     apr_thread_mutex_t *sync_lock;     /* child-local: one thread brings the set up to date */
     mc_keyset_t *current;
@@ -104,183 +79,10 @@ typedef struct mc_release_t {
     mc_keyset_t *ks;
 } mc_release_t;
 
-static ap_socache_provider_t *cache_provider;
-static ap_socache_instance_t *cache_instance;
-static apr_global_mutex_t *cache_mutex;
-static const claims_store_secret_t *store_secret;
 static apr_array_header_t *remotes;    /* mc_remote_t *, every remote declaration of every server */
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register_callback;
-
-/* ------------------------------------------------------------------ directives */
-
-const char *mc_set_remote(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    mc_issuer_t *ic = mc_current_issuer(cmd);
-    const char *what = cmd->info;
-    if (ic == NULL) {
-        return apr_psprintf(cmd->pool, "%s is only allowed inside <ClaimsIssuer>", cmd->cmd->name);
-    }
-    if (strcmp(what, "jwks") == 0) {
-        ic->jwks_url = arg;
-    }
-    else if (strcmp(what, "discovery") == 0) {
-        const char *rest = arg;
-        arg = ap_getword_conf(cmd->pool, &rest);
-        if (*rest != '\0') {
-            return "ClaimsDiscovery takes at most one URL";
-        }
-        if (*arg == '\0') {
-            apr_size_t n = strlen(ic->core.iss);
-            while (n > 0 && ic->core.iss[n - 1] == '/') {
-                n--;
-            }
-            arg = apr_pstrcat(cmd->pool, apr_pstrndup(cmd->pool, ic->core.iss, n),
-                              "/.well-known/openid-configuration", NULL);
-        }
-        ic->discovery_url = arg;
-    }
-    else if (strcmp(what, "refresh") == 0) {
-        return mc_parse_seconds(cmd, arg, 1, 7 * 86400, &ic->refresh);
-    }
-    else if (strcmp(what, "timeout") == 0) {
-        return mc_parse_seconds(cmd, arg, 1, 60, &ic->fetch_timeout);
-    }
-    else if (strcmp(what, "kid") == 0) {
-        return mc_parse_seconds(cmd, arg, 1, 86400, &ic->kid_interval);
-    }
-    else if (strcmp(what, "stale") == 0) {
-        return mc_parse_seconds(cmd, arg, 1, 30 * 86400, &ic->max_stale);
-    }
-    else if (strcmp(what, "waiters") == 0) {
-        apr_int64_t n = 0;
-        const char *err = mc_parse_int(cmd, arg, 0, 1000, &n);
-        if (err == NULL) {
-            ic->refresh_waiters = (int)n;
-        }
-        return err;
-    }
-    else if (strcmp(what, "cafile") == 0 || strcmp(what, "capath") == 0) {
-        const char *path = ap_server_root_relative(cmd->pool, arg);
-        apr_finfo_t fi;
-        int dir = strcmp(what, "capath") == 0;
-        if (path == NULL || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
-            || fi.filetype != (dir ? APR_DIR : APR_REG)) {
-            return apr_psprintf(cmd->pool, "%s: \"%s\" is not a readable %s", cmd->cmd->name, arg,
-                                dir ? "directory" : "file");
-        }
-        if (dir) {
-            ic->fetch.ca_path = path;
-        }
-        else {
-            ic->fetch.ca_file = path;
-        }
-    }
-    else if (strcmp(what, "proxy") == 0) {
-        if (strncasecmp(arg, "http://", 7) != 0 && strncasecmp(arg, "https://", 8) != 0
-            && strncasecmp(arg, "socks5://", 9) != 0 && strncasecmp(arg, "socks5h://", 10) != 0) {
-            return "ClaimsProxy: the proxy must be an http://, https:// or socks5:// URL";
-        }
-        ic->fetch.proxy = arg;
-    }
-    else if (strcmp(what, "http") == 0) {
-        ic->fetch.allow_http_loopback = strcmp(arg, "on") == 0;
-    }
-    return NULL;
-}
-
-const char *mc_set_key_cache(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    mc_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config, &claims_module);
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    if (err != NULL) {
-        return err;
-    }
-    if (*arg == '\0') {
-        return "ClaimsKeyCache: a socache provider name is required (e.g. shmcb)";
-    }
-    sc->key_cache = arg;
-    return NULL;
-}
-
-const char *mc_set_cache_secret(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    mc_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config, &claims_module);
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    const char *path;
-    claims_store_secret_t *secret = NULL;
-    char *why = NULL;
-    if (err != NULL) {
-        return err;
-    }
-    path = ap_server_root_relative(cmd->pool, arg);
-    if (path == NULL || *arg == '\0') {
-        return apr_psprintf(cmd->pool, "ClaimsCacheSecret: invalid file path \"%s\"", arg);
-    }
-    if (claims_store_secret_load(cmd->pool, path, &secret, &why) != CLAIMS_OK) {
-        return apr_psprintf(cmd->pool, "ClaimsCacheSecret: %s", why);
-    }
-    sc->cache_secret = secret;
-    return NULL;
-}
-
-/* The provider name of a ClaimsKeyCache value ("memcache" of "memcache:host:port"). */
-static const char *provider_name(apr_pool_t *p, const char *spec)
-{
-    const char *sep = strchr(spec, ':');
-    return sep != NULL ? apr_pstrndup(p, spec, (apr_size_t)(sep - spec)) : spec;
-}
-
-/* configtest: a store other parties can write is only used with a secret to authenticate it. */
-const char *mc_check_key_cache(apr_pool_t *p, const mc_srv_conf_t *sc)
-{
-    const char *name;
-    if (sc->key_cache == NULL) {
-        return NULL;  /* shmcb, needed (and checked at start) only where a key set is remote */
-    }
-    name = provider_name(p, sc->key_cache);
-    if (ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION) == NULL) {
-        return apr_psprintf(p, "remote key sets need the socache provider \"%s\" (ClaimsKeyCache): load it, "
-                            "e.g. a2enmod socache_%s", name, name);
-    }
-    if (strcmp(name, MC_DEFAULT_CACHE) != 0 && sc->cache_secret == NULL) {
-        return apr_psprintf(p, "ClaimsKeyCache %s: a store outside this machine's shared memory can be "
-                            "written by others: set ClaimsCacheSecret to a file of at least %d random bytes "
-                            "that every server sharing the store has (e.g. openssl rand -base64 48)",
-                            sc->key_cache, CLAIMS_STORE_SECRET_MIN);
-    }
-    return NULL;
-}
-
-const char *mc_check_remote(apr_pool_t *p, mc_issuer_t *ic)
-{
-    const char *why;
-    if (ic->jwks_url != NULL && ic->discovery_url != NULL) {
-        return apr_psprintf(p, "<ClaimsIssuer %s> (%s): use ClaimsJWKS or ClaimsDiscovery, not both",
-                            ic->core.iss, ic->where);
-    }
-    for (int i = 0; (ic->jwks_url != NULL || ic->discovery_url != NULL) && i < ic->key_specs->nelts; i++) {
-        const mc_key_spec_t *ks = &APR_ARRAY_IDX(ic->key_specs, i, mc_key_spec_t);
-        if (ks->secret) {
-            /* an issuer's keys are all HMAC or all public (CL-28): every refresh would fail */
-            return apr_psprintf(p, "<ClaimsIssuer %s> (%s): ClaimsSecretFile (%s) cannot be combined with %s: "
-                                "a remote key set holds public keys, and one issuer's keys are either all "
-                                "HMAC secrets or all public keys", ic->core.iss, ic->where, ks->where,
-                                ic->jwks_url != NULL ? "ClaimsJWKS" : "ClaimsDiscovery");
-        }
-    }
-    if (ic->jwks_url != NULL && (why = claims_fetch_check_url(p, ic->jwks_url, ic->fetch.allow_http_loopback))) {
-        return apr_psprintf(p, "ClaimsJWKS %s: %s", ic->jwks_url, why);
-    }
-    if (ic->discovery_url != NULL
-        && (why = claims_fetch_check_url(p, ic->discovery_url, ic->fetch.allow_http_loopback))) {
-        return apr_psprintf(p, "ClaimsDiscovery %s: %s", ic->discovery_url, why);
-    }
-    ic->fetch.timeout = ic->fetch_timeout;
-    ic->fetch.max_size = MC_MAX_DOC;
-    return NULL;
-}
 
 /* ------------------------------------------------------------------ shared store */
 
@@ -291,86 +93,38 @@ static void auth_failed(mc_remote_t *rm, const char *what)
 {
     if (!rm->auth_failed) {
         rm->auth_failed = 1;
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, rm->s, "CLM065: issuer %s: the %s record read from "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, rm->s, MC_LOGNO(065) "issuer %s: the %s record read from "
                      "ClaimsKeyCache failed authentication (written by a party without ClaimsCacheSecret, "
                      "or by a server with another secret): ignored, the key set is fetched again from the "
                      "identity provider", rm->ic->core.iss, what);
     }
 }
 
-/* The raw store operations, called with cache_mutex held. Every provider gets an expiry inside
- * its own rules (MC_STORE_TTL): memcached reads more than 30 days as an absolute date (in 1970,
- * so the record is gone at once), mod_socache_redis turns a past one into ~136 years; a record
- * that expires is simply fetched again. */
+/* The store's records of this declaration; a record that failed authentication is logged. */
+static apr_status_t checked(mc_remote_t *rm, const unsigned char *id, apr_status_t rv)
+{
+    if (rv == APR_EGENERAL) {
+        auth_failed(rm, id[0] == 'm' ? "state" : "key set");
+    }
+    else if (rv == APR_SUCCESS) {
+        rm->auth_failed = 0;
+    }
+    return rv;
+}
+
 static apr_status_t get_locked(mc_remote_t *rm, const unsigned char *id, unsigned char *buf, unsigned int cap,
                                const unsigned char **data, apr_size_t *dlen, apr_pool_t *p)
 {
-    unsigned int len = cap;
-    apr_status_t rv = cache_provider->retrieve(cache_instance, rm->s, id, MC_ID_LEN, buf, &len, p);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (claims_store_open(store_secret, id, MC_ID_LEN, buf, len, data, dlen) != CLAIMS_OK) {
-        auth_failed(rm, id[0] == 'm' ? "state" : "key set");
-        return APR_EGENERAL;
-    }
-    rm->auth_failed = 0;
-    return APR_SUCCESS;
-}
-
-static apr_status_t put_locked(mc_remote_t *rm, const unsigned char *id, const void *data, apr_size_t len,
-                               apr_pool_t *p)
-{
-    apr_size_t rlen = 0;
-    unsigned char *rec = claims_store_seal(p, store_secret, id, MC_ID_LEN, data, len, &rlen);
-    if (rec == NULL) {
-        return APR_EGENERAL;
-    }
-    return cache_provider->store(cache_instance, rm->s, id, MC_ID_LEN, apr_time_now() + MC_STORE_TTL, rec,
-                                 (unsigned int)rlen, p);
+    return checked(rm, id, mc_keystore_get_locked(rm->s, id, buf, cap, data, dlen, p));
 }
 
 static apr_status_t store_get(mc_remote_t *rm, const unsigned char *id, unsigned char *buf, unsigned int cap,
                               const unsigned char **data, apr_size_t *dlen, apr_pool_t *p)
 {
-    apr_status_t rv;
-    if ((rv = apr_global_mutex_lock(cache_mutex)) != APR_SUCCESS) {
-        return rv;
-    }
-    rv = get_locked(rm, id, buf, cap, data, dlen, p);
-    apr_global_mutex_unlock(cache_mutex);
-    return rv;
+    return checked(rm, id, mc_keystore_get(rm->s, id, buf, cap, data, dlen, p));
 }
 
-static apr_status_t store_put(mc_remote_t *rm, const unsigned char *id, const void *data, apr_size_t len,
-                              apr_pool_t *p)
-{
-    apr_status_t rv;
-    if ((rv = apr_global_mutex_lock(cache_mutex)) != APR_SUCCESS) {
-        return rv;
-    }
-    rv = put_locked(rm, id, data, len, p);
-    apr_global_mutex_unlock(cache_mutex);
-    return rv;
-}
-
-static int decode_meta(const unsigned char *data, apr_size_t len, mc_meta_t *meta)
-{
-    if (len != sizeof(*meta)) {
-        memset(meta, 0, sizeof(*meta));
-        return 0;
-    }
-    memcpy(meta, data, sizeof(*meta));
-    if (meta->magic != MC_META_MAGIC) {
-        memset(meta, 0, sizeof(*meta));
-        return 0;
-    }
-    meta->last_error[sizeof(meta->last_error) - 1] = '\0';
-    meta->jwks_uri[sizeof(meta->jwks_uri) - 1] = '\0';
-    return 1;
-}
-
-static int read_meta(mc_remote_t *rm, mc_meta_t *meta, apr_pool_t *p)
+static int read_meta(mc_remote_t *rm, claims_keyset_state_t *meta, apr_pool_t *p)
 {
     unsigned char buf[sizeof(*meta) + CLAIMS_STORE_OVERHEAD];
     const unsigned char *data = NULL;
@@ -379,49 +133,36 @@ static int read_meta(mc_remote_t *rm, mc_meta_t *meta, apr_pool_t *p)
         memset(meta, 0, sizeof(*meta));
         return 0;
     }
-    return decode_meta(data, len, meta);
+    return claims_keyset_state_decode(data, len, meta);
 }
 
-static apr_status_t write_meta(mc_remote_t *rm, mc_meta_t *meta, apr_pool_t *p)
+static apr_status_t write_meta(mc_remote_t *rm, claims_keyset_state_t *meta, apr_pool_t *p)
 {
-    meta->magic = MC_META_MAGIC;
-    return store_put(rm, rm->meta_id, meta, sizeof(*meta), p);
+    meta->magic = CLAIMS_KEYSET_STATE_MAGIC;
+    return mc_keystore_put(rm->s, rm->meta_id, meta, sizeof(*meta), p);
 }
 
 /* ------------------------------------------------------------------ parsing a key set */
 
-/* Parses a key set document under the declaration's rules. skipped (may be NULL) receives the
- * keys left out (claims_key_skipped_t *), log (may be NULL) hears of each. */
 static claims_status_t parse_set(apr_pool_t *p, const mc_issuer_t *ic, const char *doc, apr_size_t len,
                                  const char *label, apr_array_header_t *skipped, const claims_logger_t *log,
                                  apr_array_header_t **out, char **err)
 {
-    claims_key_opts_t opts;
-    apr_array_header_t *keys = apr_array_make(p, 8, sizeof(claims_key_t *));
-    claims_status_t st;
+    claims_keyset_rules_t rules;
+    rules.algs = ic->core.algs;
+    rules.local = ic->core.keys;
+    return claims_keyset_parse(p, &rules, doc, len, label, skipped, log, out, err);
+}
 
-    memset(&opts, 0, sizeof(opts));
-    opts.allowed = ic->core.algs;
-    opts.skip_unusable = 1;       /* IdPs publish encryption keys, and keys without alg */
-    opts.allow_symmetric = 0;     /* never an HMAC key from the network (CL-28) */
-    opts.skipped = skipped;
-    opts.log = log;
-    if (ic->core.keys != NULL) {
-        apr_array_cat(keys, ic->core.keys);
-    }
-    st = claims_keys_parse(p, doc, len, label, &opts, keys, err);
-    if (st == CLAIMS_OK) {
-        st = claims_keys_check_set(p, keys, err);
-    }
-    if (st == CLAIMS_OK) {
-        *out = keys;
-    }
-    return st;
+static void schedule_of(const mc_issuer_t *ic, claims_keyset_schedule_t *sch)
+{
+    sch->refresh = ic->refresh;
+    sch->retry = ic->kid_interval;
 }
 
 /* ------------------------------------------------------------------ the watchdog: fetching */
 
-static claims_status_t fetch_set(mc_remote_t *rm, apr_pool_t *p, mc_meta_t *meta, char **doc,
+static claims_status_t fetch_set(mc_remote_t *rm, apr_pool_t *p, claims_keyset_state_t *meta, char **doc,
                                  apr_size_t *len, apr_int64_t *max_age, const char **err)
 {
     mc_issuer_t *ic = rm->ic;
@@ -467,47 +208,23 @@ static claims_status_t fetch_set(mc_remote_t *rm, apr_pool_t *p, mc_meta_t *meta
     return CLAIMS_OK;
 }
 
-/* Whether the watchdog should fetch now. */
-static int refresh_due(mc_remote_t *rm, const mc_meta_t *meta, int have, apr_time_t now)
-{
-    const mc_issuer_t *ic = rm->ic;
-    if (!have) {
-        /* nothing published (first start), or the store is down or its record was refused:
-         * fetch, but no more often than a failing IdP would be asked */
-        return rm->wd_attempt_at == 0 || now - rm->wd_attempt_at >= ic->kid_interval;
-    }
-    if (meta->wanted_at > meta->attempt_at) {
-        return 1;  /* a request met an unknown kid; it checked the rate limit */
-    }
-    if (meta->last_status != CLAIMS_OK) {
-        return now - meta->attempt_at >= ic->kid_interval;  /* retry a failing IdP gently */
-    }
-    return now >= meta->expires_at;
-}
-
 /* Publishes a fetched document: the document record first, then the state that names it. */
-static apr_status_t publish(mc_remote_t *rm, apr_pool_t *p, mc_meta_t *meta, const char *doc, apr_size_t len,
+static apr_status_t publish(mc_remote_t *rm, apr_pool_t *p, claims_keyset_state_t *meta, const char *doc, apr_size_t len,
                             apr_int64_t max_age, apr_time_t now)
 {
     mc_issuer_t *ic = rm->ic;
-    apr_interval_time_t every = ic->refresh;
+    claims_keyset_schedule_t sch;
+    apr_interval_time_t every;
     unsigned char *buf = apr_palloc(p, sizeof(apr_uint64_t) + len);
-    /* versions only grow, across restarts and servers too: a child never goes back to an older
-     * document, even one whose record is authentic (played back from an earlier state) */
-    apr_uint64_t version = (apr_uint64_t)now > meta->version ? (apr_uint64_t)now : meta->version + 1;
+    /* a child never goes back to an older document, even an authentic one played back */
+    apr_uint64_t version = claims_keyset_next_version(meta->version, now);
     apr_status_t rv;
 
-    if (max_age >= 0 && apr_time_from_sec(max_age) < every) {
-        /* Cache-Control bounds it, but no-cache or max-age=0 must not mean "every tick":
-         * ClaimsUnknownKidInterval is the floor of every refresh we cause */
-        every = apr_time_from_sec(max_age);
-        if (every < ic->kid_interval) {
-            every = ic->kid_interval;
-        }
-    }
+    schedule_of(ic, &sch);
+    every = claims_keyset_lifetime(&sch, max_age);
     memcpy(buf, &version, sizeof(version));
     memcpy(buf + sizeof(version), doc, len);
-    rv = store_put(rm, rm->doc_id, buf, sizeof(version) + len, p);
+    rv = mc_keystore_put(rm->s, rm->doc_id, buf, sizeof(version) + len, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -516,7 +233,7 @@ static apr_status_t publish(mc_remote_t *rm, apr_pool_t *p, mc_meta_t *meta, con
     meta->expires_at = now + every;
     meta->last_error[0] = '\0';
     ap_log_error(APLOG_MARK, rm->failing ? APLOG_NOTICE : APLOG_INFO, 0, rm->s,
-                 "CLM050: issuer %s: key set refreshed (version %" APR_UINT64_T_FMT ", next in %"
+                 MC_LOGNO(050) "issuer %s: key set refreshed (version %" APR_UINT64_T_FMT ", next in %"
                  APR_TIME_T_FMT " s)", ic->core.iss, version, apr_time_sec(every));
     return APR_SUCCESS;
 }
@@ -524,7 +241,8 @@ static apr_status_t publish(mc_remote_t *rm, apr_pool_t *p, mc_meta_t *meta, con
 static void refresh_one(mc_remote_t *rm, apr_pool_t *p)
 {
     mc_issuer_t *ic = rm->ic;
-    mc_meta_t meta;
+    claims_keyset_schedule_t sch;
+    claims_keyset_state_t meta;
     apr_time_t now = apr_time_now();
     int have = read_meta(rm, &meta, p);
     char *doc = NULL;
@@ -533,7 +251,8 @@ static void refresh_one(mc_remote_t *rm, apr_pool_t *p)
     const char *err = NULL;
     claims_status_t st;
 
-    if (!refresh_due(rm, &meta, have, now)) {
+    schedule_of(ic, &sch);
+    if (!claims_keyset_refresh_due(&meta, have, rm->wd_attempt_at, &sch, now)) {
         return;
     }
     rm->wd_attempt_at = now;
@@ -541,7 +260,7 @@ static void refresh_one(mc_remote_t *rm, apr_pool_t *p)
     now = apr_time_now();
     /* re-read: a request may have asked for a refresh meanwhile; keep its wish if newer */
     {
-        mc_meta_t cur;
+        claims_keyset_state_t cur;
         if (read_meta(rm, &cur, p)) {
             cur.fetches = meta.fetches;
             apr_cpystrn(cur.jwks_uri, meta.jwks_uri, sizeof(cur.jwks_uri));
@@ -556,7 +275,7 @@ static void refresh_one(mc_remote_t *rm, apr_pool_t *p)
     if (st == CLAIMS_OK) {
         apr_status_t rv = publish(rm, p, &meta, doc, len, max_age, now);
         if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, rm->failing ? APLOG_DEBUG : APLOG_ERR, rv, rm->s, "CLM053: issuer %s: "
+            ap_log_error(APLOG_MARK, rm->failing ? APLOG_DEBUG : APLOG_ERR, rv, rm->s, MC_LOGNO(053) "issuer %s: "
                          "the key set (%" APR_SIZE_T_FMT " bytes) could not be stored in ClaimsKeyCache (too "
                          "large, or the store is unreachable)", ic->core.iss, len);
             meta.last_status = CLAIMS_ERR_INTERNAL;
@@ -571,7 +290,7 @@ static void refresh_one(mc_remote_t *rm, apr_pool_t *p)
         apr_cpystrn(meta.last_error, err != NULL ? err : claims_status_text(st), sizeof(meta.last_error));
         /* logged once per failure streak, not per attempt or request */
         ap_log_error(APLOG_MARK, rm->failing ? APLOG_DEBUG : APLOG_ERR, 0, rm->s,
-                     "CLM051: issuer %s: key set fetch failed, %s: %s", ic->core.iss,
+                     MC_LOGNO(051) "issuer %s: key set fetch failed, %s: %s", ic->core.iss,
                      meta.version > 0 ? "keeping the last good set" : "no keys yet, tokens are refused",
                      meta.last_error);
         rm->failing = 1;
@@ -619,28 +338,29 @@ static apr_status_t release_keyset(void *data)
  * lock, so that of all requests of all children only one asks. */
 static void ask_refresh(mc_remote_t *rm, apr_pool_t *p, request_rec *r, apr_time_t now)
 {
-    unsigned char buf[sizeof(mc_meta_t) + CLAIMS_STORE_OVERHEAD];
+    unsigned char buf[sizeof(claims_keyset_state_t) + CLAIMS_STORE_OVERHEAD];
     const unsigned char *data = NULL;
     apr_size_t len = 0;
-    mc_meta_t cur;
+    claims_keyset_schedule_t sch;
+    claims_keyset_state_t cur;
 
-    if (apr_global_mutex_lock(cache_mutex) != APR_SUCCESS) {
+    if (mc_keystore_lock() != APR_SUCCESS) {
         return;
     }
+    schedule_of(rm->ic, &sch);
     if (get_locked(rm, rm->meta_id, buf, sizeof(buf), &data, &len, p) == APR_SUCCESS
-        && decode_meta(data, len, &cur) && cur.wanted_at <= cur.attempt_at
-        && now - cur.attempt_at >= rm->ic->kid_interval) {
+        && claims_keyset_state_decode(data, len, &cur) && claims_keyset_may_ask(&cur, &sch, now)) {
         cur.wanted_at = now;
-        if (put_locked(rm, rm->meta_id, &cur, sizeof(cur), p) == APR_SUCCESS && r != NULL) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "CLM056: issuer %s: unknown kid, key set refresh "
+        if (mc_keystore_put_locked(rm->s, rm->meta_id, &cur, sizeof(cur), p) == APR_SUCCESS && r != NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MC_LOGNO(056) "issuer %s: unknown kid, key set refresh "
                           "requested", rm->ic->core.iss);
         }
     }
-    apr_global_mutex_unlock(cache_mutex);
+    mc_keystore_unlock();
 }
 
 /* Parses the published document of meta's version; NULL when it cannot be had (yet). */
-static mc_keyset_t *load_published(mc_remote_t *rm, apr_pool_t *p, const mc_meta_t *meta)
+static mc_keyset_t *load_published(mc_remote_t *rm, apr_pool_t *p, const claims_keyset_state_t *meta)
 {
     unsigned int cap = MC_MAX_DOC + sizeof(apr_uint64_t) + CLAIMS_STORE_OVERHEAD;
     unsigned char *buf = apr_palloc(p, cap);
@@ -669,7 +389,7 @@ static mc_keyset_t *load_published(mc_remote_t *rm, apr_pool_t *p, const mc_meta
     if (parse_set(kp, rm->ic, (const char *)data + sizeof(version), len - sizeof(version),
                   claims_fetch_redact_url(kp, meta->jwks_uri[0] ? meta->jwks_uri : rm->ic->jwks_url), skipped,
                   NULL, &keys, &err) != CLAIMS_OK) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, rm->s, "CLM052: issuer %s: published key set refused: %s",
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, rm->s, MC_LOGNO(052) "issuer %s: published key set refused: %s",
                      rm->ic->core.iss, err != NULL ? err : "invalid");
         apr_pool_destroy(kp);
         return NULL;
@@ -691,7 +411,7 @@ static mc_keyset_t *load_published(mc_remote_t *rm, apr_pool_t *p, const mc_meta
  * verifying with the current set never wait for it. */
 static void sync_keyset(mc_remote_t *rm, apr_pool_t *p)
 {
-    mc_meta_t meta;
+    claims_keyset_state_t meta;
     mc_keyset_t *ks, *cur;
     apr_uint64_t have;
 
@@ -750,7 +470,7 @@ static const apr_array_header_t *use_keyset(mc_remote_t *rm, apr_pool_t *p, requ
     ks = rm->current;
     /* stale counts from when a refresh was due, not from the fetch: a healthy provider whose
      * refresh interval is longer than ClaimsMaxStale does not lose its keys */
-    if (ks != NULL && now - ks->due_at > rm->ic->max_stale) {
+    if (ks != NULL && claims_keyset_is_stale(ks->due_at, rm->ic->max_stale, now)) {
         stale = !rm->stale_logged;
         rm->stale_logged = 1;
         ks = NULL;
@@ -760,7 +480,7 @@ static const apr_array_header_t *use_keyset(mc_remote_t *rm, apr_pool_t *p, requ
     }
     apr_thread_mutex_unlock(rm->lock);
     if (stale) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "CLM054: issuer %s: the key set is older than "
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MC_LOGNO(054) "issuer %s: the key set is older than "
                       "ClaimsMaxStale and the identity provider still fails: its remote keys are no "
                       "longer trusted", rm->ic->core.iss);
     }
@@ -779,13 +499,15 @@ static const apr_array_header_t *use_keyset(mc_remote_t *rm, apr_pool_t *p, requ
  * a flood of unknown kids while the IdP is slow must not take every worker. */
 static void want_refresh(mc_remote_t *rm, apr_pool_t *p, request_rec *r)
 {
-    mc_meta_t meta;
+    claims_keyset_schedule_t sch;
+    claims_keyset_state_t meta;
     apr_time_t now = apr_time_now(), deadline, asked;
     int have = read_meta(rm, &meta, p), seen = 0;
 
+    schedule_of(rm->ic, &sch);
     if (have && meta.wanted_at <= meta.attempt_at) {
-        if (now - meta.attempt_at < rm->ic->kid_interval) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM055: issuer %s: unknown kid, the key set was "
+        if (!claims_keyset_may_ask(&meta, &sch, now)) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(055) "issuer %s: unknown kid, the key set was "
                           "refreshed less than ClaimsUnknownKidInterval ago: no refresh", rm->ic->core.iss);
             return;
         }
@@ -794,7 +516,7 @@ static void want_refresh(mc_remote_t *rm, apr_pool_t *p, request_rec *r)
     /* else nothing is published yet (the first fetch is under way), or a refresh was asked for */
     if (apr_atomic_inc32(&rm->waiting) >= (apr_uint32_t)rm->ic->refresh_waiters) {
         apr_atomic_dec32(&rm->waiting);
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CLM066: issuer %s: unknown kid, %d request(s) of this "
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(066) "issuer %s: unknown kid, %d request(s) of this "
                       "process already wait for the key set refresh (ClaimsRefreshWaiters): answered at once",
                       rm->ic->core.iss, rm->ic->refresh_waiters);
         return;
@@ -832,7 +554,7 @@ const apr_array_header_t *mc_issuer_keys(void *baton, apr_pool_t *p, const claim
 void mc_describe_keys(request_rec *r, const mc_issuer_t *ic, mc_keys_info_t *out)
 {
     mc_remote_t *rm = ic->remote;
-    mc_meta_t meta;
+    claims_keyset_state_t meta;
     memset(out, 0, sizeof(*out));
     out->keys = mc_issuer_keys(r, r->pool, &ic->core, 0);
     out->source = "local";
@@ -849,20 +571,14 @@ void mc_describe_keys(request_rec *r, const mc_issuer_t *ic, mc_keys_info_t *out
     if (read_meta(rm, &meta, r->pool)) {
         out->version = meta.version;
         out->fetched_at = meta.fetched_at;
-        out->next_at = meta.last_status == CLAIMS_OK ? meta.expires_at : meta.attempt_at + ic->kid_interval;
+        claims_keyset_schedule_t sch;
+        schedule_of(ic, &sch);
+        out->next_at = claims_keyset_next_at(&meta, &sch);
         out->attempt_at = meta.attempt_at;
         out->last_ok = meta.last_status == CLAIMS_OK;
         out->last_error = apr_pstrdup(r->pool, meta.last_error);
         out->fetches = meta.fetches;
     }
-}
-
-const char *mc_key_source(apr_pool_t *p, const mc_issuer_t *ic)
-{
-    if (ic->jwks_url == NULL && ic->discovery_url == NULL) {
-        return "local";
-    }
-    return claims_fetch_redact_url(p, ic->jwks_url != NULL ? ic->jwks_url : ic->discovery_url);
 }
 
 /* ------------------------------------------------------------------ start-up */
@@ -875,7 +591,6 @@ static void name_declaration(mc_remote_t *rm, server_rec *main_server, apr_pool_
     const mc_issuer_t *ic = rm->ic;
     const char *local = "";
     const char *parts[10];
-    unsigned char id[CLAIMS_STORE_ID_LEN];
 
     for (int i = 0; ic->core.keys != NULL && i < ic->core.keys->nelts; i++) {
         const claims_key_t *k = APR_ARRAY_IDX(ic->core.keys, i, const claims_key_t *);
@@ -895,39 +610,13 @@ static void name_declaration(mc_remote_t *rm, server_rec *main_server, apr_pool_
     parts[7] = ic->fetch.proxy != NULL ? ic->fetch.proxy : "";
     parts[8] = ic->fetch.allow_http_loopback ? "http" : "https";
     parts[9] = local;
-    claims_store_id(store_secret, parts, 10, id);
-    rm->meta_id[0] = 'm';
-    rm->doc_id[0] = 'd';
-    memcpy(rm->meta_id + 1, id, sizeof(id));
-    memcpy(rm->doc_id + 1, id, sizeof(id));
-}
-
-static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
-{
-    ap_mutex_register(pconf, MC_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
-    remotes = NULL;
-    cache_provider = NULL;
-    cache_instance = NULL;
-    cache_mutex = NULL;
-    store_secret = NULL;
-    return OK;
-}
-
-static apr_status_t cleanup_cache(void *data)
-{
-    server_rec *s = data;
-    if (cache_instance != NULL && cache_provider != NULL) {
-        cache_provider->destroy(cache_instance, s);
-    }
-    cache_instance = NULL;
-    return APR_SUCCESS;
+    mc_keystore_id('m', parts, 10, rm->meta_id);
+    mc_keystore_id('d', parts, 10, rm->doc_id);
 }
 
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    mc_srv_conf_t *sc = ap_get_module_config(s->module_config, &claims_module);
-    const char *spec = sc->key_cache != NULL ? sc->key_cache : MC_DEFAULT_CACHE;
-    const char *sep, *name, *args, *err;
+    const char *err;
     ap_watchdog_t *wd = NULL;
     apr_status_t rv;
 
@@ -936,7 +625,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     }
     remotes = apr_array_make(pconf, 4, sizeof(mc_remote_t *));
     for (server_rec *v = s; v != NULL; v = v->next) {
-        mc_srv_conf_t *vc = ap_get_module_config(v->module_config, &claims_module);
+        mc_srv_conf_t *vc = mc_srv(v);
         for (int i = 0; i < vc->issuers->nelts; i++) {
             mc_issuer_t *ic = APR_ARRAY_IDX(vc->issuers, i, mc_issuer_t *);
             mc_remote_t *rm;
@@ -958,48 +647,17 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);  /* before any thread exists */
 
-    name = provider_name(ptemp, spec);
-    sep = strchr(spec, ':');
-    args = sep != NULL ? sep + 1 : (strcmp(name, MC_DEFAULT_CACHE) == 0 ? MC_DEFAULT_CACHE_ARGS : NULL);
-    if ((err = mc_check_key_cache(ptemp, sc)) != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM067: %s", err);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    store_secret = sc->cache_secret != NULL ? sc->cache_secret : claims_store_secret_random(pconf);
-    if (store_secret == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM068: no random bytes for the key cache's secret");
+    if ((err = mc_keystore_open(s, pconf, ptemp)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, MC_LOGNO(057) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     for (int i = 0; i < remotes->nelts; i++) {
         name_declaration(APR_ARRAY_IDX(remotes, i, mc_remote_t *), s, ptemp);
     }
-    cache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
-    if (cache_provider == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM057: remote key sets need the socache provider \"%s\" "
-                     "(ClaimsKeyCache): load it, e.g. a2enmod socache_%s", name, name);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    err = cache_provider->create(&cache_instance, args, ptemp, pconf);
-    if (err != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM058: ClaimsKeyCache %s: %s", spec, err);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    rv = ap_global_mutex_create(&cache_mutex, NULL, MC_MUTEX_TYPE, NULL, s, pconf, 0);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "CLM059: cannot create the key cache mutex");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    rv = cache_provider->init(cache_instance, MC_CACHE_NAMESPACE, NULL, s, pconf);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "CLM060: cannot initialise ClaimsKeyCache %s", spec);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    apr_pool_cleanup_register(pconf, s, cleanup_cache, apr_pool_cleanup_null);
-
     wd_get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
     wd_register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
     if (wd_get_instance == NULL || wd_register_callback == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM061: remote key sets need mod_watchdog");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, MC_LOGNO(061) "remote key sets need mod_watchdog");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     rv = wd_get_instance(&wd, MC_WATCHDOG_NAME, 0, 1, pconf);
@@ -1007,12 +665,12 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         rv = wd_register_callback(wd, AP_WD_TM_SLICE, NULL, watchdog_tick);
     }
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "CLM062: cannot start the key set watchdog");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, MC_LOGNO(062) "cannot start the key set watchdog");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     for (int i = 0; i < remotes->nelts; i++) {
         mc_remote_t *rm = APR_ARRAY_IDX(remotes, i, mc_remote_t *);
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, rm->s, "CLM063: issuer %s: keys from %s, refreshed every %"
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, rm->s, MC_LOGNO(063) "issuer %s: keys from %s, refreshed every %"
                      APR_TIME_T_FMT " s", rm->ic->core.iss, mc_key_source(ptemp, rm->ic),
                      apr_time_sec(rm->ic->refresh));
     }
@@ -1021,12 +679,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
 
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
-    if (remotes == NULL || remotes->nelts == 0 || cache_mutex == NULL) {
-        return;
-    }
-    if (apr_global_mutex_child_init(&cache_mutex, apr_global_mutex_lockfile(cache_mutex), pchild)
-        != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CLM064: cannot attach the key cache mutex");
+    if (remotes == NULL || remotes->nelts == 0 || !mc_keystore_child_init(pchild, s)) {
         return;
     }
     for (int i = 0; i < remotes->nelts; i++) {
@@ -1038,6 +691,12 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
         apr_thread_mutex_create(&rm->lock, APR_THREAD_MUTEX_DEFAULT, pchild);
         apr_thread_mutex_create(&rm->sync_lock, APR_THREAD_MUTEX_DEFAULT, pchild);
     }
+}
+
+static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    remotes = NULL;
+    return OK;
 }
 
 void mc_register_remote_hooks(apr_pool_t *p)

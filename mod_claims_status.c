@@ -5,85 +5,44 @@
  * summed over all child processes. HTML by default, ?format=json and ?format=prometheus
  * (text exposition format 0.0.4). It shows no token, claim value or key material.
  *
- * The counters live in one anonymous shared memory segment made at start-up (before the
- * children are forked) and are updated with atomic adds; a restart starts them from zero.
+ * The page only reads: the counters are mod_claims_counters.c's, the key sets
+ * mod_claims_remote.c's.
  */
-#include "mod_claims.h"
+#include "mod_claims_status.h"
+#include "mod_claims_counters.h"
+#include "mod_claims_remote.h"
+
+#include "claims_alg.h"
 
 #include "http_core.h"
-#include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
 
-#include <apr_atomic.h>
-#include <apr_shm.h>
 #include <apr_strings.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* log lines of this file belong to mod_claims (LogLevel claims:...) */
-APLOG_USE_MODULE(claims);
-
 #define MC_STATUS_HANDLER "claims-status"
-
-typedef struct mc_issuer_counters_t {
-    volatile apr_uint64_t accepted;
-    volatile apr_uint64_t refused[CLAIMS_STATUS_COUNT];
-} mc_issuer_counters_t;
-
-typedef struct mc_shared_stats_t {
-    claims_cache_counters_t cache;
-    apr_uint32_t nslots;               /* issuers + 1: the last slot is "no issuer" */
-    mc_issuer_counters_t slot[1];      /* nslots of them */
-} mc_shared_stats_t;
-
-static mc_shared_stats_t *stats;
-
-void mc_count(const claims_issuer_t *issuer, claims_status_t st)
-{
-    const mc_issuer_t *ic = (const mc_issuer_t *)issuer;
-    mc_issuer_counters_t *slot;
-    if (stats == NULL) {
-        return;
-    }
-    slot = &stats->slot[ic != NULL && ic->index >= 0 && (apr_uint32_t)ic->index < stats->nslots - 1
-                            ? (apr_uint32_t)ic->index : stats->nslots - 1];
-    if (st == CLAIMS_OK) {
-        apr_atomic_inc64(&slot->accepted);
-    }
-    else if ((int)st > 0 && st < CLAIMS_STATUS_COUNT) {
-        apr_atomic_inc64(&slot->refused[st]);
-    }
-}
 
 /* ------------------------------------------------------------------ collecting */
 
 typedef struct issuer_view_t {
     const mc_issuer_t *ic;
     mc_keys_info_t keys;
-    mc_issuer_counters_t counts;
+    mc_counts_t counts;
 } issuer_view_t;
-
-static void read_counters(const mc_issuer_counters_t *src, mc_issuer_counters_t *dst)
-{
-    dst->accepted = apr_atomic_read64((volatile apr_uint64_t *)&src->accepted);
-    for (int i = 0; i < CLAIMS_STATUS_COUNT; i++) {
-        dst->refused[i] = apr_atomic_read64((volatile apr_uint64_t *)&src->refused[i]);
-    }
-}
 
 static apr_array_header_t *collect(request_rec *r)
 {
-    mc_srv_conf_t *sc = ap_get_module_config(r->server->module_config, &claims_module);
+    const mc_srv_conf_t *sc = mc_srv(r->server);
     apr_array_header_t *views = apr_array_make(r->pool, sc->issuers->nelts, sizeof(issuer_view_t));
     for (int i = 0; i < sc->issuers->nelts; i++) {
         issuer_view_t *v = apr_array_push(views);
         memset(v, 0, sizeof(*v));
         v->ic = APR_ARRAY_IDX(sc->issuers, i, const mc_issuer_t *);
         mc_describe_keys(r, v->ic, &v->keys);
-        if (stats != NULL && v->ic->index >= 0 && (apr_uint32_t)v->ic->index < stats->nslots - 1) {
-            read_counters(&stats->slot[v->ic->index], &v->counts);
-        }
+        mc_read_counts(v->ic, &v->counts);
     }
     return views;
 }
@@ -105,7 +64,7 @@ static const char *kid_of(const claims_key_t *k)
 
 /* ------------------------------------------------------------------ JSON */
 
-static json_t *counts_json(const mc_issuer_counters_t *c)
+static json_t *counts_json(const mc_counts_t *c)
 {
     json_t *refused = json_object();
     for (int i = 1; i < CLAIMS_STATUS_COUNT; i++) {
@@ -118,6 +77,8 @@ static json_t *counts_json(const mc_issuer_counters_t *c)
 
 static void render_json(request_rec *r, apr_array_header_t *views)
 {
+    mc_counts_t none;
+    claims_cache_counters_t cc;
     json_t *doc = json_object(), *issuers = json_array(), *cache = json_object();
     char *text;
     json_object_set_new(doc, "module", json_string("mod_claims"));
@@ -163,15 +124,15 @@ static void render_json(request_rec *r, apr_array_header_t *views)
         json_array_append_new(issuers, o);
     }
     json_object_set_new(doc, "issuers", issuers);
-    if (stats != NULL) {
-        mc_issuer_counters_t none;
-        read_counters(&stats->slot[stats->nslots - 1], &none);
+    if (mc_read_counts(NULL, &none)) {
         json_object_set_new(doc, "refused_before_issuer", counts_json(&none));
-        json_object_set_new(cache, "entries", json_integer((json_int_t)apr_atomic_read64(&stats->cache.entries)));
-        json_object_set_new(cache, "bytes", json_integer((json_int_t)apr_atomic_read64(&stats->cache.bytes)));
-        json_object_set_new(cache, "hits", json_integer((json_int_t)apr_atomic_read64(&stats->cache.hits)));
-        json_object_set_new(cache, "misses", json_integer((json_int_t)apr_atomic_read64(&stats->cache.misses)));
-        json_object_set_new(cache, "evictions", json_integer((json_int_t)apr_atomic_read64(&stats->cache.evictions)));
+    }
+    if (mc_read_cache_counts(&cc)) {
+        json_object_set_new(cache, "entries", json_integer((json_int_t)cc.entries));
+        json_object_set_new(cache, "bytes", json_integer((json_int_t)cc.bytes));
+        json_object_set_new(cache, "hits", json_integer((json_int_t)cc.hits));
+        json_object_set_new(cache, "misses", json_integer((json_int_t)cc.misses));
+        json_object_set_new(cache, "evictions", json_integer((json_int_t)cc.evictions));
     }
     json_object_set_new(cache, "enabled", json_boolean(mc_token_cache() != NULL));
     json_object_set_new(doc, "cache", cache);
@@ -207,7 +168,7 @@ static const char *label(request_rec *r, const char *s)
     return out;
 }
 
-static void prom_refused(request_rec *r, const char *iss, const mc_issuer_counters_t *c)
+static void prom_refused(request_rec *r, const char *iss, const mc_counts_t *c)
 {
     for (int i = 1; i < CLAIMS_STATUS_COUNT; i++) {
         if (c->refused[i] > 0) {
@@ -219,6 +180,8 @@ static void prom_refused(request_rec *r, const char *iss, const mc_issuer_counte
 
 static void render_prometheus(request_rec *r, apr_array_header_t *views)
 {
+    mc_counts_t none;
+    claims_cache_counters_t cc;
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
     ap_rprintf(r, "# HELP claims_info mod_claims version.\n# TYPE claims_info gauge\n"
                   "claims_info{version=\"%s\"} 1\n", CLAIMS_VERSION);
@@ -235,9 +198,7 @@ static void render_prometheus(request_rec *r, apr_array_header_t *views)
         issuer_view_t *v = &APR_ARRAY_IDX(views, i, issuer_view_t);
         prom_refused(r, label(r, v->ic->core.iss), &v->counts);
     }
-    if (stats != NULL) {
-        mc_issuer_counters_t none;
-        read_counters(&stats->slot[stats->nslots - 1], &none);
+    if (mc_read_counts(NULL, &none)) {
         prom_refused(r, "", &none);
     }
     ap_rputs("# HELP claims_keys Keys trusted for the issuer.\n# TYPE claims_keys gauge\n", r);
@@ -273,7 +234,7 @@ static void render_prometheus(request_rec *r, apr_array_header_t *views)
                        label(r, v->ic->core.iss), v->keys.fetches);
         }
     }
-    if (stats != NULL) {
+    if (mc_read_cache_counts(&cc)) {
         ap_rprintf(r, "# HELP claims_cache_entries Verified tokens cached, all children.\n"
                       "# TYPE claims_cache_entries gauge\nclaims_cache_entries %" APR_UINT64_T_FMT "\n"
                       "# HELP claims_cache_bytes Bytes the cached tokens take, all children.\n"
@@ -285,9 +246,8 @@ static void render_prometheus(request_rec *r, apr_array_header_t *views)
                       "# HELP claims_cache_evictions_total Entries evicted for room.\n"
                       "# TYPE claims_cache_evictions_total counter\nclaims_cache_evictions_total %"
                       APR_UINT64_T_FMT "\n",
-                   apr_atomic_read64(&stats->cache.entries), apr_atomic_read64(&stats->cache.bytes),
-                   apr_atomic_read64(&stats->cache.hits), apr_atomic_read64(&stats->cache.misses),
-                   apr_atomic_read64(&stats->cache.evictions));
+                   (apr_uint64_t)cc.entries, (apr_uint64_t)cc.bytes, (apr_uint64_t)cc.hits, (apr_uint64_t)cc.misses,
+                   (apr_uint64_t)cc.evictions);
     }
 }
 
@@ -295,6 +255,7 @@ static void render_prometheus(request_rec *r, apr_array_header_t *views)
 
 static void render_html(request_rec *r, apr_array_header_t *views)
 {
+    claims_cache_counters_t cc;
     ap_set_content_type(r, "text/html; charset=utf-8");
     ap_rprintf(r, "<!DOCTYPE html>\n<html><head><title>mod_claims status</title></head><body>\n"
                   "<h1>mod_claims %s</h1>\n<h2>Issuers</h2>\n<table border=\"1\">\n"
@@ -338,12 +299,11 @@ static void render_html(request_rec *r, apr_array_header_t *views)
                    refused);
     }
     ap_rputs("</table>\n<h2>Verified-token cache</h2>\n", r);
-    if (stats != NULL) {
+    if (mc_read_cache_counts(&cc)) {
         ap_rprintf(r, "<p>%s; entries %" APR_UINT64_T_FMT ", bytes %" APR_UINT64_T_FMT ", hits %" APR_UINT64_T_FMT
                       ", misses %" APR_UINT64_T_FMT ", evictions %" APR_UINT64_T_FMT " (all children)</p>\n",
-                   mc_token_cache() != NULL ? "on" : "off", apr_atomic_read64(&stats->cache.entries),
-                   apr_atomic_read64(&stats->cache.bytes), apr_atomic_read64(&stats->cache.hits),
-                   apr_atomic_read64(&stats->cache.misses), apr_atomic_read64(&stats->cache.evictions));
+                   mc_token_cache() != NULL ? "on" : "off", (apr_uint64_t)cc.entries, (apr_uint64_t)cc.bytes,
+                   (apr_uint64_t)cc.hits, (apr_uint64_t)cc.misses, (apr_uint64_t)cc.evictions);
     }
     ap_rputs("</body></html>\n", r);
 }
@@ -384,59 +344,7 @@ static int status_handler(request_rec *r)
     return OK;
 }
 
-/* ------------------------------------------------------------------ start-up */
-
-static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
-{
-    apr_shm_t *shm = NULL;
-    apr_uint32_t n = 0;
-    apr_size_t size;
-    apr_status_t rv;
-
-    stats = NULL;
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
-        return OK;
-    }
-    /* every distinct issuer record gets a slot; virtual hosts share the main server's */
-    for (server_rec *v = s; v != NULL; v = v->next) {
-        mc_srv_conf_t *vc = ap_get_module_config(v->module_config, &claims_module);
-        for (int i = 0; i < vc->issuers->nelts; i++) {
-            APR_ARRAY_IDX(vc->issuers, i, mc_issuer_t *)->index = -1;
-        }
-    }
-    for (server_rec *v = s; v != NULL; v = v->next) {
-        mc_srv_conf_t *vc = ap_get_module_config(v->module_config, &claims_module);
-        for (int i = 0; i < vc->issuers->nelts; i++) {
-            mc_issuer_t *ic = APR_ARRAY_IDX(vc->issuers, i, mc_issuer_t *);
-            if (ic->index < 0) {
-                ic->index = (int)n++;
-            }
-        }
-    }
-    size = sizeof(mc_shared_stats_t) + (apr_size_t)n * sizeof(mc_issuer_counters_t);
-    rv = apr_shm_create(&shm, size, NULL, pconf);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s, "CLM070: no shared memory for the status counters: "
-                     "claims-status will show no counts");
-        return OK;
-    }
-    stats = apr_shm_baseaddr_get(shm);
-    memset(stats, 0, size);
-    stats->nslots = n + 1;
-    return OK;
-}
-
-static void child_init(apr_pool_t *pchild, server_rec *s)
-{
-    if (stats != NULL && mc_token_cache() != NULL) {
-        claims_cache_share_counters(mc_token_cache(), &stats->cache);
-    }
-}
-
 void mc_register_status_hooks(apr_pool_t *p)
 {
-    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    /* LAST: after the cache was made by mod_claims_authn.c's child_init (MIDDLE) */
-    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(status_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
