@@ -5,7 +5,7 @@
 #ifndef MOD_CLAIMS_AUTHN_H
 #define MOD_CLAIMS_AUTHN_H
 
-#include "mod_claims_config.h"
+#include "mod_claims_records.h"
 
 #include "claims_cache.h"
 #include "claims_verify.h"

@@ -5,7 +5,7 @@
 #ifndef MOD_CLAIMS_AUTHZ_H
 #define MOD_CLAIMS_AUTHZ_H
 
-#include "mod_claims_config.h"
+#include "mod_claims_records.h"
 
 void mc_register_providers(apr_pool_t *p);
 

@@ -432,14 +432,6 @@ static const char *set_cache_secret(cmd_parms *cmd, void *mconfig, const char *a
     return NULL;
 }
 
-const char *mc_key_source(apr_pool_t *p, const mc_issuer_t *ic)
-{
-    if (ic->jwks_url == NULL && ic->discovery_url == NULL) {
-        return "local";
-    }
-    return claims_fetch_redact_url(p, ic->jwks_url != NULL ? ic->jwks_url : ic->discovery_url);
-}
-
 /* ------------------------------------------------------------------ the command table */
 
 static const mc_slot_t leeway_slot = {APR_OFFSETOF(mc_issuer_t, policy.leeway), 0, 600, MC_SLOT_INT64};

@@ -7,7 +7,7 @@
 #ifndef MOD_CLAIMS_CONFIG_CHECK_H
 #define MOD_CLAIMS_CONFIG_CHECK_H
 
-#include "mod_claims_config.h"
+#include "mod_claims_records.h"
 
 /* NULL, or the first problem (with file:line where it has one). */
 const char *mc_check_config(apr_pool_t *p, server_rec *s);

@@ -6,13 +6,16 @@
 #ifndef MOD_CLAIMS_CONFIG_ISSUER_H
 #define MOD_CLAIMS_CONFIG_ISSUER_H
 
-#include "mod_claims_config.h"
+#include "mod_claims_records.h"
 
 /* The issuer whose section is being read, or NULL. */
 mc_issuer_t *mc_current_issuer(cmd_parms *cmd);
 
 /* Counting issuer records from zero again (a new configuration is read). */
 void mc_reset_issuer_records(void);
+
+/* How many issuer records were declared (slots of the shared counters, mod_claims_counters.c). */
+int mc_issuer_records(void);
 
 const char *mc_issuer_section(cmd_parms *cmd, void *mconfig, const char *arg);
 const char *mc_set_key_file(cmd_parms *cmd, void *mconfig, const char *path, const char *a2, const char *a3);

@@ -7,7 +7,7 @@
 #ifndef MOD_CLAIMS_CONFIG_VALUES_H
 #define MOD_CLAIMS_CONFIG_VALUES_H
 
-#include "mod_claims_config.h"
+#include "mod_claims_records.h"
 
 typedef enum mc_slot_type_t {
     MC_SLOT_INT,                       /* int */

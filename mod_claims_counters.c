@@ -3,6 +3,7 @@
  * mod_claims_counters.h.
  */
 #include "mod_claims_counters.h"
+#include "mod_claims_config_issuer.h"
 
 #include "http_core.h"
 

@@ -9,7 +9,7 @@
 #ifndef MOD_CLAIMS_COUNTERS_H
 #define MOD_CLAIMS_COUNTERS_H
 
-#include "mod_claims_config.h"
+#include "mod_claims_records.h"
 
 #include "claims_cache.h"
 

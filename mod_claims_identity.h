@@ -6,7 +6,7 @@
 #ifndef MOD_CLAIMS_IDENTITY_H
 #define MOD_CLAIMS_IDENTITY_H
 
-#include "mod_claims_config.h"
+#include "mod_claims_records.h"
 
 void mc_register_identity_hooks(apr_pool_t *p);
 

@@ -10,7 +10,7 @@
 #ifndef MOD_CLAIMS_KEYSTORE_H
 #define MOD_CLAIMS_KEYSTORE_H
 
-#include "mod_claims_config.h"
+#include "mod_claims_records.h"
 
 #define MC_RECORD_ID_LEN (1 + CLAIMS_STORE_ID_LEN)   /* a kind byte, then the digest */
 

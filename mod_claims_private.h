@@ -4,17 +4,16 @@
  * httpd. Glue-only: no core file includes this, and nothing here is exported from the module.
  *
  * The glue files call down into the core (src/, include/) and sideways only through their own
- * headers, in one direction (no file calls back into one that calls it):
+ * headers, in one direction (no file calls back into one that calls it); every file reads the
+ * configuration records (mod_claims_records.h):
  *
- *   mod_claims.c ─┬─> status ──┬─> remote ──> config
- *                 ├─> identity ┤            
- *                 ├─> authz ───┼─> authn ──┬─> remote
- *                 │            │           ├─> counters ──> config
- *                 │            └─> counters│
- *                 └─> config               └─> config
+ *   mod_claims.c  -> config -> config_check, config_issuer -> config_values
+ *                 -> status   -> counters -> config_issuer
+ *                             -> remote   -> keystore
+ *                 -> authz, identity, expr -> authn -> counters, remote
  *
- * (tests/check-glue-deps.py draws the real graph from #include lines and symbol references and
- * fails on a circle.)
+ * `make glue-deps` (tests/check-glue-deps.py) draws the real graph from #include lines and
+ * symbol references and fails on a circle.
  */
 #ifndef MOD_CLAIMS_PRIVATE_H
 #define MOD_CLAIMS_PRIVATE_H

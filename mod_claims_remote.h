@@ -8,7 +8,7 @@
 #ifndef MOD_CLAIMS_REMOTE_H
 #define MOD_CLAIMS_REMOTE_H
 
-#include "mod_claims_config.h"
+#include "mod_claims_records.h"
 
 /* The issuer's keys for one verification (a claims_keys_fn; baton is the request_rec). */
 const apr_array_header_t *mc_issuer_keys(void *baton, apr_pool_t *p, const claims_issuer_t *issuer, int refresh);

@@ -36,6 +36,8 @@ int main(void)
     srunner_add_suite(sr, path_match_suite());
     srunner_add_suite(sr, export_suite());
     srunner_add_suite(sr, store_suite());
+    srunner_add_suite(sr, keyset_suite());
+    srunner_add_suite(sr, policy_suite());
     srunner_add_suite(sr, fetch_suite());
     if (vectors) {
         printf("conformance vectors: %s\n", tu_vectors_dir());

@@ -31,6 +31,8 @@ Suite *validate_suite(void);
 Suite *path_match_suite(void);
 Suite *export_suite(void);
 Suite *store_suite(void);
+Suite *keyset_suite(void);
+Suite *policy_suite(void);
 Suite *fetch_suite(void);
 Suite *vectors_suite(void);
 
