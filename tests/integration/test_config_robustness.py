@@ -49,11 +49,13 @@ TABLE = [
     ("ClaimsFetchTimeout", remote_ctx, ["0", "61", "x", "-5"], ["1", "60"]),
     ("ClaimsUnknownKidInterval", remote_ctx, ["0", "86401", "x"], ["1", "86400"]),
     ("ClaimsMaxStale", remote_ctx, ["0", "2592001", "x"], ["1", "2592000"]),
+    ("ClaimsRefreshWaiters", remote_ctx, ["-1", "1001", "x", '""', "2.5"], ["0", "1000"]),
     ("ClaimsCAFile", remote_ctx, ["/nonexistent/ca.pem", '""', "/" + HUGE], []),
     ("ClaimsCAPath", remote_ctx, ["/nonexistent/dir", '""'], ["/etc/ssl/certs"]),
     ("ClaimsProxy", remote_ctx, ["ftp://proxy", '""', "proxy:3128"], ["http://127.0.0.1:3128"]),
     ("ClaimsAllowHTTP", remote_ctx, ["maybe", '""'], ["On", "Off"]),
-    ("ClaimsKeyCache", server_ctx, ['""'], ["shmcb"]),
+    ("ClaimsKeyCache", server_ctx, ['""', "nosuchprovider", "memcache:127.0.0.1:9"], ["shmcb"]),
+    ("ClaimsCacheSecret", server_ctx, ['""', "/nonexistent/secret", "/etc", "%short"], ["%secret"]),
     ("ClaimsCache", server_ctx, ["maybe", '""', "1"], ["On", "Off"]),
     ("ClaimsCacheEntries", server_ctx, ["15", "10000001", "x", '""', HUGE], ["16", "10000000"]),
     ("ClaimsCacheSize", server_ctx, ["65535", "x", "-1", '""'], ["65536"]),
@@ -74,6 +76,10 @@ TABLE = [
 
 
 def line_for(keys, directive, value):
+    if value == "%short":
+        value = keys.write("short-cache-secret", b"s" * 31)
+    if value == "%secret":
+        value = keys.write("cache-secret", b"s" * 32)
     if "%s" in value:
         path = keys.secret_path if directive == "ClaimsSecretFile" else keys.jwks_path
         value = value.replace("%s", path)
