@@ -11,7 +11,11 @@
  *  - record ids are keyed digests of what they name (never a raw issuer string or token), so a
  *    party that reads the store learns nothing it could not read in the configuration, and
  *    cannot aim a record at an id it did not see;
- *  - the MAC key and the id key are derived from the secret with distinct labels, so the
+ *  - a private record (one that holds claims or tokens) is also encrypted: "CLS2", a random
+ *    96-bit nonce, then AES-256-GCM of the data with the record's id as additional data and
+ *    its 128-bit tag; it opens only under the same secret for the same id, and reading it
+ *    tells nothing of its data to a party without the secret;
+ *  - the MAC, encryption and id keys are derived from the secret with distinct labels, so the
  *    secret's bytes are never used directly and the same file can key other purposes;
  *  - the secret's derived keys live in pool memory that is wiped when the pool is cleared.
  */
@@ -54,5 +58,18 @@ unsigned char *claims_store_seal(apr_pool_t *p, const claims_store_secret_t *s, 
 claims_status_t claims_store_open(const claims_store_secret_t *s, const unsigned char *id, apr_size_t idlen,
                                   const unsigned char *rec, apr_size_t len, const unsigned char **data,
                                   apr_size_t *dlen);
+
+#define CLAIMS_STORE_PRIVATE_OVERHEAD (4 + 12 + 16)   /* magic, nonce, tag */
+
+/* data encrypted and authenticated for id: CLAIMS_STORE_PRIVATE_OVERHEAD + len bytes from p, or
+ * NULL when the system has no randomness for a nonce. */
+unsigned char *claims_store_seal_private(apr_pool_t *p, const claims_store_secret_t *s, const unsigned char *id,
+                                         apr_size_t idlen, const void *data, apr_size_t len, apr_size_t *outlen);
+
+/* The data of a private record sealed for id, decrypted into p (NUL-terminated, not counted), or
+ * CLAIMS_ERR_KEY when it was not sealed under this secret for this id. */
+claims_status_t claims_store_open_private(apr_pool_t *p, const claims_store_secret_t *s, const unsigned char *id,
+                                          apr_size_t idlen, const unsigned char *rec, apr_size_t len,
+                                          unsigned char **data, apr_size_t *dlen);
 
 #endif

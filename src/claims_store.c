@@ -14,9 +14,14 @@
 #define MAC_LEN 32
 static const unsigned char magic[4] = {'C', 'L', 'S', '1'};
 
+static const unsigned char magic_private[4] = {'C', 'L', 'S', '2'};
+#define NONCE_LEN 12
+#define TAG_LEN 16
+
 struct claims_store_secret_t {
     unsigned char mac_key[MAC_LEN];
     unsigned char id_key[MAC_LEN];
+    unsigned char enc_key[MAC_LEN];    /* AES-256 */
 };
 
 static apr_status_t wipe_secret(void *data)
@@ -64,7 +69,8 @@ claims_status_t claims_store_secret_from(apr_pool_t *p, const unsigned char *byt
     s = apr_palloc(p, sizeof(*s));
     apr_pool_cleanup_register(p, s, wipe_secret, apr_pool_cleanup_null);
     if (derive(bytes, len, "mod_claims store record MAC v1", s->mac_key) != 0
-        || derive(bytes, len, "mod_claims store record id v1", s->id_key) != 0) {
+        || derive(bytes, len, "mod_claims store record id v1", s->id_key) != 0
+        || derive(bytes, len, "mod_claims store record encryption v1", s->enc_key) != 0) {
         return CLAIMS_ERR_INTERNAL;
     }
     *out = s;
@@ -197,5 +203,85 @@ claims_status_t claims_store_open(const claims_store_secret_t *s, const unsigned
     }
     *data = rec + CLAIMS_STORE_OVERHEAD;
     *dlen = len - CLAIMS_STORE_OVERHEAD;
+    return CLAIMS_OK;
+}
+
+/* AES-256-GCM of in (len bytes) into out, with aad; encrypt or decrypt (then tag is checked).
+ * 0 on success. */
+static int gcm(const claims_store_secret_t *s, int encrypt, const unsigned char nonce[NONCE_LEN],
+               const unsigned char *aad, apr_size_t aadlen, const unsigned char *in, apr_size_t len,
+               unsigned char *out, unsigned char tag[TAG_LEN])
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0, ok;
+    if (ctx == NULL || len > (apr_size_t)0x7fffffff || aadlen > (apr_size_t)0x7fffffff) {
+        EVP_CIPHER_CTX_free(ctx);
+        return -1;
+    }
+    ok = EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt) == 1
+         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) == 1
+         && EVP_CipherInit_ex(ctx, NULL, NULL, s->enc_key, nonce, encrypt) == 1
+         && EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aadlen) == 1
+         && (len == 0 || EVP_CipherUpdate(ctx, out, &n, in, (int)len) == 1);
+    if (ok && !encrypt) {
+        ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1;
+    }
+    ok = ok && EVP_CipherFinal_ex(ctx, out + (len > 0 ? n : 0), &n) == 1;
+    if (ok && encrypt) {
+        ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) == 1;
+    }
+    EVP_CIPHER_CTX_free(ctx);
+    return ok ? 0 : -1;
+}
+
+/* The additional data: the magic and the id, so a record is bound to its place. */
+static unsigned char *private_aad(apr_pool_t *p, const unsigned char *id, apr_size_t idlen, apr_size_t *aadlen)
+{
+    unsigned char *aad = apr_palloc(p, sizeof(magic_private) + idlen);
+    memcpy(aad, magic_private, sizeof(magic_private));
+    if (idlen > 0) {
+        memcpy(aad + sizeof(magic_private), id, idlen);
+    }
+    *aadlen = sizeof(magic_private) + idlen;
+    return aad;
+}
+
+unsigned char *claims_store_seal_private(apr_pool_t *p, const claims_store_secret_t *s, const unsigned char *id,
+                                         apr_size_t idlen, const void *data, apr_size_t len, apr_size_t *outlen)
+{
+    unsigned char *rec = apr_palloc(p, CLAIMS_STORE_PRIVATE_OVERHEAD + len);
+    unsigned char *nonce = rec + sizeof(magic_private), *ct = nonce + NONCE_LEN, *tag = ct + len;
+    apr_size_t aadlen = 0;
+    unsigned char *aad = private_aad(p, id, idlen, &aadlen);
+
+    memcpy(rec, magic_private, sizeof(magic_private));
+    if (RAND_bytes(nonce, NONCE_LEN) != 1
+        || gcm(s, 1, nonce, aad, aadlen, data, len, ct, tag) != 0) {
+        return NULL;
+    }
+    *outlen = CLAIMS_STORE_PRIVATE_OVERHEAD + len;
+    return rec;
+}
+
+claims_status_t claims_store_open_private(apr_pool_t *p, const claims_store_secret_t *s, const unsigned char *id,
+                                          apr_size_t idlen, const unsigned char *rec, apr_size_t len,
+                                          unsigned char **data, apr_size_t *dlen)
+{
+    apr_size_t n, aadlen = 0;
+    unsigned char *aad, *out, tag[TAG_LEN];
+    if (rec == NULL || len < CLAIMS_STORE_PRIVATE_OVERHEAD || memcmp(rec, magic_private, sizeof(magic_private)) != 0) {
+        return CLAIMS_ERR_KEY;
+    }
+    n = len - CLAIMS_STORE_PRIVATE_OVERHEAD;
+    aad = private_aad(p, id, idlen, &aadlen);
+    out = apr_palloc(p, n + 1);
+    memcpy(tag, rec + len - TAG_LEN, TAG_LEN);
+    if (gcm(s, 0, rec + sizeof(magic_private), aad, aadlen, rec + sizeof(magic_private) + NONCE_LEN, n, out, tag) != 0) {
+        OPENSSL_cleanse(out, n);
+        return CLAIMS_ERR_KEY;
+    }
+    out[n] = '\0';
+    *data = out;
+    *dlen = n;
     return CLAIMS_OK;
 }

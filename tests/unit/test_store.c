@@ -219,6 +219,55 @@ START_TEST(test_random_secrets_differ)
 }
 END_TEST
 
+START_TEST(test_private_record_opens_to_its_data_and_hides_it)
+{
+    claims_store_secret_t *s = secret(secret_a);
+    unsigned char id[CLAIMS_STORE_ID_LEN];
+    const char *claims = "{\"sub\":\"alice-the-secret-subject\"}";
+    apr_size_t rlen = 0, dlen = 0;
+    unsigned char *rec, *data = NULL;
+
+    make_id(s, "i", "token digest", id);
+    rec = claims_store_seal_private(tu_p, s, id, sizeof(id), claims, strlen(claims), &rlen);
+    ck_assert_ptr_nonnull(rec);
+    ck_assert_uint_eq(rlen, strlen(claims) + CLAIMS_STORE_PRIVATE_OVERHEAD);
+    for (apr_size_t i = 0; i + 5 <= rlen; i++) {
+        ck_assert(memcmp(rec + i, "alice", 5) != 0);
+    }
+    ck_assert_int_eq(claims_store_open_private(tu_p, s, id, sizeof(id), rec, rlen, &data, &dlen), CLAIMS_OK);
+    ck_assert_uint_eq(dlen, strlen(claims));
+    ck_assert_mem_eq(data, claims, dlen);
+    ck_assert_int_eq(data[dlen], '\0');
+}
+END_TEST
+
+START_TEST(test_private_record_changed_moved_or_under_another_secret_is_refused)
+{
+    claims_store_secret_t *a = secret(secret_a), *b = secret(secret_b);
+    unsigned char id[CLAIMS_STORE_ID_LEN], other[CLAIMS_STORE_ID_LEN];
+    apr_size_t rlen = 0, dlen = 0;
+    unsigned char *rec, *data = NULL, *again;
+
+    make_id(a, "i", "one", id);
+    make_id(a, "i", "two", other);
+    rec = claims_store_seal_private(tu_p, a, id, sizeof(id), "payload", 7, &rlen);
+    for (apr_size_t i = 0; i < rlen; i++) {
+        rec[i] ^= 0x01;
+        ck_assert_int_eq(claims_store_open_private(tu_p, a, id, sizeof(id), rec, rlen, &data, &dlen), CLAIMS_ERR_KEY);
+        rec[i] ^= 0x01;
+    }
+    ck_assert_int_eq(claims_store_open_private(tu_p, a, other, sizeof(other), rec, rlen, &data, &dlen), CLAIMS_ERR_KEY);
+    ck_assert_int_eq(claims_store_open_private(tu_p, b, id, sizeof(id), rec, rlen, &data, &dlen), CLAIMS_ERR_KEY);
+    ck_assert_int_eq(claims_store_open_private(tu_p, a, id, sizeof(id), rec, rlen - 1, &data, &dlen), CLAIMS_ERR_KEY);
+    /* a MAC-only record is not a private one, and each seal uses a fresh nonce */
+    ck_assert_int_eq(claims_store_open_private(tu_p, a, id, sizeof(id), claims_store_seal(tu_p, a, id, sizeof(id),
+                     "payload", 7, &dlen), dlen, &data, &dlen), CLAIMS_ERR_KEY);
+    again = claims_store_seal_private(tu_p, a, id, sizeof(id), "payload", 7, &dlen);
+    ck_assert(memcmp(again, rec, rlen) != 0);
+    ck_assert_int_eq(claims_store_open_private(tu_p, a, id, sizeof(id), rec, rlen, &data, &dlen), CLAIMS_OK);
+}
+END_TEST
+
 Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -234,6 +283,8 @@ Suite *store_suite(void)
     tcase_add_test(tc, test_secret_file_loads_and_drops_one_trailing_newline);
     tcase_add_test(tc, test_short_missing_or_directory_secrets_are_refused);
     tcase_add_test(tc, test_random_secrets_differ);
+    tcase_add_test(tc, test_private_record_opens_to_its_data_and_hides_it);
+    tcase_add_test(tc, test_private_record_changed_moved_or_under_another_secret_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }
