@@ -12,7 +12,10 @@ every request. It reports
   (c) wrk requests per second and server CPU per request, as ratios to the baseline;
 then checks the issue's targets, writes the table and a JSON record, and a per-function profile
 of mod_claims' overhead. Started by run.sh (`make bench`), which compiles the two helpers.
-Python: Debian's /usr/bin/python3 with python3-jwcrypto (and its python3-cryptography).
+Its servers are the integration suite's Httpd (tests/integration/conftest.py), set up for the
+benchmark by BenchHttpd below.
+Python: Debian's /usr/bin/python3 with python3-jwcrypto (and its python3-cryptography), and
+python3-pytest and python3-requests, which conftest.py imports.
 """
 import argparse
 import base64
@@ -26,8 +29,6 @@ import os
 import platform
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,10 +41,13 @@ from cryptography.x509.oid import NameOID
 from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import conftest as H  # noqa: E402  (the integration suite's Httpd)
+
 ALGS = ("RS256", "ES256", "EdDSA")
 ISSUER = "https://idp.bench.test"
 AUDIENCE = "https://api.bench.test"
-MODULES_DIR = "/usr/lib/apache2/modules"
+MODULES_DIR = H.APACHE_MODULES
 STATIC_BYTES = 1024
 TARGET_HIT_INSTR = 20000
 TARGET_NEW_VS_BARE = 1.15
@@ -75,12 +79,6 @@ def log(msg):
 def env_int(name, default):
     value = os.environ.get(name, "")
     return int(value) if value.strip() else default
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_quiet(cmd, **kw):
@@ -196,10 +194,12 @@ def location(alg, lines):
 
 def make_configs(mat, claims_module, have_openidc, have_oauth2):
     configs = []
-    port = free_port()
+    port = H.free_port()
     configs.append(Config("baseline", list(ALGS), {a: port for a in ALGS}, ""))
 
-    port = free_port()
+    port = H.free_port()
+    # loaded here, after BenchHttpd's <Location /__bench>, as in every earlier run: the same
+    # module order and sections, so figures stay comparable with results recorded before
     body = "LoadModule claims_module %s\n<ClaimsIssuer %s>\n" % (claims_module, ISSUER)
     body += "".join("    ClaimsKeyFile %s\n" % mat.jwk_path[a] for a in ALGS)
     body += "    ClaimsAudience %s\n</ClaimsIssuer>\n" % AUDIENCE
@@ -207,7 +207,7 @@ def make_configs(mat, claims_module, have_openidc, have_oauth2):
     configs.append(Config("claims", list(ALGS), {a: port for a in ALGS}, body))
 
     if have_openidc:
-        rs, es, tls = free_port(), free_port(), free_port()
+        rs, es, tls = H.free_port(), H.free_port(), H.free_port()
         body = ("LoadModule auth_openidc_module %s/mod_auth_openidc.so\n" % MODULES_DIR
                 + "OIDCOAuthRemoteUserClaim sub\n"
                 + "<VirtualHost 127.0.0.1:%d>\n    OIDCOAuthVerifyCertFiles %s#%s\n</VirtualHost>\n"
@@ -220,7 +220,7 @@ def make_configs(mat, claims_module, have_openidc, have_oauth2):
         configs.append(Config("openidc", ["RS256", "ES256"], {"RS256": rs, "ES256": es}, body, [tls]))
 
     if have_oauth2:
-        port = free_port()
+        port = H.free_port()
         body = "LoadModule oauth2_module %s/mod_oauth2.so\n" % MODULES_DIR
         for a in ("RS256", "ES256"):
             body += location(a, ["AuthType oauth2", "OAuth2TokenVerify jwk '%s'" % mat.jwk_text[a],
@@ -229,94 +229,74 @@ def make_configs(mat, claims_module, have_openidc, have_oauth2):
     return configs
 
 
-class Server:
-    """One apache2 for one configuration: `apache2 -X` under callgrind, or a normal event-MPM
-    server (one child with 25 threads, so one verified-token cache) for wrk."""
+class BenchHttpd(H.Httpd):
+    """One apache2 for one configuration: the integration suite's Httpd with the benchmark's
+    modules (no CGI; mod_claims only where cfg.body loads it), LogLevel warn, the cg_control
+    handler at /__bench, long keep-alive, and per mode: `apache2 -X` under callgrind
+    ("callgrind"), or a normal event-MPM server with one child of 25 threads, so one
+    verified-token cache ("wrk")."""
+
+    MODULES = ["authn_core", "authz_core", "authz_user", "mime", "socache_shmcb", "ssl"]
+    stop_timeout = 30
 
     def __init__(self, cfg, mode, work, mat, cg_module):
+        root = os.path.join(work, "%s-%s" % (cfg.name, mode))
+        os.makedirs(root)
+        os.chmod(root, 0o755)
+        super().__init__(root, cfg.body, mpm="event", loglevel="", claims_module=None)
+        self.modules = list(self.MODULES)
         self.cfg = cfg
         self.mode = mode
-        self.root = os.path.join(work, "%s-%s" % (cfg.name, mode))
-        self.mat = mat
         self.cg_module = cg_module
-        self.proc = None
+        self.start_timeout = 180 if mode == "callgrind" else 30
+        self.port = next(iter(cfg.ports.values()))  # the port start() waits on
+        self.url = "http://127.0.0.1:%d" % self.port
         self.dumps = 0
-        for d in ("logs", "run", "cg", "htdocs"):
-            os.makedirs(os.path.join(self.root, d), exist_ok=True)
-        for d in ("", "logs", "run", "htdocs"):
-            os.chmod(os.path.join(self.root, d), 0o755)
-        os.chmod(os.path.join(self.root, "cg"), 0o777)  # callgrind writes its dumps as User
+        os.makedirs(os.path.join(root, "cg"))
+        os.chmod(os.path.join(root, "cg"), 0o777)  # callgrind writes its dumps as User
         for a in ALGS:
-            os.makedirs(os.path.join(self.root, "htdocs", a.lower()), exist_ok=True)
-            os.chmod(os.path.join(self.root, "htdocs", a.lower()), 0o755)
-            self.write("htdocs/%s/static.txt" % a.lower(), ("x" * 63 + "\n") * (STATIC_BYTES // 64))
-        self.write("htdocs/jwks.json", mat.jwks_text)
-        self.conf = self.write("httpd.conf", self.render())
-        self.error_log = os.path.join(self.root, "logs", "error.log")
+            self.write_file("htdocs/%s/static.txt" % a.lower(), ("x" * 63 + "\n") * (STATIC_BYTES // 64))
+        self.write_file("htdocs/jwks.json", mat.jwks_text)
 
-    def write(self, rel, text):
-        path = os.path.join(self.root, rel)
-        with open(path, "w") as f:
-            f.write(text)
-        os.chmod(path, 0o644)
-        return path
-
-    def render(self):
+    def site_lines(self):
+        """In place of the functional tests' CGI, <Directory> and small MPM."""
         r = self.root
-        lines = ["ServerRoot %s" % r, "DefaultRuntimeDir %s/run" % r, "PidFile %s/run/httpd.pid" % r,
-                 "ServerName 127.0.0.1"]
-        if os.geteuid() == 0:
-            lines += ["User nobody", "Group nogroup"]
-        for m in ("mpm_event", "authn_core", "authz_core", "authz_user", "mime", "socache_shmcb", "ssl"):
-            lines.append("LoadModule %s_module %s/mod_%s.so" % (m, MODULES_DIR, m))
-        lines.append("LoadModule bench_cg_module %s" % self.cg_module)
-        lines += ["Listen 127.0.0.1:%d" % p for p in self.cfg.listen]
-        lines += ["TypesConfig /etc/mime.types", "ErrorLog %s/logs/error.log" % r, "LogLevel warn",
-                  "DocumentRoot %s/htdocs" % r, "KeepAlive On", "MaxKeepAliveRequests 0",
-                  "KeepAliveTimeout 60", "Timeout 120", "MaxConnectionsPerChild 0"]
+        lines = ["LoadModule bench_cg_module %s" % self.cg_module, "DefaultRuntimeDir %s/run" % r]
+        lines += ["Listen 127.0.0.1:%d" % p for p in self.cfg.listen if p != self.port]
+        lines += ["TypesConfig /etc/mime.types", "DocumentRoot %s/htdocs" % r, "KeepAlive On",
+                  "MaxKeepAliveRequests 0", "KeepAliveTimeout 60", "Timeout 120", "MaxConnectionsPerChild 0"]
         if self.mode == "callgrind":
             lines += ["ThreadsPerChild 4", "ServerLimit 1"]
         else:
             lines += ["StartServers 1", "ServerLimit 1", "ThreadsPerChild 25", "MaxRequestWorkers 25",
                       "MinSpareThreads 1", "MaxSpareThreads 25"]
-        lines += ["<Location /__bench>", "    SetHandler bench-callgrind", "</Location>", ""]
-        return "\n".join(lines) + "\n" + self.cfg.body
+        return lines + ["<Location /__bench>", "    SetHandler bench-callgrind", "</Location>", ""]
 
-    def start(self, timeout):
+    def command(self, conf):
         if self.mode == "callgrind":
-            cmd = ["valgrind", "--tool=callgrind", "--vgdb=no",
-                   "--callgrind-out-file=%s/cg/cg.out" % self.root, "apache2", "-X", "-f", self.conf]
-        else:
-            cmd = ["apache2", "-DFOREGROUND", "-f", self.conf]
-        out = open(os.path.join(self.root, "logs", "stdout.log"), "w")
-        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + timeout
-        port = next(iter(self.cfg.ports.values()))
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("%s httpd exited at start-up:\n%s" % (self.cfg.name, self.tail()))
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                c.request("GET", "/__bench?ping")
-                body = c.getresponse().read().decode()
-                c.close()
-                want = "valgrind" if self.mode == "callgrind" else "native"
-                if body.strip() != want:
-                    raise RuntimeError("%s: control handler says %r, not %r" % (self.cfg.name, body, want))
-                return
-            except (OSError, http.client.HTTPException):
-                time.sleep(0.3)
-        raise RuntimeError("%s httpd did not answer within %d s:\n%s" % (self.cfg.name, timeout, self.tail()))
+            return ["valgrind", "--tool=callgrind", "--vgdb=no", "--callgrind-out-file=%s/cg/cg.out" % self.root,
+                    H.HTTPD, "-X", "-f", conf]
+        return super().command(conf)
 
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
+    def env(self):
+        return dict(os.environ)  # never the sanitizer preload of CLAIMS_PRELOAD: the plain module is measured
+
+    def start(self):
+        """Starts the server and checks that the control handler runs where it should (stops
+        it again when either fails)."""
+        want = "valgrind" if self.mode == "callgrind" else "native"
         try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+            super().start()
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            c.request("GET", "/__bench?ping")
+            body = c.getresponse().read().decode()
+            c.close()
+            if body.strip() != want:
+                raise RuntimeError("control handler says %r, not %r" % (body, want))
+        except (RuntimeError, OSError, http.client.HTTPException) as e:
+            self.stop()
+            raise RuntimeError("%s httpd (%s): %s\n%s" % (self.cfg.name, self.mode, e, self.tail()))
+        return self
 
     def tail(self, n=20):
         text = ""
@@ -454,11 +434,11 @@ def counter_per_request(c1, c2, n):
 # phase (a): callgrind on httpd
 
 def measure_callgrind(cfg, mat, st, work, cg_module, keep_profiles):
-    srv = Server(cfg, "callgrind", work, mat, cg_module)
+    srv = BenchHttpd(cfg, "callgrind", work, mat, cg_module)
     n1, n2 = (st.n1, st.n2) if cfg.name in ("baseline", "claims") else (st.peer_n1, st.peer_n2)
     t0 = time.time()
     log("callgrind: %s: starting apache2 -X under valgrind" % cfg.name)
-    srv.start(timeout=180)
+    srv.start()
     result = {}
     try:
         checks = sanity_checks(srv, cfg, mat)
@@ -567,12 +547,12 @@ def run_wrk(port, path, token, seconds, st):
 def measure_wrk(configs, mat, st, work, cg_module):
     """All configurations up at once; per algorithm, rounds of one wrk run per configuration in
     turn, so that a change in the machine's background load hits them all alike."""
-    servers = [Server(cfg, "wrk", work, mat, cg_module) for cfg in configs]
+    servers = [BenchHttpd(cfg, "wrk", work, mat, cg_module) for cfg in configs]
     result = {}
     hz = os.sysconf("SC_CLK_TCK")
     try:
         for srv in servers:
-            srv.start(timeout=30)
+            srv.start()
             result[srv.cfg.name] = {"checks": sanity_checks(srv, srv.cfg, mat), "runs": {}}
         for alg in ALGS:
             here = []

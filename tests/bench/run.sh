@@ -26,6 +26,9 @@ for tool in apache2 valgrind callgrind_annotate wrk "$cc" pkg-config; do
 done
 [ -f /usr/include/valgrind/callgrind.h ] || die "valgrind's headers are missing (apt-get install -y valgrind)"
 "$py" -c 'import jwcrypto, cryptography' 2>/dev/null || die "python3-jwcrypto missing (apt-get install -y python3-jwcrypto)"
+# bench.py starts its servers through the integration suite's conftest.py, which imports these
+"$py" -c 'import pytest, requests' 2>/dev/null \
+  || die "python3-pytest or python3-requests missing (apt-get install -y python3-pytest python3-requests)"
 apache_inc="$(apxs -q INCLUDEDIR 2>/dev/null || echo /usr/include/apache2)"
 [ -f "$apache_inc/httpd.h" ] || die "httpd headers missing (apt-get install -y apache2-dev)"
 

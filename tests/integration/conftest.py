@@ -123,9 +123,15 @@ def mint(key, claims=None, alg=None, header=None, **overrides):
 
 
 class Httpd:
-    """One apache2 instance with a generated configuration."""
+    """One apache2 instance with a generated configuration. A subclass can replace the lines
+    that fit the functional tests (site_lines), the command (command) and the time limits
+    (tests/bench/bench.py does, to run apache2 -X under callgrind)."""
 
-    def __init__(self, root, body, modules=(), mpm="event", loglevel="claims:debug"):
+    start_timeout = 15  # seconds for the server to answer after it is started
+    stop_timeout = 15   # seconds for it to exit after SIGTERM, before SIGKILL
+
+    def __init__(self, root, body, modules=(), mpm="event", loglevel="claims:debug", claims_module=MODULE):
+        """claims_module: the mod_claims.so to load (None: the configuration loads none)."""
         self.root = root
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
@@ -133,6 +139,7 @@ class Httpd:
         self.modules = list(BASE_MODULES) + list(modules)
         self.mpm = mpm
         self.loglevel = loglevel
+        self.claims_module = claims_module
         self.proc = None
         self.error_log = os.path.join(root, "logs", "error.log")
         # httpd itself logs every authorization failure at error level
@@ -163,14 +170,20 @@ class Httpd:
                  "Listen 127.0.0.1:%d" % self.port,
                  "PidFile %s/run/httpd.pid" % self.root,
                  "ErrorLog %s" % self.error_log,
-                 "LogLevel warn %s" % self.loglevel,
+                 ("LogLevel warn %s" % self.loglevel).rstrip(),
                  "LoadModule mpm_%s_module %s/mod_mpm_%s.so" % (self.mpm, APACHE_MODULES, self.mpm)]
         for m in self.modules:
             lines.append("LoadModule %s_module %s/mod_%s.so" % (m, APACHE_MODULES, m))
-        lines.append("LoadModule claims_module %s" % MODULE)
+        if self.claims_module:
+            lines.append("LoadModule claims_module %s" % self.claims_module)
         if os.getuid() == 0:
             lines += ["User nobody", "Group nogroup"]
-        lines += [
+        return "\n".join(lines + self.site_lines()) + "\n" + self.body + "\n"
+
+    def site_lines(self):
+        """The functional tests' setting: CGI and SSI under the root, a small MPM, short
+        timeouts, and ClaimsCache Off under CLAIMS_TEST_CACHE=off."""
+        lines = [
             "ScriptSock %s/run/cgid.sock" % self.root,
             "TypesConfig /etc/mime.types",
             "DocumentRoot %s/htdocs" % self.root,
@@ -184,7 +197,7 @@ class Httpd:
             lines += ["ThreadsPerChild 25", "MinSpareThreads 5", "MaxSpareThreads 50"]
         if CACHE_OFF and not re.search(r"^\s*ClaimsCache\s", self.body, re.M):
             lines.append("ClaimsCache Off")
-        return "\n".join(lines) + "\n" + self.body + "\n"
+        return lines
 
     def conf_path(self):
         path = os.path.join(self.root, "httpd.conf")
@@ -227,11 +240,11 @@ class Httpd:
         # a session of its own: the worker MPM signals its whole process group on shutdown
         self.stdout_path = os.path.join(self.root, "logs", "stdout.log")
         self.stdout = open(self.stdout_path, "ab")  # a file, not a pipe nobody drains
-        self.proc = subprocess.Popen([HTTPD, "-DFOREGROUND", "-f", conf],
+        self.proc = subprocess.Popen(self.command(conf),
                                      stdout=self.stdout, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=self.env())
         # The port listens before post_config has run (and can still fail): wait for an answer.
-        deadline = time.time() + 15
+        deadline = time.time() + self.start_timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 with open(self.stdout_path, errors="replace") as f:
@@ -246,7 +259,11 @@ class Httpd:
             except OSError:
                 pass
             time.sleep(0.05)
-        raise RuntimeError("apache2 did not start answering")
+        raise RuntimeError("apache2 did not start answering within %d s" % self.start_timeout)
+
+    def command(self, conf):
+        """The command that runs the server on configuration file conf, in the foreground."""
+        return [HTTPD, "-DFOREGROUND", "-f", conf]
 
     def try_start(self):
         """Starts the server; (True, "") when it listens, else (False, what it said and logged)."""
@@ -269,9 +286,9 @@ class Httpd:
             time.sleep(0.15)
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=self.stop_timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the server and its children: start() made the group
                 self.proc.wait()
         self.proc = None
 
