@@ -369,12 +369,16 @@ class OidcProvider:
         self.proc = subprocess.Popen([NODE, OP_JS, self.config_path, "0"], cwd=HERE,
                                      stdout=subprocess.PIPE, stderr=self.log_file,
                                      start_new_session=True)
-        ready = self._read_ready()
-        self.issuer = ready["issuer"]
-        self.port = ready["port"]
-        r = self.session.get(self.issuer.rstrip("/") + "/.well-known/openid-configuration", timeout=10)
-        r.raise_for_status()
-        self.metadata = r.json()
+        try:
+            ready = self._read_ready()
+            self.issuer = ready["issuer"]
+            self.port = ready["port"]
+            r = self.session.get(self.discovery_url, timeout=10)
+            r.raise_for_status()
+            self.metadata = r.json()
+        except BaseException:
+            self.stop()          # never leave a provider running behind a failed start
+            raise
         return self
 
     def _read_ready(self):
@@ -399,7 +403,6 @@ class OidcProvider:
                 buf += chunk
             elif self.proc.poll() is not None:
                 break
-        self.stop()
         raise RuntimeError("oidc-provider did not become ready in %ds:\n%s" % (START_TIMEOUT, self.log()))
 
     def stop(self):
@@ -423,7 +426,11 @@ class OidcProvider:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
 
     def __exit__(self, *exc):
         self.close()
