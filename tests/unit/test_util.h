@@ -27,6 +27,7 @@ Suite *token_suite(void);
 Suite *json_suite(void);
 Suite *jws_suite(void);
 Suite *keys_suite(void);
+Suite *jwk_suite(void);
 Suite *validate_suite(void);
 Suite *path_match_suite(void);
 Suite *export_suite(void);
