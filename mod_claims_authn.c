@@ -327,8 +327,10 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         return CLAIMS_ERR_CONFIG;
     }
     now = (double)apr_time_now() / (double)APR_USEC_PER_SEC;
-    st = claims_verify_cached(token_cache, r->pool, token, len, dc->max_token, trusted, ntrusted, mc_issuer_keys,
-                              r, now, &state->v, &state->cached);
+    st = claims_verify_token(&(const claims_verifier_t){.trusted = trusted, .ntrusted = ntrusted,
+                                                        .max_len = dc->max_token, .get_keys = mc_issuer_keys,
+                                                        .baton = r, .cache = token_cache},
+                             r->pool, token, len, now, &state->v, &state->cached);
     if (st != CLAIMS_OK) {
         if (!quiet) {
             log_refusal(r, st, &state->v, NULL);

@@ -1052,9 +1052,17 @@ static claims_status_t verify_cached_at(claims_cache_t *c, const char *tok, cons
                                         const claims_issuer_t *b, double now, const claims_cached_t **cached)
 {
     const claims_issuer_t *trusted[2] = {a, b};
+    claims_verifier_t v = {trusted, b != NULL ? 2 : 1, 0, NULL, NULL, c};
     claims_verified_t out;
-    return claims_verify_cached(c, tu_p, tok, strlen(tok), 0, trusted, b != NULL ? 2 : 1, NULL, NULL, now, &out,
-                                cached);
+    return claims_verify_token(&v, tu_p, tok, strlen(tok), now, &out, cached);
+}
+
+/* tok verified at CACHE_NOW through c where the n issuers of trusted are trusted */
+static claims_status_t verify_in(claims_cache_t *c, const claims_issuer_t *const *trusted, int n, const char *tok,
+                                 claims_verified_t *out, const claims_cached_t **cached)
+{
+    claims_verifier_t v = {trusted, n, 0, NULL, NULL, c};
+    return claims_verify_token(&v, tu_p, tok, strlen(tok), CACHE_NOW, out, cached);
 }
 
 static apr_uint64_t cache_hits(claims_cache_t *c)
@@ -1116,18 +1124,15 @@ START_TEST(test_cache_entry_reads_its_claims_on_the_first_hit_and_keeps_them)
         char *tok;
         add_jwk(a, tu_keys.ec256, "ES256", "k1");
         tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), payloads[i]);
-        ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, trusted, 1, NULL, NULL, CACHE_NOW,
-                                              &miss, &e1), CLAIMS_OK);
+        ck_assert_int_eq(verify_in(c, trusted, 1, tok, &miss, &e1), CLAIMS_OK);
         ck_assert_ptr_nonnull(e1);
         ck_assert_ptr_null(e1->claims);
-        ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, trusted, 1, NULL, NULL, CACHE_NOW,
-                                              &hit1, &e2), CLAIMS_OK);
+        ck_assert_int_eq(verify_in(c, trusted, 1, tok, &hit1, &e2), CLAIMS_OK);
         ck_assert_ptr_eq(e2, e1);
         ck_assert_ptr_nonnull(hit1.claims);
         ck_assert(hit1.claims != miss.claims);
         ck_assert_msg(json_equal(hit1.claims, miss.claims), "payload %d: claims read again differ", i);
-        ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, trusted, 1, NULL, NULL, CACHE_NOW,
-                                              &hit2, &e3), CLAIMS_OK);
+        ck_assert_int_eq(verify_in(c, trusted, 1, tok, &hit2, &e3), CLAIMS_OK);
         ck_assert_ptr_eq(hit2.claims, hit1.claims);
         ck_assert_uint_eq(cache_hits(c), 2);
     }
@@ -1203,27 +1208,23 @@ START_TEST(test_cache_hit_at_a_second_declaration_of_the_same_issuer_is_verified
     add_jwk(b, tu_keys.ec256, "ES256", "k1");
     tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, hdr("ES256", "k1"), PAYLOAD_A);
 
-    ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, at_a1, 1, NULL, NULL, CACHE_NOW, &out, &e),
-                     CLAIMS_OK);
+    ck_assert_int_eq(verify_in(c, at_a1, 1, tok, &out, &e), CLAIMS_OK);
     ck_assert_ptr_eq(out.issuer, a1);
     ck_assert_ptr_nonnull(e);
     for (int round = 0; round < 2; round++) {
-        ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, at_a2, 2, NULL, NULL, CACHE_NOW, &out,
-                                              &e), CLAIMS_OK);
+        ck_assert_int_eq(verify_in(c, at_a2, 2, tok, &out, &e), CLAIMS_OK);
         ck_assert_ptr_eq(out.issuer, a2);
         ck_assert_ptr_eq(out.key, APR_ARRAY_IDX(a2->keys, 0, const claims_key_t *));
         ck_assert_ptr_nonnull(out.claims);
         ck_assert_ptr_nonnull(e);
         ck_assert_ptr_eq(e->issuer, a2);
-        ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, at_a1, 1, NULL, NULL, CACHE_NOW, &out,
-                                              &e), CLAIMS_OK);
+        ck_assert_int_eq(verify_in(c, at_a1, 1, tok, &out, &e), CLAIMS_OK);
         ck_assert_ptr_eq(out.issuer, a1);
         ck_assert_ptr_eq(e->issuer, a1);
     }
     ck_assert_uint_eq(cache_hits(c), 3);   /* a2 verified once, then both served from the cache */
     /* where "https://issuer.a" is not declared at all, it is still refused */
-    ck_assert_int_eq(claims_verify_cached(c, tu_p, tok, strlen(tok), 0, at_b, 1, NULL, NULL, CACHE_NOW, &out, &e),
-                     CLAIMS_ERR_ISSUER);
+    ck_assert_int_eq(verify_in(c, at_b, 1, tok, &out, &e), CLAIMS_ERR_ISSUER);
     ck_assert_ptr_null(e);
 }
 END_TEST
