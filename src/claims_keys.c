@@ -136,6 +136,42 @@ static const char *pkey_curve(EVP_PKEY *pkey)
     return NULL;
 }
 
+/* The algorithm of a key that declares none: for RSA, the only RSA algorithm of the allow-list;
+ * for EC and Ed keys, the one their curve names. */
+static claims_status_t infer_alg(apr_pool_t *p, EVP_PKEY *pkey, const char *curve, const claims_key_opts_t *opts,
+                                 const char *label, claims_alg_t *alg, const claims_jwk_skip_t **why, char **err)
+{
+    if (EVP_PKEY_is_a(pkey, "RSA")) {
+        /* RSA fits six algorithms: only an allow-list naming exactly one settles it. That
+         * binding is the operator's, as alg= would be, so each key still has one algorithm
+         * (RFC 8725 section 3.1, CL-60); without it, guessing RS256 could be wrong. */
+        int found = 0;
+        for (int a = CLAIMS_ALG_RS256; a <= CLAIMS_ALG_PS512; a++) {
+            if (opts->allowed & CLAIMS_ALG_BIT(a)) {
+                found++;
+                *alg = (claims_alg_t)a;
+            }
+        }
+        if (found != 1) {
+            /* none allowed: of no use to this issuer, whatever its algorithm */
+            *why = found == 0 && opts->allowed != 0 ? &SKIP_NOT_ALLOWED : &SKIP_RSA_NO_ALG;
+            return fail(p, err, label,
+                        "RSA key without an algorithm: bind one with alg= (RS256, RS384, RS512, "
+                        "PS256, PS384, PS512) or allow exactly one RSA algorithm in ClaimsAlgorithms");
+        }
+        return CLAIMS_OK;
+    }
+    if (curve == NULL) {
+        return fail(p, err, label, "unsupported key type or curve (RSA, EC P-256/P-384/P-521, Ed25519, Ed448)");
+    }
+    for (int a = CLAIMS_ALG_ES256; a <= CLAIMS_ALG_ED448; a++) {
+        if (strcmp(claims_alg_info((claims_alg_t)a)->curve, curve) == 0) {
+            *alg = (claims_alg_t)a;
+        }
+    }
+    return CLAIMS_OK;
+}
+
 /* Chooses the algorithm of an asymmetric key. declared: from configuration (wins) or JWK.
  * On a refusal due to the algorithm alone, not to the key, *why says so (a remote set skips). */
 static claims_status_t bind_alg(apr_pool_t *p, EVP_PKEY *pkey, claims_alg_t declared,
@@ -144,40 +180,13 @@ static claims_status_t bind_alg(apr_pool_t *p, EVP_PKEY *pkey, claims_alg_t decl
 {
     const char *curve = pkey_curve(pkey);
     claims_alg_t alg = declared;
+    claims_status_t st;
 
     if (alg == CLAIMS_ALG_EDDSA) {
         alg = curve != NULL && strcmp(curve, "Ed448") == 0 ? CLAIMS_ALG_ED448 : CLAIMS_ALG_ED25519;
     }
-    if (alg == CLAIMS_ALG_UNKNOWN) {
-        if (EVP_PKEY_is_a(pkey, "RSA")) {
-            /* RSA fits six algorithms: only an allow-list naming exactly one settles it. That
-             * binding is the operator's, as alg= would be, so each key still has one algorithm
-             * (RFC 8725 section 3.1, CL-60); without it, guessing RS256 could be wrong. */
-            int found = 0;
-            for (int a = CLAIMS_ALG_RS256; a <= CLAIMS_ALG_PS512; a++) {
-                if (opts->allowed & CLAIMS_ALG_BIT(a)) {
-                    found++;
-                    alg = (claims_alg_t)a;
-                }
-            }
-            if (found != 1) {
-                /* none allowed: of no use to this issuer, whatever its algorithm */
-                *why = found == 0 && opts->allowed != 0 ? &SKIP_NOT_ALLOWED : &SKIP_RSA_NO_ALG;
-                return fail(p, err, label,
-                            "RSA key without an algorithm: bind one with alg= (RS256, RS384, RS512, "
-                            "PS256, PS384, PS512) or allow exactly one RSA algorithm in ClaimsAlgorithms");
-            }
-        }
-        else if (curve != NULL) {
-            for (int a = CLAIMS_ALG_ES256; a <= CLAIMS_ALG_ED448; a++) {
-                if (strcmp(claims_alg_info((claims_alg_t)a)->curve, curve) == 0) {
-                    alg = (claims_alg_t)a;
-                }
-            }
-        }
-        else {
-            return fail(p, err, label, "unsupported key type or curve (RSA, EC P-256/P-384/P-521, Ed25519, Ed448)");
-        }
+    if (alg == CLAIMS_ALG_UNKNOWN && (st = infer_alg(p, pkey, curve, opts, label, &alg, why, err)) != CLAIMS_OK) {
+        return st;
     }
     if (claims_alg_info(alg)->family == CLAIMS_FAMILY_HMAC) {
         return fail(p, err, label, apr_psprintf(p, "%s needs a secret (ClaimsSecretFile), not a public key",
