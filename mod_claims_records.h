@@ -16,7 +16,6 @@
 
 #include "claims_alg.h"
 #include "claims_export.h"
-#include "shim.h"
 #include "claims_fetch.h"
 #include "claims_keys.h"
 #include "claims_path.h"

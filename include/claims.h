@@ -4,6 +4,7 @@
  * The core is pure C11 on APR, OpenSSL 3, jansson and libcurl. It never includes an httpd
  * header and never sees a request. Every refusal is a claims_status_t with a fixed text that
  * is safe to put into a log line and into an RFC 6750 error_description.
+ * The status names and texts, the log helpers and claims_json_pool live in claims_result.c.
  */
 #ifndef CLAIMS_H
 #define CLAIMS_H

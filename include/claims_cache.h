@@ -17,7 +17,7 @@
  *    bounded in entries and in bytes, evicting the least recently used;
  *  - it only short-cuts parsing and the signature: issuer trust, the key still being in the
  *    issuer's current set, audience, times, type and required claims are checked again on
- *    every hit by the caller (claims_verify_cached);
+ *    every hit by the caller (claims_verify_token);
  *  - safe for concurrent threads; an entry handed out stays valid until the pool it was handed
  *    out with is cleared, even if it is evicted meanwhile.
  * Entries live in malloc'd memory: their lifetimes are individual, which pools cannot express;
@@ -43,7 +43,7 @@ typedef struct claims_cached_t {
     apr_uint32_t key_serial;
     claims_jws_t jws;                  /* alg, kid, typ only */
     json_t *claims;                    /* NULL until the entry's first hit; callers use the
-                                        * claims of claims_verify_cached's out */
+                                        * claims of claims_verify_token's out */
     const char *claims_json;           /* the payload as compact JSON */
     const claims_pair_t *env;          /* CLAIM_* of every top-level claim */
     int nenv;
@@ -97,16 +97,15 @@ const claims_cached_t *claims_cache_put(claims_cache_t *c, apr_pool_t *p,
 
 void claims_cache_get_stats(claims_cache_t *c, claims_cache_stats_t *st);
 
-/* claims_verify_ex() through the cache (c may be NULL). A hit is an entry verified under the
- * record of trusted that claims_verify_ex would choose (see claims_cache_get) whose key is
- * still in that issuer's current set: out is filled from it. A cached token whose iss is not
- * trusted here at all is refused with CLAIMS_ERR_ISSUER (out->jws set), as claims_verify_ex
- * would refuse it. Anything else is verified afresh with trusted: a token whose iss another
- * virtual host declares too is verified with this location's record and keys, and cached for
- * that record as well. *cached is set to the entry used or added (or NULL). */
-claims_status_t claims_verify_cached(claims_cache_t *c, apr_pool_t *p, const char *token, apr_size_t len,
-                                     apr_size_t max_len, const claims_issuer_t *const *trusted, int ntrusted,
-                                     claims_keys_fn get_keys, void *baton, double now,
-                                     claims_verified_t *out, const claims_cached_t **cached);
+/* Verifies token against v through v->cache (without one: claims_verify_uncached). A hit is
+ * an entry verified under the record of v->trusted that verification would choose (see
+ * claims_cache_get) whose key is still in that issuer's current set (claims_verifier_keys):
+ * out is filled from it. A cached token whose iss is not trusted here at all is refused with
+ * CLAIMS_ERR_ISSUER (out->jws set), as verification would refuse it. Anything else is verified
+ * afresh with v: a token whose iss another virtual host declares too is verified with this
+ * location's record and keys, and cached for that record as well. *cached is set to the entry
+ * used or added (or NULL). */
+claims_status_t claims_verify_token(const claims_verifier_t *v, apr_pool_t *p, const char *token, apr_size_t len,
+                                    double now, claims_verified_t *out, const claims_cached_t **cached);
 
 #endif

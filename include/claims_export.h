@@ -63,4 +63,36 @@ void claims_export_env(apr_pool_t *p, const json_t *claims, const apr_array_head
 claims_status_t claims_remote_user(apr_pool_t *p, const json_t *claims, const claims_path_t *path,
                                    const char **user);
 
+/* ------------------------------------------------------------------ request headers, ap_expr */
+
+/* Header names are compared normalised: ASCII letters upper-cased, digits kept, every other
+ * byte '_' (so "X-User", "x_user" and "X.USER" are one name, as backends that fold '-' and '_'
+ * see them). The normalised copy of name. */
+char *claims_header_name_norm(apr_pool_t *p, const char *name);
+
+/* Whether name, normalised, equals norm (a claims_header_name_norm result), or, with prefix,
+ * starts with it. Allocates nothing. */
+int claims_header_norm_match(const char *name, const char *norm, int prefix);
+
+/* prefix + claim, every byte of claim outside [A-Za-z0-9-] becoming '-' (the prefix is
+ * configuration and kept as it is). */
+char *claims_header_prefixed_name(apr_pool_t *p, const char *prefix, const char *claim);
+
+/* How a claim's text travels in a request header (ClaimsHeaderEncoding). */
+typedef enum claims_header_encoding_t {
+    CLAIMS_HDR_PERCENT = 0,   /* printable ASCII but space and '%' as is; every other byte %XX */
+    CLAIMS_HDR_RAW,           /* the bytes as they are; a text with a C0 control or DEL is not sent */
+    CLAIMS_HDR_BASE64URL      /* unpadded base64url of the bytes */
+} claims_header_encoding_t;
+
+/* text encoded as a header value, or NULL when it cannot be sent (raw with a control
+ * character). Never holds CR, LF or any other control character. Percent: bytes 0x21..0x7e but
+ * '%' as they are, the others as %XX (upper-case hex); raw: text itself; base64url: a new
+ * string. */
+const char *claims_header_value(apr_pool_t *p, claims_header_encoding_t enc, const char *text);
+
+/* A claim's text for an ap_expr value (which may be put into a header): C0 controls, DEL and
+ * '%' as %XX (upper-case hex), every other byte as it is; text itself when none occurs. */
+const char *claims_expr_text(apr_pool_t *p, const char *text);
+
 #endif

@@ -22,6 +22,7 @@
 
 #include "claims.h"
 #include "claims_alg.h"
+#include "claims_jwk.h"   /* JWK / JWK Set reading; claims_key_skipped_t */
 
 #include <openssl/evp.h>
 
@@ -38,15 +39,6 @@ typedef struct claims_key_t {
     apr_uint32_t serial;           /* unique per key object in this process (cache identity) */
     const char *label;             /* where it came from, for messages */
 } claims_key_t;
-
-/* A key of a JWK Set that was not loaded, and why (for the status page and logs). */
-typedef struct claims_key_skipped_t {
-    const char *kid;               /* the JWK's own "kid", exact bytes (NUL-free, at most 1024):
-                                    * escape before printing as text; NULL when it has none */
-    const char *kty;               /* the JWK's "kty", printable and bounded (claims_log_escape) */
-    const char *reason;            /* fixed short text, safe to print, e.g. "encryption key (use enc)",
-                                    * "no alg: RSA key usable with several algorithms" */
-} claims_key_skipped_t;
 
 typedef struct claims_key_opts_t {
     const char *kid;               /* bind this kid (ClaimsKeyFile kid=); NULL keeps the key's own */

@@ -31,10 +31,6 @@ typedef struct claims_verified_t {
     const claims_key_t *key;
 } claims_verified_t;
 
-claims_status_t claims_verify(apr_pool_t *p, const char *token, apr_size_t len, apr_size_t max_len,
-                              const claims_issuer_t *const *trusted, int ntrusted,
-                              claims_verified_t *out);
-
 /* Supplies an issuer's keys (claims_key_t *) for one verification, for issuers whose keys
  * change (remote JWK Sets). refresh is 0 on the first look, 1 when no key matched the token's
  * kid/alg: the supplier may then bring a newer set, within its own rate limit and time bound.
@@ -42,10 +38,35 @@ claims_status_t claims_verify(apr_pool_t *p, const char *token, apr_size_t len, 
 typedef const apr_array_header_t *(*claims_keys_fn)(void *baton, apr_pool_t *p,
                                                      const claims_issuer_t *issuer, int refresh);
 
-/* claims_verify() with keys from get_keys (NULL: issuer->keys). */
-claims_status_t claims_verify_ex(apr_pool_t *p, const char *token, apr_size_t len, apr_size_t max_len,
-                                 const claims_issuer_t *const *trusted, int ntrusted,
-                                 claims_keys_fn get_keys, void *baton, claims_verified_t *out);
+struct claims_cache_t;
+
+/* Where and how tokens are verified: the issuers trusted there and the rules that do not
+ * change from one token to the next. Set up by the caller (per location, or per request on
+ * the stack) and only read by the core. */
+typedef struct claims_verifier_t {
+    const claims_issuer_t *const *trusted;   /* the issuers accepted here, ntrusted of them */
+    int ntrusted;
+    apr_size_t max_len;                      /* token size cap; 0: CLAIMS_DEFAULT_MAX_TOKEN */
+    claims_keys_fn get_keys;                 /* NULL: each issuer's own keys (issuer->keys) */
+    void *baton;                             /* for get_keys */
+    struct claims_cache_t *cache;            /* verified-token cache, NULL: none; used by
+                                              * claims_verify_token (claims_cache.h) */
+} claims_verifier_t;
+
+/* Verifies token against v, without v's cache. */
+claims_status_t claims_verify_uncached(const claims_verifier_t *v, apr_pool_t *p, const char *token,
+                                       apr_size_t len, claims_verified_t *out);
+
+/* The simple form: claims_verify_uncached with trusted, ntrusted and max_len, and each issuer's
+ * own keys. */
+claims_status_t claims_verify(apr_pool_t *p, const char *token, apr_size_t len, apr_size_t max_len,
+                              const claims_issuer_t *const *trusted, int ntrusted,
+                              claims_verified_t *out);
+
+/* The keys of issuer for one verification by v: v->get_keys' answer (refresh as there), or
+ * issuer->keys without get_keys. */
+const apr_array_header_t *claims_verifier_keys(const claims_verifier_t *v, apr_pool_t *p,
+                                               const claims_issuer_t *issuer, int refresh);
 
 /* The trusted issuer whose identifier equals iss exactly, or NULL. */
 const claims_issuer_t *claims_issuer_find(const claims_issuer_t *const *trusted, int ntrusted,

@@ -220,7 +220,7 @@ void claims_cache_digest(const claims_cache_t *c, const char *token, apr_size_t 
     }
 }
 
-/* The live entry for digest verified under the record of trusted that claims_verify_ex would
+/* The live entry for digest verified under the record of trusted that claims_verify_uncached would
  * choose for its iss (the first with that iss); else, when the token's iss is not trusted here
  * at all, any live entry of digest, with *untrusted set; else NULL. The entries of one digest
  * are one token, so they all have the same iss. Expired entries of digest met on the way are
@@ -498,11 +498,10 @@ static int key_is_current(const apr_array_header_t *keys, const claims_key_t *ke
     return 0;
 }
 
-claims_status_t claims_verify_cached(claims_cache_t *c, apr_pool_t *p, const char *token, apr_size_t len,
-                                     apr_size_t max_len, const claims_issuer_t *const *trusted, int ntrusted,
-                                     claims_keys_fn get_keys, void *baton, double now,
-                                     claims_verified_t *out, const claims_cached_t **cached)
+claims_status_t claims_verify_token(const claims_verifier_t *v, apr_pool_t *p, const char *token, apr_size_t len,
+                                    double now, claims_verified_t *out, const claims_cached_t **cached)
 {
+    claims_cache_t *c = v->cache;
     unsigned char digest[CLAIMS_DIGEST_LEN];
     const claims_cached_t *e;
     json_t *tree;
@@ -511,22 +510,21 @@ claims_status_t claims_verify_cached(claims_cache_t *c, apr_pool_t *p, const cha
     int untrusted;
 
     *cached = NULL;
-    if (c == NULL || len > (max_len != 0 ? max_len : CLAIMS_DEFAULT_MAX_TOKEN)) {
-        return claims_verify_ex(p, token, len, max_len, trusted, ntrusted, get_keys, baton, out);
+    if (c == NULL || len > (v->max_len != 0 ? v->max_len : CLAIMS_DEFAULT_MAX_TOKEN)) {
+        return claims_verify_uncached(v, p, token, len, out);
     }
     claims_cache_digest(c, token, len, digest);
     /* an entry verified under the issuer record chosen here, or the news that the token's iss is
      * not trusted here at all; a token whose iss another virtual host declares too, verified
      * there, is a miss: it is verified afresh with this location's record */
-    e = claims_cache_get(c, p, digest, now, trusted, ntrusted, &tree, &untrusted);
+    e = claims_cache_get(c, p, digest, now, v->trusted, v->ntrusted, &tree, &untrusted);
     if (e != NULL) {
         memset(out, 0, sizeof(*out));
         out->jws = &e->jws;
         if (untrusted) {
             return CLAIMS_ERR_ISSUER;  /* verified elsewhere, not trusted here (CL-67) */
         }
-        if (key_is_current(get_keys != NULL ? get_keys(baton, p, e->issuer, 0) : e->issuer->keys, e->key,
-                           e->key_serial)) {
+        if (key_is_current(claims_verifier_keys(v, p, e->issuer, 0), e->key, e->key_serial)) {
             out->claims = tree != NULL ? tree : entry_claims(c, e, p);
             if (out->claims != NULL) {
                 out->issuer = e->issuer;
@@ -537,7 +535,7 @@ claims_status_t claims_verify_cached(claims_cache_t *c, apr_pool_t *p, const cha
         }
         /* the key left the issuer's set: verify afresh */
     }
-    st = claims_verify_ex(p, token, len, max_len, trusted, ntrusted, get_keys, baton, out);
+    st = claims_verify_uncached(v, p, token, len, out);
     if (st != CLAIMS_OK) {
         return st;
     }

@@ -2,6 +2,7 @@
  * claims_export.c - claims to environment variables; see claims_export.h.
  */
 #include "claims_export.h"
+#include "claims_b64url.h"
 
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -316,4 +317,113 @@ claims_status_t claims_remote_user(apr_pool_t *p, const json_t *claims, const cl
     }
     *user = apr_pstrmemdup(p, s, len);
     return CLAIMS_OK;
+}
+
+/* ------------------------------------------------------------------ request headers, ap_expr */
+
+/* ASCII only, whatever the process's locale. */
+static int ascii_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static char norm_char(char c)
+{
+    if (c >= 'a' && c <= 'z') {
+        return (char)(c - 'a' + 'A');
+    }
+    return ascii_alnum(c) ? c : '_';
+}
+
+char *claims_header_name_norm(apr_pool_t *p, const char *name)
+{
+    char *out = apr_pstrdup(p, name);
+    for (char *c = out; *c; c++) {
+        *c = norm_char(*c);
+    }
+    return out;
+}
+
+int claims_header_norm_match(const char *name, const char *norm, int prefix)
+{
+    for (; *norm; name++, norm++) {
+        if (*name == '\0' || norm_char(*name) != *norm) {
+            return 0;
+        }
+    }
+    return prefix || *name == '\0';
+}
+
+char *claims_header_prefixed_name(apr_pool_t *p, const char *prefix, const char *claim)
+{
+    char *name = apr_pstrcat(p, prefix, claim, NULL);
+    for (char *c = name + strlen(prefix); *c; c++) {
+        if (!ascii_alnum(*c) && *c != '-') {
+            *c = '-';
+        }
+    }
+    return name;
+}
+
+/* text with every byte for which encode() is true as %XX. */
+static char *percent_encode(apr_pool_t *p, const char *text, int (*encode)(unsigned char))
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = apr_palloc(p, strlen(text) * 3 + 1), *o = out;
+    for (const char *c = text; *c; c++) {
+        unsigned char u = (unsigned char)*c;
+        if (encode(u)) {
+            *o++ = '%';
+            *o++ = hex[u >> 4];
+            *o++ = hex[u & 15];
+        }
+        else {
+            *o++ = (char)u;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int is_control(unsigned char u)
+{
+    return u < 0x20 || u == 0x7f;
+}
+
+/* Not printable ASCII, a space, or '%': encoded in a percent header value. */
+static int header_escaped(unsigned char u)
+{
+    return u <= 0x20 || u >= 0x7f || u == '%';
+}
+
+/* A control character or '%': encoded in an expression's text. */
+static int expr_escaped(unsigned char u)
+{
+    return is_control(u) || u == '%';
+}
+
+const char *claims_header_value(apr_pool_t *p, claims_header_encoding_t enc, const char *text)
+{
+    if (enc == CLAIMS_HDR_BASE64URL) {
+        return claims_b64url_encode(p, (const unsigned char *)text, strlen(text));
+    }
+    if (enc == CLAIMS_HDR_RAW) {
+        for (const char *c = text; *c; c++) {
+            if (is_control((unsigned char)*c)) {
+                return NULL;
+            }
+        }
+        return text;
+    }
+    return percent_encode(p, text, header_escaped);
+}
+
+const char *claims_expr_text(apr_pool_t *p, const char *text)
+{
+    for (const char *c = text; *c; c++) {
+        if (expr_escaped((unsigned char)*c)) {
+            return percent_encode(p, text, expr_escaped);
+        }
+    }
+    return text;
 }

@@ -198,6 +198,66 @@ static int is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
+/* One Cache-Control directive: its name, its argument (NULL when it has none) and whether it
+ * stands alone up to the next ',' (ok). */
+typedef struct cc_directive_t {
+    const char *name, *arg;
+    apr_size_t nlen, alen;
+    int ok;
+} cc_directive_t;
+
+/* The argument after '=' at s, a quoted-string or a token; returns where it ends. An
+ * unterminated quote is not ok and ends the header. */
+static const char *cc_argument(const char *s, cc_directive_t *d)
+{
+    if (*s == '=' && s[1] == '"') {
+        s += 2;
+        d->arg = s;
+        while (*s != '\0' && *s != '"') {
+            s += (*s == '\\' && s[1] != '\0') ? 2 : 1;
+        }
+        d->alen = (apr_size_t)(s - d->arg);
+        d->ok = *s == '"';
+        if (d->ok) {
+            s++;
+        }
+    }
+    else if (*s == '=') {
+        d->arg = ++s;
+        while (*s != '\0' && *s != ',' && !is_blank(*s)) {
+            s++;
+        }
+        d->alen = (apr_size_t)(s - d->arg);
+    }
+    return s;
+}
+
+/* The directive at s (after any ',' and blanks); returns where the next one may start. */
+static const char *cc_directive(const char *s, cc_directive_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->ok = 1;
+    while (*s == ',' || is_blank(*s)) {
+        s++;
+    }
+    d->name = s;
+    while (*s != '\0' && *s != '=' && *s != ',' && !is_blank(*s)) {
+        s++;
+    }
+    d->nlen = (apr_size_t)(s - d->name);
+    s = cc_argument(s, d);
+    while (is_blank(*s)) {
+        s++;
+    }
+    if (*s != '\0' && *s != ',') {
+        d->ok = 0;                     /* something after the directive: not one directive */
+        while (*s != '\0' && *s != ',') {
+            s++;
+        }
+    }
+    return s;
+}
+
 /* Cache-Control = #( token [ "=" ( token / quoted-string ) ] ) (RFC 9111 section 5.2): one
  * directive at a time, so that a quoted value never passes for directives of its own. */
 apr_int64_t claims_cache_control_max_age(const char *value)
@@ -207,51 +267,14 @@ apr_int64_t claims_cache_control_max_age(const char *value)
     int seen = 0;
 
     while (s != NULL && *s != '\0') {
-        const char *name, *arg = NULL;
-        apr_size_t nlen, alen = 0;
-        int ok = 1;
-        while (*s == ',' || is_blank(*s)) {
-            s++;
-        }
-        name = s;
-        while (*s != '\0' && *s != '=' && *s != ',' && !is_blank(*s)) {
-            s++;
-        }
-        nlen = (apr_size_t)(s - name);
-        if (*s == '=' && s[1] == '"') {
-            s += 2;
-            arg = s;
-            while (*s != '\0' && *s != '"') {
-                s += (*s == '\\' && s[1] != '\0') ? 2 : 1;
-            }
-            alen = (apr_size_t)(s - arg);
-            ok = *s == '"';            /* an unterminated quote ends the header */
-            if (ok) {
-                s++;
-            }
-        }
-        else if (*s == '=') {
-            arg = ++s;
-            while (*s != '\0' && *s != ',' && !is_blank(*s)) {
-                s++;
-            }
-            alen = (apr_size_t)(s - arg);
-        }
-        while (is_blank(*s)) {
-            s++;
-        }
-        if (*s != '\0' && *s != ',') {
-            ok = 0;                    /* something after the directive: not one directive */
-            while (*s != '\0' && *s != ',') {
-                s++;
-            }
-        }
-        if (nlen == 8 && (strncasecmp(name, "no-store", 8) == 0 || strncasecmp(name, "no-cache", 8) == 0)) {
+        cc_directive_t d;
+        s = cc_directive(s, &d);
+        if (d.nlen == 8 && (strncasecmp(d.name, "no-store", 8) == 0 || strncasecmp(d.name, "no-cache", 8) == 0)) {
             return 0;                  /* wherever it stands, with or without an argument */
         }
-        if (nlen == 7 && strncasecmp(name, "max-age", 7) == 0 && !seen) {
+        if (d.nlen == 7 && strncasecmp(d.name, "max-age", 7) == 0 && !seen) {
             seen = 1;                  /* the first max-age counts (RFC 9111 section 4.2.1) */
-            max_age = ok && arg != NULL ? delta_seconds(arg, alen) : -1;
+            max_age = d.ok && d.arg != NULL ? delta_seconds(d.arg, d.alen) : -1;
         }
     }
     return max_age;

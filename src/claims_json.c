@@ -203,6 +203,71 @@ static int read_string(reader_t *r, const char **out, apr_size_t *len)
     return 0;
 }
 
+/* A run of digits; 0 when there is none. */
+static int skip_digits(reader_t *r)
+{
+    if (!is_digit(r)) {
+        return 0;
+    }
+    while (is_digit(r)) {
+        r->s++;
+    }
+    return 1;
+}
+
+/* The integer part of a number: "0" alone, or digits without a leading zero. */
+static int scan_int_part(reader_t *r)
+{
+    if (!is_digit(r)) {
+        return 0;
+    }
+    if (*r->s == '0') {
+        r->s++;
+        return !is_digit(r);                        /* leading zero */
+    }
+    return skip_digits(r);
+}
+
+/* The optional fraction and exponent; *real set when either is there. 0 when malformed. */
+static int scan_frac_exp(reader_t *r, int *real)
+{
+    if (r->s < r->end && *r->s == '.') {
+        r->s++;
+        if (!skip_digits(r)) {
+            return 0;
+        }
+        *real = 1;
+    }
+    if (r->s < r->end && (*r->s == 'e' || *r->s == 'E')) {
+        r->s++;
+        if (r->s < r->end && (*r->s == '+' || *r->s == '-')) {
+            r->s++;
+        }
+        if (!skip_digits(r)) {
+            return 0;
+        }
+        *real = 1;
+    }
+    return 1;
+}
+
+/* The digits [d, end) of an integer, negated when neg; NULL outside the 64-bit range. */
+static json_t *integer_of(const unsigned char *d, const unsigned char *end, int neg)
+{
+    unsigned long long v = 0, limit = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
+    for (; d < end; d++) {
+        unsigned digit = (unsigned)(*d - '0');
+        if (v > (limit - digit) / 10) {
+            return NULL;                            /* outside the 64-bit range */
+        }
+        v = v * 10 + digit;
+    }
+    if (neg) {
+        return json_integer(v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(json_int_t)v);
+    }
+    return json_integer((json_int_t)v);
+}
+
 static json_t *read_number(reader_t *r)
 {
     const unsigned char *start = r->s;
@@ -211,61 +276,14 @@ static json_t *read_number(reader_t *r)
         neg = 1;
         r->s++;
     }
-    if (!is_digit(r)) {
+    if (!scan_int_part(r) || !scan_frac_exp(r, &real)) {
         return NULL;
-    }
-    if (*r->s == '0') {
-        r->s++;
-        if (is_digit(r)) {
-            return NULL;                            /* leading zero */
-        }
-    }
-    else {
-        while (is_digit(r)) {
-            r->s++;
-        }
-    }
-    if (r->s < r->end && *r->s == '.') {
-        r->s++;
-        if (!is_digit(r)) {
-            return NULL;
-        }
-        while (is_digit(r)) {
-            r->s++;
-        }
-        real = 1;
-    }
-    if (r->s < r->end && (*r->s == 'e' || *r->s == 'E')) {
-        r->s++;
-        if (r->s < r->end && (*r->s == '+' || *r->s == '-')) {
-            r->s++;
-        }
-        if (!is_digit(r)) {
-            return NULL;
-        }
-        while (is_digit(r)) {
-            r->s++;
-        }
-        real = 1;
     }
     if (real) {
         /* rare in claims: jansson's own conversion, so the value is the one it would give */
         return json_loadb((const char *)start, (size_t)(r->s - start), JSON_DECODE_ANY, NULL);
     }
-    {
-        unsigned long long v = 0, limit = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
-        for (const unsigned char *d = start + neg; d < r->s; d++) {
-            unsigned digit = (unsigned)(*d - '0');
-            if (v > (limit - digit) / 10) {
-                return NULL;                        /* outside the 64-bit range */
-            }
-            v = v * 10 + digit;
-        }
-        if (neg) {
-            return json_integer(v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(json_int_t)v);
-        }
-        return json_integer((json_int_t)v);
-    }
+    return integer_of(start + neg, r->s, neg);
 }
 
 static json_t *read_literal(reader_t *r, const char *word, apr_size_t n, json_t *value)

@@ -70,13 +70,62 @@ static int audience_ok(const json_t *aud, const apr_array_header_t *want)
     return 0;
 }
 
+/* exp: present unless the policy makes it optional, and not reached (with leeway). */
+static claims_status_t check_exp(const json_t *claims, const claims_policy_t *pol, double now)
+{
+    double exp = 0;
+    int r = claims_numeric_date(claims, "exp", &exp);
+    if (r < 0) {
+        return CLAIMS_ERR_TIME_CLAIM;
+    }
+    if (r == 0 && !pol->exp_optional) {
+        return CLAIMS_ERR_EXP_MISSING;
+    }
+    if (r > 0 && now >= exp + (double)pol->leeway) {
+        return CLAIMS_ERR_EXPIRED;
+    }
+    return CLAIMS_OK;
+}
+
+/* nbf or iat: well-formed when present, and not later than latest (now + leeway). */
+static claims_status_t check_not_after(const json_t *claims, const char *name, double latest,
+                                       claims_status_t too_late)
+{
+    double t = 0;
+    int r = claims_numeric_date(claims, name, &t);
+    if (r < 0) {
+        return CLAIMS_ERR_TIME_CLAIM;
+    }
+    if (r > 0 && t > latest) {
+        return too_late;
+    }
+    return CLAIMS_OK;
+}
+
+/* The first required claim that is missing, null or an empty string, or NULL. */
+static const char *missing_claim(const json_t *claims, const apr_array_header_t *required)
+{
+    const char *const *req = (const char *const *)required->elts;
+    for (int i = 0; i < required->nelts; i++) {
+        json_t *v = json_object_get(claims, req[i]);
+        if (v == NULL || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0)) {
+            return req[i];
+        }
+    }
+    return NULL;
+}
+
+static int issuer_is(const json_t *iss, const char *want)
+{
+    return json_is_string(iss) && want != NULL && json_string_length(iss) == strlen(want)
+        && strcmp(json_string_value(iss), want) == 0;
+}
+
 claims_status_t claims_validate(const json_t *claims, const char *header_typ,
                                 const claims_policy_t *pol, double now, const char **what)
 {
-    double exp = 0, nbf = 0, iat = 0;
-    double leeway = (double)pol->leeway;
-    json_t *iss = json_object_get(claims, "iss");
-    int r;
+    double latest = now + (double)pol->leeway;
+    claims_status_t st;
     const char *dummy;
 
     if (what == NULL) {
@@ -87,41 +136,21 @@ claims_status_t claims_validate(const json_t *claims, const char *header_typ,
         *what = "typ";
         return CLAIMS_ERR_TYPE;
     }
-    if (!json_is_string(iss) || pol->issuer == NULL || json_string_length(iss) != strlen(pol->issuer)
-        || strcmp(json_string_value(iss), pol->issuer) != 0) {
+    if (!issuer_is(json_object_get(claims, "iss"), pol->issuer)) {
         *what = "iss";
         return CLAIMS_ERR_ISSUER;
     }
-    r = claims_numeric_date(claims, "exp", &exp);
-    if (r < 0) {
+    if ((st = check_exp(claims, pol, now)) != CLAIMS_OK) {
         *what = "exp";
-        return CLAIMS_ERR_TIME_CLAIM;
+        return st;
     }
-    if (r == 0 && !pol->exp_optional) {
-        *what = "exp";
-        return CLAIMS_ERR_EXP_MISSING;
-    }
-    if (r > 0 && now >= exp + leeway) {
-        *what = "exp";
-        return CLAIMS_ERR_EXPIRED;
-    }
-    r = claims_numeric_date(claims, "nbf", &nbf);
-    if (r < 0) {
+    if ((st = check_not_after(claims, "nbf", latest, CLAIMS_ERR_NOT_YET_VALID)) != CLAIMS_OK) {
         *what = "nbf";
-        return CLAIMS_ERR_TIME_CLAIM;
+        return st;
     }
-    if (r > 0 && nbf > now + leeway) {
-        *what = "nbf";
-        return CLAIMS_ERR_NOT_YET_VALID;
-    }
-    r = claims_numeric_date(claims, "iat", &iat);
-    if (r < 0) {
+    if ((st = check_not_after(claims, "iat", latest, CLAIMS_ERR_IAT_FUTURE)) != CLAIMS_OK) {
         *what = "iat";
-        return CLAIMS_ERR_TIME_CLAIM;
-    }
-    if (r > 0 && iat > now + leeway) {
-        *what = "iat";
-        return CLAIMS_ERR_IAT_FUTURE;
+        return st;
     }
     if (!pol->audience_any) {
         json_t *aud = json_object_get(claims, "aud");
@@ -130,15 +159,8 @@ claims_status_t claims_validate(const json_t *claims, const char *header_typ,
             return CLAIMS_ERR_AUDIENCE;
         }
     }
-    if (pol->required != NULL) {
-        const char *const *req = (const char *const *)pol->required->elts;
-        for (int i = 0; i < pol->required->nelts; i++) {
-            json_t *v = json_object_get(claims, req[i]);
-            if (v == NULL || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0)) {
-                *what = req[i];
-                return CLAIMS_ERR_MISSING_CLAIM;
-            }
-        }
+    if (pol->required != NULL && (*what = missing_claim(claims, pol->required)) != NULL) {
+        return CLAIMS_ERR_MISSING_CLAIM;
     }
     return CLAIMS_OK;
 }

@@ -20,22 +20,28 @@ claims_status_t claims_verify(apr_pool_t *p, const char *token, apr_size_t len, 
                               const claims_issuer_t *const *trusted, int ntrusted,
                               claims_verified_t *out)
 {
-    return claims_verify_ex(p, token, len, max_len, trusted, ntrusted, NULL, NULL, out);
+    claims_verifier_t v = {trusted, ntrusted, max_len, NULL, NULL, NULL};
+    return claims_verify_uncached(&v, p, token, len, out);
 }
 
-static int select_keys(apr_pool_t *p, const claims_issuer_t *issuer, const claims_jws_t *jws,
-                       claims_keys_fn get_keys, void *baton, int refresh, const claims_key_t **cand)
+const apr_array_header_t *claims_verifier_keys(const claims_verifier_t *v, apr_pool_t *p,
+                                               const claims_issuer_t *issuer, int refresh)
 {
-    const apr_array_header_t *keys = get_keys != NULL ? get_keys(baton, p, issuer, refresh) : issuer->keys;
+    return v->get_keys != NULL ? v->get_keys(v->baton, p, issuer, refresh) : issuer->keys;
+}
+
+static int select_keys(const claims_verifier_t *v, apr_pool_t *p, const claims_issuer_t *issuer,
+                       const claims_jws_t *jws, int refresh, const claims_key_t **cand)
+{
+    const apr_array_header_t *keys = claims_verifier_keys(v, p, issuer, refresh);
     if (keys == NULL) {
         return 0;
     }
     return claims_keys_select(keys, jws->kid, jws->kid_len, jws->alg, cand, CLAIMS_MAX_KID_CANDIDATES);
 }
 
-claims_status_t claims_verify_ex(apr_pool_t *p, const char *token, apr_size_t len, apr_size_t max_len,
-                                 const claims_issuer_t *const *trusted, int ntrusted,
-                                 claims_keys_fn get_keys, void *baton, claims_verified_t *out)
+claims_status_t claims_verify_uncached(const claims_verifier_t *v, apr_pool_t *p, const char *token,
+                                       apr_size_t len, claims_verified_t *out)
 {
     claims_jws_t *jws;
     json_t *claims, *iss;
@@ -45,7 +51,7 @@ claims_status_t claims_verify_ex(apr_pool_t *p, const char *token, apr_size_t le
     int n;
 
     memset(out, 0, sizeof(*out));
-    if ((st = claims_jws_parse(p, token, len, max_len, &jws)) != CLAIMS_OK) {
+    if ((st = claims_jws_parse(p, token, len, v->max_len, &jws)) != CLAIMS_OK) {
         return st;
     }
     if ((st = claims_jws_claims(p, jws, &claims)) != CLAIMS_OK) {
@@ -56,14 +62,14 @@ claims_status_t claims_verify_ex(apr_pool_t *p, const char *token, apr_size_t le
     if (!json_is_string(iss)) {
         return CLAIMS_ERR_ISSUER;
     }
-    issuer = claims_issuer_find(trusted, ntrusted, json_string_value(iss), json_string_length(iss));
+    issuer = claims_issuer_find(v->trusted, v->ntrusted, json_string_value(iss), json_string_length(iss));
     if (issuer == NULL) {
         return CLAIMS_ERR_ISSUER;
     }
     out->issuer = issuer;
-    n = select_keys(p, issuer, jws, get_keys, baton, 0, cand);
-    if (n == 0 && get_keys != NULL) {
-        n = select_keys(p, issuer, jws, get_keys, baton, 1, cand);  /* maybe a rotated key set */
+    n = select_keys(v, p, issuer, jws, 0, cand);
+    if (n == 0 && v->get_keys != NULL) {
+        n = select_keys(v, p, issuer, jws, 1, cand);  /* maybe a rotated key set */
     }
     if (n == 0) {
         return CLAIMS_ERR_NO_KEY;

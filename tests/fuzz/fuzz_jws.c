@@ -251,7 +251,7 @@ static void check_status(claims_status_t st)
     CHECK(claims_status_name(st) != NULL && claims_status_text(st) != NULL);
 }
 
-/* A remote key set that is empty until refreshed: claims_verify_ex must look a second time and
+/* A remote key set that is empty until refreshed: claims_verify_uncached must look a second time and
  * come to the same answer as with the static keys. */
 static const apr_array_header_t *rotating_keys(void *baton, apr_pool_t *p, const claims_issuer_t *issuer,
                                                int refresh)
@@ -275,7 +275,8 @@ static void verify_token(apr_pool_t *p, const char *tok, size_t len)
     }
     if (st == CLAIMS_OK || st == CLAIMS_ERR_NO_KEY || st == CLAIMS_ERR_SIGNATURE || st == CLAIMS_ERR_ALG_NOT_ALLOWED) {
         int looks = 0;
-        CHECK(claims_verify_ex(p, tok, len, 0, trusted, 3, rotating_keys, &looks, &v2) == st);
+        claims_verifier_t rotating = {trusted, 3, 0, rotating_keys, &looks, NULL};
+        CHECK(claims_verify_uncached(&rotating, p, tok, len, &v2) == st);
         CHECK(looks == 2);
     }
     if (st != CLAIMS_OK) {
@@ -286,7 +287,8 @@ static void verify_token(apr_pool_t *p, const char *tok, size_t len)
     cache = claims_cache_create(p, 4, 0);
     CHECK(cache != NULL);
     for (int round = 0; round < 2; round++) {
-        st2 = claims_verify_cached(cache, p, tok, len, 0, trusted, 3, NULL, NULL, FZ_NOW, &v2, &cached);
+        claims_verifier_t cached_here = {trusted, 3, 0, NULL, NULL, cache};
+        st2 = claims_verify_token(&cached_here, p, tok, len, FZ_NOW, &v2, &cached);
         CHECK(st2 == CLAIMS_OK);
         CHECK(v2.issuer == v.issuer && v2.key == v.key && json_equal(v2.claims, v.claims));
         if (cached != NULL) {

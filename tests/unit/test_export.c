@@ -1,6 +1,7 @@
 /*
- * test_export.c - verified claims as environment variables and the REMOTE_USER value
- * (ARCHITECTURE.md section 5; SECURITY.md CL-18, CL-49, CL-76..CL-78).
+ * test_export.c - verified claims as environment variables, the REMOTE_USER value, and the
+ * pieces of request headers and ap_expr texts: names normalised and matched, header values
+ * encoded (ARCHITECTURE.md section 5; SECURITY.md CL-18, CL-49, CL-76..CL-80).
  */
 #include "test_util.h"
 
@@ -413,6 +414,227 @@ START_TEST(test_log_escape_makes_untrusted_bytes_printable_and_bounded)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ request headers, ap_expr */
+
+static const struct {
+    const char *name, *norm;
+} header_norms[] = {
+    {"X-User", "X_USER"},
+    {"x_user", "X_USER"},
+    {"X.User", "X_USER"},
+    {"x-USER", "X_USER"},
+    {"Content-Type", "CONTENT_TYPE"},
+    {"a1-B2", "A1_B2"},
+    {"X User\t", "X_USER_"},
+    {"\xc3\xa9t\xc3\xa9", "__T__"},             /* non-ASCII bytes are never letters */
+    {"X-Claim-", "X_CLAIM_"},
+    {"", ""},
+};
+
+START_TEST(test_header_name_norm_upper_cases_alphanumerics_and_folds_the_rest)
+{
+    const char *name = header_norms[_i].name;
+    char *norm = claims_header_name_norm(tu_p, name);
+    ck_assert_str_eq(norm, header_norms[_i].norm);
+    ck_assert_int_eq(claims_header_norm_match(name, norm, 0), 1);
+    ck_assert_int_eq(claims_header_norm_match(name, norm, 1), 1);
+}
+END_TEST
+
+static const struct {
+    const char *name, *norm;
+    int prefix, match;
+} header_matches[] = {
+    {"x-user", "X_USER", 0, 1},
+    {"X_USER", "X_USER", 0, 1},
+    {"x.user", "X_USER", 0, 1},
+    {"x-user-2", "X_USER", 0, 0},
+    {"x-user-2", "X_USER", 1, 1},
+    {"x-user", "X_USER_", 1, 0},
+    {"x-use", "X_USER", 0, 0},
+    {"x-use", "X_USER", 1, 0},
+    {"y-user", "X_USER", 1, 0},
+    {"x\xe9user", "X_USER", 0, 1},
+    {"", "X", 1, 0},
+    {"anything", "", 1, 1},
+    {"anything", "", 0, 0},
+    {"", "", 0, 1},
+    {"X-Claim-sub", "X_CLAIM_", 1, 1},
+    {"X-Claimsub", "X_CLAIM_", 1, 0},
+};
+
+START_TEST(test_header_norm_match_compares_the_normalised_name)
+{
+    ck_assert_msg(claims_header_norm_match(header_matches[_i].name, header_matches[_i].norm,
+                                           header_matches[_i].prefix) == header_matches[_i].match,
+                  "\"%s\" vs %s (prefix %d)", header_matches[_i].name, header_matches[_i].norm,
+                  header_matches[_i].prefix);
+}
+END_TEST
+
+static const struct {
+    const char *prefix, *claim, *name;
+} prefixed[] = {
+    {"X-Claim-", "sub", "X-Claim-sub"},
+    {"X-Claim-", "given_name", "X-Claim-given-name"},
+    {"X-Claim-", "a.b c", "X-Claim-a-b-c"},
+    {"X-Claim-", "Mixed-Case-9", "X-Claim-Mixed-Case-9"},
+    {"X-Claim-", "\xc3\xa9", "X-Claim---"},
+    {"X-Claim-", "x\r\ny", "X-Claim-x--y"},
+    {"X-Claim-", "https://a/b", "X-Claim-https---a-b"},
+    {"X_", "s_1", "X_s-1"},                    /* the prefix is kept as configured */
+    {"", "sub", "sub"},
+};
+
+START_TEST(test_header_prefixed_name_keeps_only_alphanumerics_and_dashes_of_the_claim)
+{
+    ck_assert_str_eq(claims_header_prefixed_name(tu_p, prefixed[_i].prefix, prefixed[_i].claim), prefixed[_i].name);
+}
+END_TEST
+
+#define NOT_SENT NULL
+
+static const struct {
+    claims_header_encoding_t enc;
+    const char *text, *value;
+} header_values[] = {
+    {CLAIMS_HDR_PERCENT, "alice", "alice"},
+    {CLAIMS_HDR_PERCENT, "", ""},
+    {CLAIMS_HDR_PERCENT, "a b", "a%20b"},
+    {CLAIMS_HDR_PERCENT, "100%", "100%25"},
+    {CLAIMS_HDR_PERCENT, "x\r\nSet-Cookie: a=b", "x%0D%0ASet-Cookie:%20a=b"},
+    {CLAIMS_HDR_PERCENT, "\t\x01\x1f\x7f", "%09%01%1F%7F"},
+    {CLAIMS_HDR_PERCENT, "\xc3\xa9t\xc3\xa9", "%C3%A9t%C3%A9"},
+    {CLAIMS_HDR_PERCENT, "\xff", "%FF"},
+    {CLAIMS_HDR_PERCENT, "[\"a\",\"b\"]", "[\"a\",\"b\"]"},
+    {CLAIMS_HDR_PERCENT, "~!#$&'()*+,/:;<=>?@\\^_`{|}", "~!#$&'()*+,/:;<=>?@\\^_`{|}"},
+    {CLAIMS_HDR_RAW, "alice", "alice"},
+    {CLAIMS_HDR_RAW, "", ""},
+    {CLAIMS_HDR_RAW, "a b 100%", "a b 100%"},
+    {CLAIMS_HDR_RAW, "\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9"},
+    {CLAIMS_HDR_RAW, "x\r\ny", NOT_SENT},
+    {CLAIMS_HDR_RAW, "x\ny", NOT_SENT},
+    {CLAIMS_HDR_RAW, "tab\there", NOT_SENT},
+    {CLAIMS_HDR_RAW, "\x7f", NOT_SENT},
+    {CLAIMS_HDR_RAW, "\x01", NOT_SENT},
+    {CLAIMS_HDR_BASE64URL, "alice", "YWxpY2U"},
+    {CLAIMS_HDR_BASE64URL, "", ""},
+    {CLAIMS_HDR_BASE64URL, "x\r\ny", "eA0KeQ"},
+    {CLAIMS_HDR_BASE64URL, "\xc3\xa9", "w6k"},
+    {CLAIMS_HDR_BASE64URL, ">>?", "Pj4_"},
+    {CLAIMS_HDR_BASE64URL, "\xfb\xff", "-_8"},
+};
+
+START_TEST(test_header_value_is_the_exact_encoding)
+{
+    const char *v = claims_header_value(tu_p, header_values[_i].enc, header_values[_i].text);
+    if (header_values[_i].value == NOT_SENT) {
+        ck_assert_msg(v == NULL, "case %d sent as %s", _i, v);
+        return;
+    }
+    ck_assert_msg(v != NULL, "case %d not sent", _i);
+    ck_assert_str_eq(v, header_values[_i].value);
+    if (header_values[_i].enc == CLAIMS_HDR_RAW) {
+        ck_assert_ptr_eq(v, header_values[_i].text);   /* as it is, not copied */
+    }
+}
+END_TEST
+
+static const struct {
+    const char *text, *value;
+} expr_texts[] = {
+    {"alice", "alice"},
+    {"", ""},
+    {"a b", "a b"},
+    {"50%", "50%25"},
+    {"x\r\nSet-Cookie: a=b", "x%0D%0ASet-Cookie: a=b"},
+    {"\t\x01\x1f\x7f", "%09%01%1F%7F"},
+    {"\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9"},
+    {"{\"a\":[1,\"%\"]}", "{\"a\":[1,\"%25\"]}"},
+};
+
+START_TEST(test_expr_text_encodes_controls_and_percent_only)
+{
+    const char *v = claims_expr_text(tu_p, expr_texts[_i].text);
+    ck_assert_str_eq(v, expr_texts[_i].value);
+    if (strcmp(expr_texts[_i].text, expr_texts[_i].value) == 0) {
+        ck_assert_ptr_eq(v, expr_texts[_i].text);      /* nothing to encode: the text itself */
+    }
+}
+END_TEST
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Undoes %XX (upper-case hex only; a '%' without two such digits fails the test). */
+static char *percent_decode(const char *s)
+{
+    char *out = apr_palloc(tu_p, strlen(s) + 1), *o = out;
+    for (; *s; s++) {
+        if (*s == '%') {
+            ck_assert_msg(hexval(s[1]) >= 0 && hexval(s[2]) >= 0, "bad escape in %s", s);
+            *o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+            s += 2;
+        }
+        else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Every byte, alone and between letters: a header value never carries CR, LF or another
+ * control character (nor a space, percent-encoded), raw is refused rather than sent with one,
+ * base64url is only its alphabet, the percent and expression encodings give the text back, and
+ * normalised names are [A-Z0-9_] of the same length. */
+START_TEST(test_header_values_and_names_never_carry_control_characters)
+{
+    for (int b = 1; b < 256; b++) {
+        char one[2] = {(char)b, '\0'};
+        const char *texts[] = {one, apr_psprintf(tu_p, "a%cz", b), apr_psprintf(tu_p, "%c%c", b, b)};
+        for (int t = 0; t < TU_COUNT(texts); t++) {
+            const char *pct = claims_header_value(tu_p, CLAIMS_HDR_PERCENT, texts[t]);
+            const char *raw = claims_header_value(tu_p, CLAIMS_HDR_RAW, texts[t]);
+            const char *b64 = claims_header_value(tu_p, CLAIMS_HDR_BASE64URL, texts[t]);
+            const char *expr = claims_expr_text(tu_p, texts[t]);
+            const char *norm = claims_header_name_norm(tu_p, texts[t]);
+            const char *pre = claims_header_prefixed_name(tu_p, "X-", texts[t]);
+            for (const char *c = pct; *c; c++) {
+                ck_assert_msg(*c > 0x20 && *c < 0x7f, "byte %d: percent value holds %d", b, *c);
+            }
+            ck_assert_str_eq(percent_decode(pct), texts[t]);
+            if (b < 0x20 || b == 0x7f) {
+                ck_assert_msg(raw == NULL, "byte %d sent raw", b);
+            }
+            else {
+                ck_assert_ptr_eq(raw, texts[t]);
+            }
+            for (const char *c = b64; *c; c++) {
+                ck_assert_msg((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')
+                              || *c == '-' || *c == '_', "byte %d: base64url holds %d", b, *c);
+            }
+            for (const char *c = expr; *c; c++) {
+                ck_assert_msg((unsigned char)*c >= 0x20 && *c != 0x7f, "byte %d: expr text holds %d", b, *c);
+            }
+            ck_assert_str_eq(percent_decode(expr), texts[t]);
+            ck_assert_uint_eq(strlen(norm), strlen(texts[t]));
+            for (const char *c = norm; *c; c++) {
+                ck_assert_msg((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_',
+                              "byte %d: normalised name holds %d", b, *c);
+            }
+            ck_assert_uint_eq(strlen(pre), 2 + strlen(texts[t]));
+            for (const char *c = pre; *c; c++) {
+                ck_assert_msg((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')
+                              || *c == '-', "byte %d: prefixed name holds %d", b, *c);
+            }
+        }
+    }
+}
+END_TEST
+
 Suite *export_suite(void)
 {
     Suite *s = suite_create("export");
@@ -441,6 +663,17 @@ Suite *export_suite(void)
                         TU_COUNT(users_bad));
     tcase_add_test(tc, test_remote_user_is_limited_to_1024_bytes);
     tcase_add_test(tc, test_log_escape_makes_untrusted_bytes_printable_and_bounded);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("headers", 0);
+    tcase_add_loop_test(tc, test_header_name_norm_upper_cases_alphanumerics_and_folds_the_rest, 0,
+                        TU_COUNT(header_norms));
+    tcase_add_loop_test(tc, test_header_norm_match_compares_the_normalised_name, 0, TU_COUNT(header_matches));
+    tcase_add_loop_test(tc, test_header_prefixed_name_keeps_only_alphanumerics_and_dashes_of_the_claim, 0,
+                        TU_COUNT(prefixed));
+    tcase_add_loop_test(tc, test_header_value_is_the_exact_encoding, 0, TU_COUNT(header_values));
+    tcase_add_loop_test(tc, test_expr_text_encodes_controls_and_percent_only, 0, TU_COUNT(expr_texts));
+    tcase_add_test(tc, test_header_values_and_names_never_carry_control_characters);
     suite_add_tcase(s, tc);
     return s;
 }

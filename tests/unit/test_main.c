@@ -31,7 +31,10 @@ int main(void)
     srunner_add_suite(sr, token_suite());
     srunner_add_suite(sr, json_suite());
     srunner_add_suite(sr, jws_suite());
+    srunner_add_suite(sr, verify_suite());
+    srunner_add_suite(sr, cache_suite());
     srunner_add_suite(sr, keys_suite());
+    srunner_add_suite(sr, jwk_suite());
     srunner_add_suite(sr, validate_suite());
     srunner_add_suite(sr, path_match_suite());
     srunner_add_suite(sr, export_suite());

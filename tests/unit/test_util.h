@@ -19,6 +19,7 @@
 #include "claims.h"
 #include "claims_alg.h"
 #include "claims_keys.h"
+#include "claims_verify.h"
 
 /* ------------------------------------------------------------------ suites */
 
@@ -26,7 +27,10 @@ Suite *b64url_suite(void);
 Suite *token_suite(void);
 Suite *json_suite(void);
 Suite *jws_suite(void);
+Suite *verify_suite(void);
+Suite *cache_suite(void);
 Suite *keys_suite(void);
+Suite *jwk_suite(void);
 Suite *validate_suite(void);
 Suite *path_match_suite(void);
 Suite *export_suite(void);
@@ -128,6 +132,22 @@ claims_status_t tu_parse(apr_pool_t *p, const char *text, const claims_key_opts_
 claims_key_t *tu_key(apr_pool_t *p, const char *text, const claims_key_opts_t *opts);
 /* Options binding alg (everything else default). */
 claims_key_opts_t tu_opts(claims_alg_t alg);
+
+/* ------------------------------------------------------------------ issuers and tokens to verify */
+
+/* Payloads of issuers "https://issuer.a" and "https://issuer.b", expiring in 2100. */
+#define TU_PAYLOAD_A "{\"iss\":\"https://issuer.a\",\"sub\":\"alice\",\"aud\":\"api\",\"exp\":4102444800}"
+#define TU_PAYLOAD_B "{\"iss\":\"https://issuer.b\",\"sub\":\"bob\",\"aud\":\"api\",\"exp\":4102444800}"
+
+/* A trusted issuer record with an allow-list (0: any) and no keys yet, in the test's pool. */
+claims_issuer_t *tu_issuer(const char *iss, claims_alg_set_t algs);
+/* Loads the public JWK of key (alg and optional kid bound in the JWK) into the issuer. */
+claims_key_t *tu_issuer_jwk(claims_issuer_t *is, EVP_PKEY *key, const char *alg, const char *kid);
+/* A JWS header naming alg, and kid unless NULL. */
+char *tu_hdr(const char *alg, const char *kid);
+/* claims_verify of tok where issuer a (and b unless NULL) are trusted; out may be NULL. */
+claims_status_t tu_verify2(const char *tok, const claims_issuer_t *a, const claims_issuer_t *b,
+                           claims_verified_t *out);
 
 /* ------------------------------------------------------------------ conformance vectors */
 

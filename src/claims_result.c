@@ -1,5 +1,5 @@
 /*
- * claims_status.c - the fixed names and texts of every core status, and log helpers.
+ * claims_result.c - the fixed names and texts of every core status, and log helpers.
  */
 #include "claims.h"
 
