@@ -53,6 +53,11 @@ typedef enum claims_status_t {
     CLAIMS_ERR_TYPE,
     CLAIMS_ERR_MISSING_CLAIM,
     CLAIMS_ERR_REMOTE_USER,
+    CLAIMS_ERR_INACTIVE,          /* the issuer says an opaque token is not active */
+    CLAIMS_ERR_BINDING,           /* a sender-constrained token without its proof of possession */
+    CLAIMS_ERR_DPOP,              /* 401 invalid_dpop_proof (RFC 9449) */
+    /* the token cannot be checked now: 503 */
+    CLAIMS_ERR_UNAVAILABLE,
     /* configuration and key loading */
     CLAIMS_ERR_KEY,
     CLAIMS_ERR_CONFIG,
@@ -67,7 +72,9 @@ typedef enum claims_error_class_t {
     CLAIMS_CLASS_NO_TOKEN,        /* 401, no error attribute */
     CLAIMS_CLASS_INVALID_REQUEST, /* 400 invalid_request */
     CLAIMS_CLASS_INVALID_TOKEN,   /* 401 invalid_token */
-    CLAIMS_CLASS_SERVER           /* 500 */
+    CLAIMS_CLASS_SERVER,          /* 500 */
+    CLAIMS_CLASS_UNAVAILABLE,     /* 503 with Retry-After */
+    CLAIMS_CLASS_INVALID_DPOP     /* 401 invalid_dpop_proof */
 } claims_error_class_t;
 
 /* Short identifier ("expired", "bad_signature"), stable: used in logs and metrics. */
