@@ -10,7 +10,7 @@
  *   mod_claims_expr.c      the ap_expr functions claim() and claims()
  *   mod_claims_counters.c  the verified-token cache and the figures shared by the children
  *   mod_claims_remote.c    remote key sets (JWKS, discovery), shared between children...
- *   mod_claims_keystore.c  ...through the socache, with authenticated records
+ *   mod_claims_socache.c   ...through a socache, with authenticated records
  *   mod_claims_status.c    the claims-status handler
  * The verification itself is the core's (src/, include/), which never sees httpd.
  */
@@ -22,7 +22,6 @@
 #include "mod_claims_counters.h"
 #include "mod_claims_expr.h"
 #include "mod_claims_identity.h"
-#include "mod_claims_keystore.h"
 #include "mod_claims_remote.h"
 #include "mod_claims_status.h"
 
@@ -49,7 +48,6 @@ static void register_hooks(apr_pool_t *p)
 
     mc_register_config_hooks(p);
     mc_register_counters_hooks(p);
-    mc_register_keystore_hooks(p);
     mc_register_remote_hooks(p);
     mc_register_providers(p);
     mc_register_authn_hooks(p);

@@ -9,7 +9,7 @@
  *
  *   mod_claims.c  -> config -> config_check, config_issuer -> config_values
  *                 -> status   -> counters -> config_issuer
- *                             -> remote   -> keystore
+ *                             -> remote   -> socache
  *                 -> authz, identity, expr -> authn -> counters, remote
  *
  * `make glue-deps` (tests/check-glue-deps.py) draws the real graph from #include lines and

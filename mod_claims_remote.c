@@ -25,7 +25,7 @@
  *    is refused at once, without any network. Requests with known kids never wait.
  */
 #include "mod_claims_remote.h"
-#include "mod_claims_keystore.h"
+#include "mod_claims_socache.h"
 
 #include "http_core.h"
 
@@ -79,7 +79,11 @@ typedef struct mc_release_t {
     mc_keyset_t *ks;
 } mc_release_t;
 
+#define MC_KEYS_MUTEX "claims-keys"
+#define MC_KEY_SET_TTL MC_SOCACHE_MAX_TTL            /* a record that expires is fetched again */
+
 static apr_array_header_t *remotes;    /* mc_remote_t *, every remote declaration of every server */
+static mc_socache_t *keystore;        /* ClaimsKeyCache */
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *wd_register_callback;
@@ -115,13 +119,13 @@ static apr_status_t checked(mc_remote_t *rm, const unsigned char *id, apr_status
 static apr_status_t get_locked(mc_remote_t *rm, const unsigned char *id, unsigned char *buf, unsigned int cap,
                                const unsigned char **data, apr_size_t *dlen, apr_pool_t *p)
 {
-    return checked(rm, id, mc_keystore_get_locked(rm->s, id, buf, cap, data, dlen, p));
+    return checked(rm, id, mc_socache_get_locked(keystore, rm->s, id, buf, cap, data, dlen, p));
 }
 
 static apr_status_t store_get(mc_remote_t *rm, const unsigned char *id, unsigned char *buf, unsigned int cap,
                               const unsigned char **data, apr_size_t *dlen, apr_pool_t *p)
 {
-    return checked(rm, id, mc_keystore_get(rm->s, id, buf, cap, data, dlen, p));
+    return checked(rm, id, mc_socache_get(keystore, rm->s, id, buf, cap, data, dlen, p));
 }
 
 static int read_meta(mc_remote_t *rm, claims_keyset_state_t *meta, apr_pool_t *p)
@@ -139,7 +143,7 @@ static int read_meta(mc_remote_t *rm, claims_keyset_state_t *meta, apr_pool_t *p
 static apr_status_t write_meta(mc_remote_t *rm, claims_keyset_state_t *meta, apr_pool_t *p)
 {
     meta->magic = CLAIMS_KEYSET_STATE_MAGIC;
-    return mc_keystore_put(rm->s, rm->meta_id, meta, sizeof(*meta), p);
+    return mc_socache_put(keystore, rm->s, rm->meta_id, meta, sizeof(*meta), MC_KEY_SET_TTL, p);
 }
 
 /* ------------------------------------------------------------------ parsing a key set */
@@ -224,7 +228,7 @@ static apr_status_t publish(mc_remote_t *rm, apr_pool_t *p, claims_keyset_state_
     every = claims_keyset_lifetime(&sch, max_age);
     memcpy(buf, &version, sizeof(version));
     memcpy(buf + sizeof(version), doc, len);
-    rv = mc_keystore_put(rm->s, rm->doc_id, buf, sizeof(version) + len, p);
+    rv = mc_socache_put(keystore, rm->s, rm->doc_id, buf, sizeof(version) + len, MC_KEY_SET_TTL, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -344,19 +348,20 @@ static void ask_refresh(mc_remote_t *rm, apr_pool_t *p, request_rec *r, apr_time
     claims_keyset_schedule_t sch;
     claims_keyset_state_t cur;
 
-    if (mc_keystore_lock() != APR_SUCCESS) {
+    if (mc_socache_lock(keystore) != APR_SUCCESS) {
         return;
     }
     schedule_of(rm->ic, &sch);
     if (get_locked(rm, rm->meta_id, buf, sizeof(buf), &data, &len, p) == APR_SUCCESS
         && claims_keyset_state_decode(data, len, &cur) && claims_keyset_may_ask(&cur, &sch, now)) {
         cur.wanted_at = now;
-        if (mc_keystore_put_locked(rm->s, rm->meta_id, &cur, sizeof(cur), p) == APR_SUCCESS && r != NULL) {
+        if (mc_socache_put_locked(keystore, rm->s, rm->meta_id, &cur, sizeof(cur), MC_KEY_SET_TTL, p) == APR_SUCCESS
+            && r != NULL) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, MC_LOGNO(056) "issuer %s: unknown kid, key set refresh "
                           "requested", rm->ic->core.iss);
         }
     }
-    mc_keystore_unlock();
+    mc_socache_unlock(keystore);
 }
 
 /* Parses the published document of meta's version; NULL when it cannot be had (yet). */
@@ -610,13 +615,14 @@ static void name_declaration(mc_remote_t *rm, server_rec *main_server, apr_pool_
     parts[7] = ic->fetch.proxy != NULL ? ic->fetch.proxy : "";
     parts[8] = ic->fetch.allow_http_loopback ? "http" : "https";
     parts[9] = local;
-    mc_keystore_id('m', parts, 10, rm->meta_id);
-    mc_keystore_id('d', parts, 10, rm->doc_id);
+    mc_socache_id(keystore, 'm', parts, 10, rm->meta_id);
+    mc_socache_id(keystore, 'd', parts, 10, rm->doc_id);
 }
 
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     const char *err;
+    mc_socache_spec_t spec;
     ap_watchdog_t *wd = NULL;
     apr_status_t rv;
 
@@ -647,7 +653,12 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);  /* before any thread exists */
 
-    if ((err = mc_keystore_open(s, pconf, ptemp)) != NULL) {
+    spec.spec = mc_key_cache_spec(mc_srv(s));
+    spec.shmcb_args = "(4194304)";
+    spec.name = "claims-keys";
+    spec.mutex_type = MC_KEYS_MUTEX;
+    spec.directive = "ClaimsKeyCache";
+    if ((err = mc_socache_open(&keystore, &spec, s, pconf, ptemp)) != NULL) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, MC_LOGNO(057) "%s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -679,7 +690,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
 
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
-    if (remotes == NULL || remotes->nelts == 0 || !mc_keystore_child_init(pchild, s)) {
+    if (remotes == NULL || remotes->nelts == 0 || !mc_socache_child_init(keystore, pchild, s)) {
         return;
     }
     for (int i = 0; i < remotes->nelts; i++) {
@@ -695,7 +706,9 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
+    mc_socache_register(pconf, MC_KEYS_MUTEX);
     remotes = NULL;
+    keystore = NULL;
     return OK;
 }
 

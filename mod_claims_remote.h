@@ -1,7 +1,7 @@
 /*
  * mod_claims_remote.h - remote key sets (ClaimsJWKS, ClaimsDiscovery) at run time: fetched by
  * one process at a time (a mod_watchdog singleton), published in the shared store
- * (mod_claims_keystore.c), parsed once per version by every child, refreshed early on an
+ * (mod_claims_socache.c), parsed once per version by every child, refreshed early on an
  * unknown kid within bounds. The decisions (when, how long, which keys) are the core's
  * (claims_keyset.h).
  */
