@@ -116,8 +116,9 @@ def test_prometheus_scrapes_the_page_and_finds_the_traffic(make_httpd, keys, pro
     # the shipped rules are loaded and evaluate on the real series without error
     groups = prom.api("rules")["groups"]
     rules = [r for g in groups for r in g["rules"]]
-    assert {r["name"] for r in rules} == {"ClaimsKeySetStale", "ClaimsKeySetExpired", "ClaimsKeySetRefreshFailing",
-                                          "ClaimsRefusalsHigh", "ClaimsCacheEvictionStorm"}
+    assert {r["name"] for r in rules} == {"ModClaimsKeySetStale", "ModClaimsKeySetExpired",
+                                          "ModClaimsKeySetRefreshFailing", "ModClaimsRefusalsHigh",
+                                          "ModClaimsCacheEvictionStorm"}
     prom.wait("vector(1)", lambda r: all(r_.get("lastEvaluation", "").startswith("20") for r_ in
                                           [x for g in prom.api("rules")["groups"] for x in g["rules"]]))
     for r in [x for g in prom.api("rules")["groups"] for x in g["rules"]]:
