@@ -17,6 +17,7 @@ typedef struct mc_slot_counts_t {
 } mc_slot_counts_t;
 
 typedef struct mc_shared_t {
+    apr_time_t started_at;             /* written once, before the children are forked */
     claims_cache_counters_t cache;
     apr_uint32_t nslots;               /* issuer records + 1: the last slot is "no issuer" */
     mc_slot_counts_t slot[1];          /* nslots of them */
@@ -81,6 +82,11 @@ int mc_read_cache_counts(claims_cache_counters_t *out)
     return 1;
 }
 
+apr_time_t mc_counters_started_at(void)
+{
+    return shared != NULL ? shared->started_at : 0;
+}
+
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     apr_shm_t *shm = NULL;
@@ -101,6 +107,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     }
     shared = apr_shm_baseaddr_get(shm);
     memset(shared, 0, size);
+    shared->started_at = apr_time_now();
     shared->nslots = n + 1;
     return OK;
 }

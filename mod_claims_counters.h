@@ -4,7 +4,8 @@
  * and the caches' entries, bytes, hits, misses and evictions, summed over all children.
  *
  * The figures live in one anonymous shared memory segment made at start-up (before the
- * children are forked) and change by atomic adds; a restart starts them from zero.
+ * children are forked) and change by atomic adds; a restart starts them from zero, and the
+ * segment remembers when that was (the status page's uptime).
  */
 #ifndef MOD_CLAIMS_COUNTERS_H
 #define MOD_CLAIMS_COUNTERS_H
@@ -30,6 +31,10 @@ int mc_read_counts(const mc_issuer_t *ic, mc_counts_t *out);
 
 /* The caches' figures summed over all children; 0 when there are none. */
 int mc_read_cache_counts(claims_cache_counters_t *out);
+
+/* When the figures started from zero: the last start or restart (graceful or not) of the
+ * server; 0 when there are none. */
+apr_time_t mc_counters_started_at(void);
 
 void mc_register_counters_hooks(apr_pool_t *p);
 

@@ -32,6 +32,9 @@ PKGS=(
   libapache2-mod-auth-openidc
   # fleet tests (issue 12): key sets shared through a real memcached and a real redis-server
   memcached redis-server
+  # status page tests (issue 18): a real Prometheus scrapes it (promtool checks the exposition
+  # and tests the alerting rules of conf/prometheus), headless Chromium renders the HTML page
+  prometheus chromium
 )
 if [ "$ci" -eq 1 ]; then
   PKGS+=(
