@@ -4,6 +4,8 @@
  */
 #include "claims_introspect.h"
 #include "claims_b64url.h"
+#include "claims_json.h"
+#include "claims_validate.h"
 
 #include <apr_file_io.h>
 #include <apr_strings.h>
@@ -229,6 +231,175 @@ claims_status_t claims_introspect_request(apr_pool_t *p, const claims_introspect
     out->len = strlen(out->body);
     out->accept = jwt ? CLAIMS_INTROSPECT_JWT : CLAIMS_INTROSPECT_JSON;
     return CLAIMS_OK;
+}
+
+/* ------------------------------------------------------------------ answers */
+
+static int string_is(const json_t *v, const char *want)
+{
+    return json_is_string(v) && json_string_length(v) == strlen(want) && strcmp(json_string_value(v), want) == 0;
+}
+
+/* The verdict of an answer object (a JSON answer, or a JWT answer's token_introspection),
+ * which the caller's pool owns; an active one becomes the claims. */
+static claims_status_t read_answer(json_t *obj, const char *issuer, claims_introspection_t *out, const char **why)
+{
+    json_t *active = json_object_get(obj, "active");
+    json_t *iss = json_object_get(obj, "iss");
+    json_t *type = json_object_get(obj, "token_type");
+
+    if (!json_is_boolean(active)) {
+        *why = active == NULL ? "the answer has no \"active\" member" : "\"active\" is not a JSON boolean";
+        return CLAIMS_ERR_UNAVAILABLE;
+    }
+    if (!json_is_true(active)) {
+        *why = "the issuer says the token is not active";
+        return CLAIMS_ERR_INACTIVE;
+    }
+    if (iss != NULL && !string_is(iss, issuer)) {
+        *why = "the answer names another issuer";
+        return CLAIMS_ERR_ISSUER;
+    }
+    if (json_is_string(type) && strcasecmp(json_string_value(type), "refresh_token") == 0) {
+        *why = "the token is a refresh token";
+        return CLAIMS_ERR_TYPE;
+    }
+    if (json_object_del(obj, "active") != 0
+        || (iss == NULL && json_object_set_new_nocheck(obj, "iss", json_string_nocheck(issuer)) != 0)) {
+        *why = "out of memory";
+        return CLAIMS_ERR_INTERNAL;
+    }
+    out->active = 1;
+    out->claims = obj;
+    *why = NULL;
+    return CLAIMS_OK;
+}
+
+claims_status_t claims_introspect_parse_json(apr_pool_t *p, const char *body, apr_size_t len, const char *issuer,
+                                             claims_introspection_t *out, const char **why)
+{
+    json_t *obj;
+
+    memset(out, 0, sizeof(*out));
+    if (issuer == NULL || (body == NULL && len > 0)) {
+        *why = "no issuer or no answer";
+        return CLAIMS_ERR_INTERNAL;
+    }
+    if (len > CLAIMS_INTROSPECT_MAX_ANSWER) {
+        *why = "the answer is too large";
+        return CLAIMS_ERR_UNAVAILABLE;
+    }
+    obj = claims_json_pool(p, claims_json_object(p, (const unsigned char *)(body != NULL ? body : ""), len));
+    if (obj == NULL) {
+        *why = "the answer is not one JSON object (or repeats a member)";
+        return CLAIMS_ERR_UNAVAILABLE;
+    }
+    return read_answer(obj, issuer, out, why);
+}
+
+/* Why a JWT answer failed claims_verify (fixed texts). */
+static const char *verify_why(claims_status_t st)
+{
+    switch (st) {
+    case CLAIMS_ERR_ALG_NONE:
+        return "the JWT answer is unsigned (alg none)";
+    case CLAIMS_ERR_SIGNATURE:
+        return "the JWT answer's signature does not verify with the issuer's keys";
+    case CLAIMS_ERR_NO_KEY:
+        return "no key of the issuer fits the JWT answer (kid, alg)";
+    case CLAIMS_ERR_ALG_NOT_ALLOWED:
+        return "the JWT answer's algorithm is not allowed for the issuer";
+    case CLAIMS_ERR_ISSUER:
+        return "the JWT answer's iss is not the issuer";
+    case CLAIMS_ERR_TOO_LARGE:
+        return "the answer is too large";
+    case CLAIMS_ERR_PAYLOAD_JSON:
+        return "the JWT answer's payload is not one JSON object";
+    default:
+        return "the answer is not a compact JWS the core reads";
+    }
+}
+
+/* Why a JWT answer failed claims_validate, by the claim it names (fixed texts). */
+static const char *validate_why(const char *what)
+{
+    static const char *const whys[][2] = {
+        {"typ", "the JWT answer's typ is not token-introspection+jwt"},
+        {"aud", "the JWT answer is not addressed to this client (aud)"},
+        {"iat", "the JWT answer's iat is malformed or in the future"},
+        {"exp", "the JWT answer has expired or its exp is malformed"},
+        {"nbf", "the JWT answer is not valid yet or its nbf is malformed"},
+    };
+    for (size_t i = 0; what != NULL && i < sizeof(whys) / sizeof(whys[0]); i++) {
+        if (strcmp(what, whys[i][0]) == 0) {
+            return whys[i][1];
+        }
+    }
+    return "the JWT answer's iss is not the issuer";
+}
+
+/* The RFC 9701 envelope: typ, iss, aud = client_id, iat present and recent, exp and nbf when
+ * present; NULL or why not. */
+static const char *check_envelope(apr_pool_t *p, const claims_verified_t *v, const claims_issuer_t *issuer,
+                                  const char *client_id, double now, apr_int64_t leeway)
+{
+    claims_policy_t pol;
+    apr_array_header_t *aud = apr_array_make(p, 1, sizeof(const char *));
+    const char *what = NULL;
+    double iat = 0;
+
+    *(const char **)apr_array_push(aud) = client_id;
+    memset(&pol, 0, sizeof(pol));
+    pol.issuer = issuer->iss;
+    pol.audiences = aud;
+    pol.exp_optional = 1;
+    pol.leeway = leeway;
+    pol.typ = INTROSPECTION_TYP;
+    if (claims_validate(v->claims, v->jws->typ, &pol, now, &what) != CLAIMS_OK) {
+        return validate_why(what);
+    }
+    if (claims_numeric_date(v->claims, "iat", &iat) != 1) {
+        return "the JWT answer has no iat";
+    }
+    if (iat < now - (double)leeway - CLAIMS_INTROSPECT_JWT_MAX_AGE) {
+        return "the JWT answer was issued too long ago (iat)";
+    }
+    return NULL;
+}
+
+claims_status_t claims_introspect_parse_jwt(apr_pool_t *p, const char *body, apr_size_t len,
+                                            const claims_issuer_t *issuer, claims_keys_fn get_keys, void *baton,
+                                            const char *client_id, double now, apr_int64_t leeway,
+                                            claims_introspection_t *out, const char **why)
+{
+    const claims_issuer_t *trusted[1] = {issuer};
+    claims_verifier_t v = {trusted, 1, CLAIMS_INTROSPECT_MAX_ANSWER, get_keys, baton, NULL};
+    claims_verified_t ver;
+    claims_status_t st;
+    json_t *ti;
+
+    memset(out, 0, sizeof(*out));
+    if (issuer == NULL || issuer->iss == NULL || client_id == NULL || body == NULL) {
+        *why = "no issuer, client id or answer";
+        return CLAIMS_ERR_INTERNAL;
+    }
+    if (len > 0 && body[len - 1] == '\n') {
+        len -= len > 1 && body[len - 2] == '\r' ? 2 : 1;
+    }
+    if ((st = claims_verify_uncached(&v, p, body, len, &ver)) != CLAIMS_OK) {
+        *why = verify_why(st);
+        return CLAIMS_ERR_UNAVAILABLE;
+    }
+    if ((*why = check_envelope(p, &ver, issuer, client_id, now, leeway)) != NULL) {
+        return CLAIMS_ERR_UNAVAILABLE;
+    }
+    ti = json_object_get(ver.claims, "token_introspection");
+    if (!json_is_object(ti)) {
+        *why = ti == NULL ? "the JWT answer has no token_introspection member"
+                          : "the JWT answer's token_introspection is not a JSON object";
+        return CLAIMS_ERR_UNAVAILABLE;
+    }
+    return read_answer(claims_json_pool(p, json_incref(ti)), issuer->iss, out, why);
 }
 
 /* ------------------------------------------------------------------ credentials */

@@ -9,6 +9,7 @@
 #include "test_util.h"
 
 #include "claims_fetch.h"
+#include "claims_introspect.h"
 
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
@@ -805,6 +806,42 @@ START_TEST(test_get_counts_only_a_json_answer)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ an introspection round trip */
+
+/* what claims_introspect_request builds is what the endpoint receives, byte for byte, and the
+ * answer comes back with the media type the caller checks before reading it */
+START_TEST(test_introspection_request_arrives_as_built_and_its_answer_is_read)
+{
+    static const char answer[] = "{\"active\":true,\"sub\":\"alice\",\"exp\":4102444800}";
+    server_t *s = server_start("HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n"
+                               "Content-Length: 46\r\n\r\n", answer, sizeof(answer) - 1);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    claims_introspect_client_t c;
+    claims_introspect_request_t rq;
+    claims_introspection_t out;
+    const char *why, *url = server_url(s, "/introspect");
+    apr_size_t blen;
+    int n;
+
+    memset(&c, 0, sizeof(c));
+    c.client_id = "rs:1";
+    c.method = CLAIMS_AUTH_CLIENT_SECRET_BASIC;
+    c.secret = (const unsigned char *)"p w";
+    c.secret_len = 3;
+    ck_assert_int_eq(claims_introspect_request(tu_p, &c, url, "t&k=n\n", 6, 0, 1750000000.0, &rq), CLAIMS_OK);
+    server_run(s);
+    ck_assert_int_eq(claims_fetch_post(tu_p, url, &o, rq.body, rq.len, rq.authorization, rq.accept, &res), CLAIMS_OK);
+    server_stop(s);
+    ck_assert_str_eq(request_body(s, &blen), "token=t%26k%3Dn%0A&token_type_hint=access_token");
+    ck_assert_str_eq(request_header(s, "Authorization", &n), "Basic cnMlM0ExOnArdw==");   /* rs%3A1:p+w */
+    ck_assert_str_eq(request_header(s, "Accept", &n), "application/json");
+    ck_assert_str_eq(res.media_type, CLAIMS_INTROSPECT_JSON);
+    ck_assert_int_eq(claims_introspect_parse_json(tu_p, res.body, res.len, "https://issuer.a", &out, &why), CLAIMS_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(out.claims, "sub")), "alice");
+}
+END_TEST
+
 Suite *fetch_suite(void)
 {
     Suite *s = suite_create("fetch");
@@ -852,6 +889,7 @@ Suite *fetch_suite(void)
     tcase_add_test(tc, test_post_refuses_a_header_value_with_a_control_character);
     tcase_add_test(tc, test_post_refuses_a_missing_body_with_a_length);
     tcase_add_test(tc, test_get_counts_only_a_json_answer);
+    tcase_add_test(tc, test_introspection_request_arrives_as_built_and_its_answer_is_read);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,6 +8,7 @@
 
 #include "claims_b64url.h"
 #include "claims_introspect.h"
+#include "claims_validate.h"
 
 #include <apr_file_io.h>
 #include <apr_hash.h>
@@ -625,6 +626,412 @@ START_TEST(test_client_secret_file_is_refused_when_empty_binary_or_a_key)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ JSON answers (CL-93) */
+
+static claims_status_t parse_json(const char *answer, claims_introspection_t *out, const char **why)
+{
+    claims_status_t st;
+    *why = "unset";
+    st = claims_introspect_parse_json(tu_p, answer, strlen(answer), ISS, out, why);
+    ck_assert_msg((st == CLAIMS_OK) == (*why == NULL), "%s: why %s", answer, *why);
+    ck_assert_msg((st == CLAIMS_OK) == (out->claims != NULL) && (st == CLAIMS_OK) == (out->active == 1), "%s",
+                  answer);
+    return st;
+}
+
+START_TEST(test_active_answer_gives_its_members_but_active_as_claims)
+{
+    claims_introspection_t out;
+    const char *why;
+    ck_assert_int_eq(parse_json("{\"active\":true,\"iss\":\"" ISS "\",\"sub\":\"alice\",\"scope\":\"read write\","
+                                "\"client_id\":\"app\",\"exp\":4102444800,\"token_type\":\"Bearer\"}", &out, &why),
+                     CLAIMS_OK);
+    ck_assert_ptr_null(json_object_get(out.claims, "active"));
+    ck_assert_int_eq(json_object_size(out.claims), 6);
+    ck_assert_str_eq(json_string_value(json_object_get(out.claims, "sub")), "alice");
+    ck_assert_str_eq(json_string_value(json_object_get(out.claims, "iss")), ISS);
+}
+END_TEST
+
+/* the issuer's own endpoint over verified TLS speaks for the issuer: iss is set to it */
+START_TEST(test_active_answer_without_iss_is_taken_as_the_issuers)
+{
+    claims_introspection_t out;
+    const char *why;
+    ck_assert_int_eq(parse_json(" {\"active\" : true, \"sub\":\"bob\"}\n", &out, &why), CLAIMS_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(out.claims, "iss")), ISS);
+    ck_assert_int_eq(json_object_size(out.claims), 2);
+    ck_assert_int_eq(parse_json("{\"\\u0061ctive\":true}", &out, &why), CLAIMS_OK);  /* the same name, escaped */
+}
+END_TEST
+
+/* what the answer holds is then validated as a JWT's claims (exp, nbf, aud, iss) */
+START_TEST(test_active_answer_claims_are_validated_as_those_of_a_jwt)
+{
+    static const struct {
+        const char *answer;
+        claims_status_t st;
+    } cases[] = {
+        {"{\"active\":true,\"sub\":\"a\",\"aud\":\"api\",\"exp\":4102444800}", CLAIMS_OK},
+        {"{\"active\":true,\"sub\":\"a\",\"aud\":\"api\",\"exp\":1700000000}", CLAIMS_ERR_EXPIRED},
+        {"{\"active\":true,\"sub\":\"a\",\"aud\":\"api\",\"exp\":4102444800,\"nbf\":1760000000}", CLAIMS_ERR_NOT_YET_VALID},
+        {"{\"active\":true,\"sub\":\"a\",\"aud\":[\"other\"],\"exp\":4102444800}", CLAIMS_ERR_AUDIENCE},
+        {"{\"active\":true,\"sub\":\"a\",\"exp\":4102444800}", CLAIMS_ERR_AUDIENCE},
+        {"{\"active\":true,\"sub\":\"a\",\"aud\":\"api\",\"exp\":\"4102444800\"}", CLAIMS_ERR_TIME_CLAIM},
+    };
+    apr_array_header_t *aud = apr_array_make(tu_p, 1, sizeof(const char *));
+    claims_policy_t pol;
+    *(const char **)apr_array_push(aud) = "api";
+    memset(&pol, 0, sizeof(pol));
+    pol.issuer = ISS;
+    pol.audiences = aud;
+    pol.leeway = 60;
+    for (int i = 0; i < TU_COUNT(cases); i++) {
+        claims_introspection_t out;
+        const char *why;
+        ck_assert_int_eq(parse_json(cases[i].answer, &out, &why), CLAIMS_OK);
+        ck_assert_msg(claims_validate(out.claims, NULL, &pol, NOW, NULL) == cases[i].st, "%s", cases[i].answer);
+    }
+}
+END_TEST
+
+/* only the JSON boolean true is active; anything else but false is a malformed answer: 503,
+ * never 200 and never a cached "inactive" */
+static const char *const not_boolean[] = {
+    "{\"active\":\"true\"}", "{\"active\":\"false\"}", "{\"active\":1}", "{\"active\":0}", "{\"active\":null}",
+    "{\"active\":[true]}", "{\"active\":{\"active\":true}}", "{\"active\":1.0}", "{}", "{\"Active\":true}",
+    "{\"active \":true}", "{\"sub\":\"alice\",\"iss\":\"" ISS "\",\"exp\":4102444800}",
+};
+
+START_TEST(test_active_must_be_the_json_boolean_true)
+{
+    claims_introspection_t out;
+    const char *why;
+    ck_assert_int_eq(parse_json(not_boolean[_i], &out, &why), CLAIMS_ERR_UNAVAILABLE);
+    ck_assert_ptr_nonnull(strstr(why, "\"active\""));
+    ck_assert_int_eq(claims_status_class(CLAIMS_ERR_UNAVAILABLE), CLAIMS_CLASS_UNAVAILABLE);
+}
+END_TEST
+
+START_TEST(test_inactive_answer_is_inactive_whatever_else_it_says)
+{
+    static const char *const inactive[] = {
+        "{\"active\":false}",
+        "{\"active\":false,\"iss\":\"https://evil.example\"}",
+        "{\"sub\":\"alice\",\"exp\":4102444800,\"active\":false,\"scope\":\"admin\"}",
+        "{\"active\":false,\"token_type\":\"refresh_token\"}",
+    };
+    for (int i = 0; i < TU_COUNT(inactive); i++) {
+        claims_introspection_t out;
+        const char *why;
+        ck_assert_int_eq(parse_json(inactive[i], &out, &why), CLAIMS_ERR_INACTIVE);
+        ck_assert_str_eq(why, "the issuer says the token is not active");
+    }
+    ck_assert_int_eq(claims_status_class(CLAIMS_ERR_INACTIVE), CLAIMS_CLASS_INVALID_TOKEN);
+}
+END_TEST
+
+static const char *const other_iss[] = {
+    "\"https://issuer.b\"", "\"https://issuer.a/\"", "\"HTTPS://issuer.a\"", "\"https://issuer.\"", "\"\"",
+    "null", "42", "[\"" ISS "\"]", "{\"iss\":\"" ISS "\"}", "true",
+};
+
+START_TEST(test_active_answer_naming_another_issuer_is_refused)
+{
+    claims_introspection_t out;
+    const char *why;
+    const char *answer = apr_psprintf(tu_p, "{\"active\":true,\"sub\":\"a\",\"iss\":%s}", other_iss[_i]);
+    ck_assert_int_eq(parse_json(answer, &out, &why), CLAIMS_ERR_ISSUER);
+    ck_assert_str_eq(why, "the answer names another issuer");
+}
+END_TEST
+
+/* token_type_hint is a hint: an endpoint may answer for a refresh token, which is no access token */
+START_TEST(test_active_refresh_token_is_refused)
+{
+    static const struct {
+        const char *type;
+        claims_status_t st;
+    } cases[] = {
+        {"\"refresh_token\"", CLAIMS_ERR_TYPE}, {"\"Refresh_Token\"", CLAIMS_ERR_TYPE}, {"\"Bearer\"", CLAIMS_OK},
+        {"\"access_token\"", CLAIMS_OK}, {"\"DPoP\"", CLAIMS_OK}, {"7", CLAIMS_OK},
+    };
+    for (int i = 0; i < TU_COUNT(cases); i++) {
+        claims_introspection_t out;
+        const char *why;
+        const char *answer = apr_psprintf(tu_p, "{\"active\":true,\"token_type\":%s}", cases[i].type);
+        ck_assert_msg(parse_json(answer, &out, &why) == cases[i].st, "%s", answer);
+    }
+}
+END_TEST
+
+static const char *const not_one_object[] = {
+    "", " ", "null", "[]", "true", "\"active\"", "[{\"active\":true}]", "{\"active\":true} {}",
+    "{\"active\":true}x", "{\"active\":true", "{\"active\":tru}", "<html><body>active</body></html>",
+    "{\"active\":true,\"active\":true}", "{\"active\":false,\"active\":true}", "{\"active\":true,\"sub\":\"\xff\"}",
+    "{\"active\":true,\"sub\":\"a\\u0000\"}", "{'active':true}", "{\"active\":true,}",
+};
+
+START_TEST(test_answer_that_is_not_one_json_object_is_unavailable)
+{
+    claims_introspection_t out;
+    const char *why;
+    ck_assert_int_eq(parse_json(not_one_object[_i], &out, &why), CLAIMS_ERR_UNAVAILABLE);
+    ck_assert_str_eq(why, "the answer is not one JSON object (or repeats a member)");
+}
+END_TEST
+
+START_TEST(test_absurdly_nested_or_oversized_answer_is_unavailable)
+{
+    claims_introspection_t out;
+    const char *why;
+    apr_size_t depth = 3000, n = 0;
+    char *deep = apr_palloc(tu_p, 2 * depth + 64);
+    char *big;
+
+    n += (apr_size_t)sprintf(deep, "{\"active\":true,\"x\":");
+    memset(deep + n, '[', depth);
+    memset(deep + n + depth, ']', depth);
+    strcpy(deep + n + 2 * depth, "}");
+    ck_assert_int_eq(parse_json(deep, &out, &why), CLAIMS_ERR_UNAVAILABLE);
+
+    big = apr_palloc(tu_p, CLAIMS_INTROSPECT_MAX_ANSWER + 2);
+    memset(big, ' ', CLAIMS_INTROSPECT_MAX_ANSWER + 1);
+    memcpy(big, "{\"active\":true}", 15);
+    big[CLAIMS_INTROSPECT_MAX_ANSWER + 1] = '\0';
+    ck_assert_int_eq(claims_introspect_parse_json(tu_p, big, CLAIMS_INTROSPECT_MAX_ANSWER, ISS, &out, &why), CLAIMS_OK);
+    ck_assert_int_eq(claims_introspect_parse_json(tu_p, big, CLAIMS_INTROSPECT_MAX_ANSWER + 1, ISS, &out, &why),
+                     CLAIMS_ERR_UNAVAILABLE);
+    ck_assert_str_eq(why, "the answer is too large");
+}
+END_TEST
+
+/* nothing of an answer goes into the reason (CL-59, CL-74) */
+START_TEST(test_reason_never_echoes_the_answer)
+{
+    static const char *const answers[] = {
+        "{\"active\":\"%s%n<script>\"}", "{\"active\":true,\"iss\":\"%s%n<script>\"}", "%s%n<script>",
+        "{\"active\":false,\"why\":\"%s%n<script>\"}",
+    };
+    for (int i = 0; i < TU_COUNT(answers); i++) {
+        claims_introspection_t out;
+        const char *why;
+        ck_assert_int_ne(parse_json(answers[i], &out, &why), CLAIMS_OK);
+        ck_assert_ptr_null(strstr(why, "script"));
+        ck_assert_ptr_null(strchr(why, '%'));
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------ JWT answers (RFC 9701) */
+
+#define HDR "{\"alg\":\"ES256\",\"kid\":\"as-1\",\"typ\":\"token-introspection+jwt\"}"
+#define TI "{\"active\":true,\"iss\":\"" ISS "\",\"sub\":\"alice\",\"scope\":\"read\",\"exp\":4102444800}"
+#define ENVELOPE(aud, iat, ti) "{\"iss\":\"" ISS "\",\"aud\":" aud ",\"iat\":" iat ",\"token_introspection\":" ti "}"
+#define GOOD ENVELOPE("\"" CLIENT "\"", "1750000000", TI)
+
+static claims_issuer_t *as_issuer(void)
+{
+    claims_issuer_t *is = tu_issuer(ISS, 0);
+    tu_issuer_jwk(is, tu_keys.ec256, "ES256", "as-1");
+    return is;
+}
+
+static char *answer_jwt(const char *header, const char *payload)
+{
+    return tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, header, payload);
+}
+
+static claims_status_t parse_jwt_with(const claims_issuer_t *is, const char *body, claims_introspection_t *out,
+                                      const char **why)
+{
+    claims_status_t st;
+    *why = "unset";
+    st = claims_introspect_parse_jwt(tu_p, body, strlen(body), is, NULL, NULL, CLIENT, NOW, 60, out, why);
+    ck_assert_msg((st == CLAIMS_OK) == (*why == NULL), "why %s", *why);
+    ck_assert((st == CLAIMS_OK) == (out->claims != NULL));
+    return st;
+}
+
+static claims_status_t parse_jwt(const char *body, claims_introspection_t *out, const char **why)
+{
+    return parse_jwt_with(as_issuer(), body, out, why);
+}
+
+START_TEST(test_jwt_answer_gives_its_token_introspection_claims)
+{
+    static const char *const tails[] = {"", "\n", "\r\n"};
+    for (int i = 0; i < TU_COUNT(tails); i++) {
+        claims_introspection_t out;
+        const char *why;
+        ck_assert_int_eq(parse_jwt(apr_pstrcat(tu_p, answer_jwt(HDR, GOOD), tails[i], NULL), &out, &why), CLAIMS_OK);
+        ck_assert_ptr_null(json_object_get(out.claims, "active"));
+        ck_assert_ptr_null(json_object_get(out.claims, "token_introspection"));
+        ck_assert_str_eq(json_string_value(json_object_get(out.claims, "sub")), "alice");
+        ck_assert_str_eq(json_string_value(json_object_get(out.claims, "iss")), ISS);
+        ck_assert_int_eq(json_object_size(out.claims), 4);
+    }
+}
+END_TEST
+
+/* typ as claims_validate reads it; aud a string or an array naming this client */
+START_TEST(test_jwt_answer_typ_and_aud_in_every_allowed_form)
+{
+    static const struct {
+        const char *header, *payload;
+    } ok[] = {
+        {"{\"alg\":\"ES256\",\"typ\":\"application/token-introspection+jwt\"}", GOOD},
+        {"{\"alg\":\"ES256\",\"typ\":\"Token-Introspection+JWT\"}", GOOD},
+        {HDR, ENVELOPE("[\"other\",\"" CLIENT "\"]", "1750000000", TI)},
+        {HDR, ENVELOPE("\"" CLIENT "\"", "1750000060", TI)},                   /* iat: now + leeway */
+        {HDR, ENVELOPE("\"" CLIENT "\"", "1749999640", TI)},                   /* now - leeway - 300 s */
+        {HDR, "{\"iss\":\"" ISS "\",\"aud\":\"" CLIENT "\",\"iat\":1750000000,\"exp\":1750000100,"
+              "\"token_introspection\":" TI "}"},
+    };
+    for (int i = 0; i < TU_COUNT(ok); i++) {
+        claims_introspection_t out;
+        const char *why;
+        ck_assert_msg(parse_jwt(answer_jwt(ok[i].header, ok[i].payload), &out, &why) == CLAIMS_OK, "case %d: %s", i,
+                      why);
+    }
+}
+END_TEST
+
+static const struct {
+    const char *what;
+    const char *header, *payload;
+    const char *why;
+} bad_envelope[] = {
+    {"no typ", "{\"alg\":\"ES256\"}", GOOD, "typ"},
+    {"typ JWT", "{\"alg\":\"ES256\",\"typ\":\"JWT\"}", GOOD, "typ"},
+    {"typ at+jwt", "{\"alg\":\"ES256\",\"typ\":\"at+jwt\"}", GOOD, "typ"},
+    {"typ prefix", "{\"alg\":\"ES256\",\"typ\":\"token-introspection+jwt2\"}", GOOD, "typ"},
+    {"typ JSON", "{\"alg\":\"ES256\",\"typ\":\"application/token-introspection+json\"}", GOOD, "typ"},
+    {"other aud", HDR, ENVELOPE("\"other-client\"", "1750000000", TI), "aud"},
+    {"aud array without us", HDR, ENVELOPE("[\"a\",\"b\"]", "1750000000", TI), "aud"},
+    {"aud as a prefix", HDR, ENVELOPE("\"rs-clien\"", "1750000000", TI), "aud"},
+    {"empty aud", HDR, ENVELOPE("[]", "1750000000", TI), "aud"},
+    {"no aud", HDR, "{\"iss\":\"" ISS "\",\"iat\":1750000000,\"token_introspection\":" TI "}", "aud"},
+    {"other iss", HDR, "{\"iss\":\"https://issuer.b\",\"aud\":\"" CLIENT "\",\"iat\":1750000000,"
+                       "\"token_introspection\":" TI "}", "iss"},
+    {"no iss", HDR, "{\"aud\":\"" CLIENT "\",\"iat\":1750000000,\"token_introspection\":" TI "}", "iss"},
+    {"no iat", HDR, "{\"iss\":\"" ISS "\",\"aud\":\"" CLIENT "\",\"token_introspection\":" TI "}", "no iat"},
+    {"iat in the future", HDR, ENVELOPE("\"" CLIENT "\"", "1750000061", TI), "iat"},
+    {"iat too old", HDR, ENVELOPE("\"" CLIENT "\"", "1749999639", TI), "too long ago"},
+    {"iat a string", HDR, ENVELOPE("\"" CLIENT "\"", "\"1750000000\"", TI), "iat"},
+    {"expired", HDR, "{\"iss\":\"" ISS "\",\"aud\":\"" CLIENT "\",\"iat\":1750000000,\"exp\":1749999000,"
+                     "\"token_introspection\":" TI "}", "expired"},
+    {"no token_introspection", HDR, "{\"iss\":\"" ISS "\",\"aud\":\"" CLIENT "\",\"iat\":1750000000,"
+                                    "\"active\":true,\"sub\":\"alice\"}", "no token_introspection"},
+    {"token_introspection a string", HDR, ENVELOPE("\"" CLIENT "\"", "1750000000", "\"{\\\"active\\\":true}\""),
+     "not a JSON object"},
+    {"token_introspection an array", HDR, ENVELOPE("\"" CLIENT "\"", "1750000000", "[" TI "]"), "not a JSON object"},
+    {"token_introspection true", HDR, ENVELOPE("\"" CLIENT "\"", "1750000000", "true"), "not a JSON object"},
+    {"token_introspection null", HDR, ENVELOPE("\"" CLIENT "\"", "1750000000", "null"), "not a JSON object"},
+    {"unknown kid", "{\"alg\":\"ES256\",\"kid\":\"as-2\",\"typ\":\"token-introspection+jwt\"}", GOOD, "no key"},
+    {"crit", "{\"alg\":\"ES256\",\"crit\":[\"x\"],\"x\":1,\"typ\":\"token-introspection+jwt\"}", GOOD,
+     "not a compact JWS"},
+};
+
+START_TEST(test_jwt_answer_with_a_bad_envelope_is_unavailable)
+{
+    claims_introspection_t out;
+    const char *why;
+    ck_assert_int_eq(parse_jwt(answer_jwt(bad_envelope[_i].header, bad_envelope[_i].payload), &out, &why),
+                     CLAIMS_ERR_UNAVAILABLE);
+    ck_assert_msg(strstr(why, bad_envelope[_i].why) != NULL, "%s: %s", bad_envelope[_i].what, why);
+}
+END_TEST
+
+/* a forged or unsigned answer never counts */
+START_TEST(test_jwt_answer_that_does_not_verify_is_unavailable)
+{
+    char *tok = answer_jwt(HDR, GOOD);
+    char *flipped = apr_pstrdup(tu_p, tok);
+    char *other_key = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256_b, NULL, 0, HDR, GOOD);
+    char *hs = tu_jws(tu_p, CLAIMS_ALG_HS256, NULL, tu_secret, 32, "{\"alg\":\"HS256\",\"kid\":\"as-1\","
+                      "\"typ\":\"token-introspection+jwt\"}", GOOD);
+    char *none = apr_pstrcat(tu_p, tu_signing_input(tu_p, "{\"alg\":\"none\",\"typ\":\"token-introspection+jwt\"}",
+                                                    GOOD), ".", NULL);
+    char *none_sig = apr_pstrcat(tu_p, tu_signing_input(tu_p, "{\"alg\":\"none\"}", GOOD), ".AAAA", NULL);
+    const struct {
+        const char *body, *why;
+    } cases[] = {
+        {flipped, "signature"}, {other_key, "signature"}, {hs, "no key"}, {none, "not a compact JWS"},
+        {none_sig, "unsigned"}, {GOOD, "not a compact JWS"}, {"", "not a compact JWS"},
+        {"a.b", "not a compact JWS"}, {"a.b.c.d.e", "not a compact JWS"},
+    };
+    flipped[strlen(flipped) - 5] = flipped[strlen(flipped) - 5] == 'A' ? 'B' : 'A';
+    for (int i = 0; i < TU_COUNT(cases); i++) {
+        claims_introspection_t out;
+        const char *why;
+        ck_assert_int_eq(parse_jwt(cases[i].body, &out, &why), CLAIMS_ERR_UNAVAILABLE);
+        ck_assert_msg(strstr(why, cases[i].why) != NULL, "case %d: %s", i, why);
+    }
+}
+END_TEST
+
+START_TEST(test_jwt_answer_algorithm_outside_the_issuers_allow_list_is_unavailable)
+{
+    claims_issuer_t *is = tu_issuer(ISS, CLAIMS_ALG_BIT(CLAIMS_ALG_RS256));
+    claims_introspection_t out;
+    const char *why;
+    *(claims_key_t **)apr_array_push(is->keys) = APR_ARRAY_IDX(as_issuer()->keys, 0, claims_key_t *);
+    ck_assert_int_eq(parse_jwt_with(is, answer_jwt(HDR, GOOD), &out, &why), CLAIMS_ERR_UNAVAILABLE);
+    ck_assert_ptr_nonnull(strstr(why, "not allowed"));
+}
+END_TEST
+
+/* token_introspection is read exactly as a JSON answer */
+START_TEST(test_jwt_answer_member_follows_the_json_answer_rules)
+{
+    static const struct {
+        const char *ti;
+        claims_status_t st;
+    } cases[] = {
+        {"{\"active\":false}", CLAIMS_ERR_INACTIVE},
+        {"{\"active\":\"true\",\"sub\":\"alice\"}", CLAIMS_ERR_UNAVAILABLE},
+        {"{\"active\":1}", CLAIMS_ERR_UNAVAILABLE},
+        {"{\"sub\":\"alice\"}", CLAIMS_ERR_UNAVAILABLE},
+        {"{\"active\":true,\"iss\":\"https://issuer.b\"}", CLAIMS_ERR_ISSUER},
+        {"{\"active\":true,\"token_type\":\"refresh_token\"}", CLAIMS_ERR_TYPE},
+        {"{\"active\":true,\"sub\":\"alice\"}", CLAIMS_OK},
+    };
+    for (int i = 0; i < TU_COUNT(cases); i++) {
+        claims_introspection_t out;
+        const char *why;
+        const char *payload = apr_psprintf(tu_p, "{\"iss\":\"" ISS "\",\"aud\":\"" CLIENT "\",\"iat\":1750000000,"
+                                                 "\"token_introspection\":%s}", cases[i].ti);
+        ck_assert_msg(parse_jwt(answer_jwt(HDR, payload), &out, &why) == cases[i].st, "%s: %s", cases[i].ti, why);
+        if (cases[i].st == CLAIMS_OK) {
+            ck_assert_str_eq(json_string_value(json_object_get(out.claims, "iss")), ISS);
+        }
+    }
+}
+END_TEST
+
+/* the issuer's keys come from its supplier, with a refresh when none fits (a rotated set) */
+static const apr_array_header_t *rotated_keys(void *baton, apr_pool_t *p, const claims_issuer_t *issuer, int refresh)
+{
+    int *calls = baton;
+    (void)p;
+    calls[refresh]++;
+    return refresh ? issuer->keys : NULL;
+}
+
+START_TEST(test_jwt_answer_keys_come_from_the_key_supplier)
+{
+    int calls[2] = {0, 0};
+    claims_introspection_t out;
+    const char *why = NULL;
+    char *tok = answer_jwt(HDR, GOOD);
+    ck_assert_int_eq(claims_introspect_parse_jwt(tu_p, tok, strlen(tok), as_issuer(), rotated_keys, calls, CLIENT, NOW,
+                                                 60, &out, &why), CLAIMS_OK);
+    ck_assert_int_eq(calls[0], 1);
+    ck_assert_int_eq(calls[1], 1);
+}
+END_TEST
+
 Suite *introspect_suite(void)
 {
     Suite *s = suite_create("introspect");
@@ -657,5 +1064,27 @@ Suite *introspect_suite(void)
     tcase_add_test(tc, test_client_secret_file_is_refused_when_empty_binary_or_a_key);
     suite_add_tcase(s, tc);
 
+    tc = tu_tcase("json answer", 0);
+    tcase_add_test(tc, test_active_answer_gives_its_members_but_active_as_claims);
+    tcase_add_test(tc, test_active_answer_without_iss_is_taken_as_the_issuers);
+    tcase_add_test(tc, test_active_answer_claims_are_validated_as_those_of_a_jwt);
+    tcase_add_loop_test(tc, test_active_must_be_the_json_boolean_true, 0, TU_COUNT(not_boolean));
+    tcase_add_test(tc, test_inactive_answer_is_inactive_whatever_else_it_says);
+    tcase_add_loop_test(tc, test_active_answer_naming_another_issuer_is_refused, 0, TU_COUNT(other_iss));
+    tcase_add_test(tc, test_active_refresh_token_is_refused);
+    tcase_add_loop_test(tc, test_answer_that_is_not_one_json_object_is_unavailable, 0, TU_COUNT(not_one_object));
+    tcase_add_test(tc, test_absurdly_nested_or_oversized_answer_is_unavailable);
+    tcase_add_test(tc, test_reason_never_echoes_the_answer);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("jwt answer", 0);
+    tcase_add_test(tc, test_jwt_answer_gives_its_token_introspection_claims);
+    tcase_add_test(tc, test_jwt_answer_typ_and_aud_in_every_allowed_form);
+    tcase_add_loop_test(tc, test_jwt_answer_with_a_bad_envelope_is_unavailable, 0, TU_COUNT(bad_envelope));
+    tcase_add_test(tc, test_jwt_answer_that_does_not_verify_is_unavailable);
+    tcase_add_test(tc, test_jwt_answer_algorithm_outside_the_issuers_allow_list_is_unavailable);
+    tcase_add_test(tc, test_jwt_answer_member_follows_the_json_answer_rules);
+    tcase_add_test(tc, test_jwt_answer_keys_come_from_the_key_supplier);
+    suite_add_tcase(s, tc);
     return s;
 }
