@@ -98,9 +98,11 @@ typedef struct claims_introspect_request_t {
 
 /* Builds the request for token (len bytes, any bytes) to endpoint; jwt: ask for an RFC 9701
  * answer; now: seconds since the epoch (for a client assertion). CLAIMS_ERR_CONFIG when the
- * client record cannot be used (no client id, an unknown method, no secret for client_secret_*,
- * no key or an algorithm that does not fit it for private_key_jwt; no endpoint);
- * CLAIMS_ERR_INTERNAL when the random generator or signing fails. */
+ * client record cannot be used (no client id; an unknown method; for client_secret_*, no secret
+ * or one over CLAIMS_INTROSPECT_MAX_SECRET bytes; for private_key_jwt, no key, an algorithm that
+ * does not fit it, or a client id, kid or audience that is not UTF-8 and so cannot be a JSON
+ * string) or there is no endpoint; CLAIMS_ERR_INTERNAL when the random generator or signing
+ * fails. */
 claims_status_t claims_introspect_request(apr_pool_t *p, const claims_introspect_client_t *client,
                                           const char *endpoint, const char *token, apr_size_t len, int jwt,
                                           double now, claims_introspect_request_t *out);

@@ -184,17 +184,27 @@ static char *client_assertion(apr_pool_t *p, const claims_introspect_client_t *c
 
 /* ------------------------------------------------------------------ the request */
 
-static int client_usable(const claims_introspect_client_t *c)
+/* Whether s (NULL: absent) can be a JSON string: the assertion's members must be UTF-8. */
+static int json_text_ok(const char *s)
 {
-    if (c == NULL || c->client_id == NULL || c->client_id[0] == '\0') {
+    json_t *j = s != NULL ? json_string(s) : NULL;
+    int ok = s == NULL || j != NULL;
+    json_decref(j);
+    return ok;
+}
+
+static int client_usable(const claims_introspect_client_t *c, const char *endpoint)
+{
+    if (c == NULL || c->client_id == NULL || c->client_id[0] == '\0' || endpoint == NULL) {
         return 0;
     }
     switch (c->method) {
     case CLAIMS_AUTH_CLIENT_SECRET_BASIC:
     case CLAIMS_AUTH_CLIENT_SECRET_POST:
-        return c->secret != NULL && c->secret_len > 0;
+        return c->secret != NULL && c->secret_len > 0 && c->secret_len <= CLAIMS_INTROSPECT_MAX_SECRET;
     case CLAIMS_AUTH_PRIVATE_KEY_JWT:
-        return c->key != NULL && alg_fits_key(c->alg, c->key);
+        return c->key != NULL && alg_fits_key(c->alg, c->key) && json_text_ok(c->client_id) && json_text_ok(c->kid)
+            && json_text_ok(c->audience != NULL ? c->audience : endpoint);
     default:
         return 0;
     }
@@ -208,7 +218,7 @@ claims_status_t claims_introspect_request(apr_pool_t *p, const claims_introspect
     char *assertion;
 
     memset(out, 0, sizeof(*out));
-    if (!client_usable(client) || endpoint == NULL || (token == NULL && len > 0)) {
+    if (!client_usable(client, endpoint) || (token == NULL && len > 0)) {
         return CLAIMS_ERR_CONFIG;
     }
     if (client->method == CLAIMS_AUTH_CLIENT_SECRET_BASIC) {

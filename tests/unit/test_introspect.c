@@ -247,7 +247,7 @@ END_TEST
 
 START_TEST(test_unusable_client_record_is_refused)
 {
-    claims_introspect_client_t cases[8];
+    claims_introspect_client_t cases[11];
     claims_introspect_request_t rq;
     cases[0] = secret_client(CLAIMS_AUTH_CLIENT_SECRET_BASIC, NULL, "s");
     cases[1] = secret_client(CLAIMS_AUTH_CLIENT_SECRET_BASIC, "", "s");
@@ -257,6 +257,11 @@ START_TEST(test_unusable_client_record_is_refused)
     cases[5] = key_client(NULL, CLAIMS_ALG_ES256, NULL);
     cases[6] = key_client(tu_keys.ec384, CLAIMS_ALG_ES256, NULL);   /* alg does not fit the key */
     cases[7] = key_client(tu_keys.rsa, CLAIMS_ALG_HS256, NULL);
+    cases[8] = key_client(tu_keys.ec256, CLAIMS_ALG_ES256, "kid-\xff");  /* not UTF-8: no JSON string */
+    cases[9] = key_client(tu_keys.ec256, CLAIMS_ALG_ES256, NULL);
+    cases[9].client_id = "caf\xe9";
+    cases[10] = secret_client(CLAIMS_AUTH_CLIENT_SECRET_BASIC, CLIENT, "s");
+    cases[10].secret_len = CLAIMS_INTROSPECT_MAX_SECRET + 1;
     for (int i = 0; i < TU_COUNT(cases); i++) {
         ck_assert_msg(claims_introspect_request(tu_p, &cases[i], ENDPOINT, "t", 1, 0, NOW, &rq) == CLAIMS_ERR_CONFIG,
                       "case %d accepted", i);
