@@ -1,11 +1,13 @@
 /*
  * claims_fetch.h - fetching an identity provider's documents (JWK Set, OpenID Connect /
- * RFC 8414 metadata) with libcurl, and reading the metadata.
+ * RFC 8414 metadata) with libcurl, and reading the metadata; posting a form to one of its
+ * endpoints (RFC 7662 introspection).
  *
  * Promises: https only (plain http only as below); certificate and host name verification
  * always on; no redirects; the body is capped and the transfer aborted past the cap; the whole
- * transfer bounded by a timeout; only 200 answers with a JSON media type count. URLs come from
- * configuration or verified metadata, never a token.
+ * transfer bounded by a timeout; only 200 answers count, and for a GET only those with a JSON
+ * media type. URLs come from configuration or verified metadata, never a token. GET and POST
+ * share one code path: the same policy, the same checks of the answer.
  *
  * Plain http (ClaimsAllowHTTP, for tests) only when the host, as curl parses it from the URL
  * and so connects to it, is a loopback literal: an IPv4 dotted quad in 127.0.0.0/8, the IPv6
@@ -45,6 +47,11 @@ typedef struct claims_fetch_result_t {
     long status;
     apr_int64_t max_age;               /* Cache-Control max-age in seconds, -1 when absent */
     const char *error;                 /* why it failed: safe to log */
+    const char *media_type;            /* the answer's Content-Type without parameters, lower-
+                                        * cased ("application/json" for "Application/JSON;
+                                        * charset=utf-8"), NULL when it has none; set whenever an
+                                        * answer came, whatever its status. The server's bytes:
+                                        * escape before logging (claims_log_escape). */
 } claims_fetch_result_t;
 
 /* Checks a URL against the policy above without fetching; NULL or the reason. */
@@ -55,8 +62,23 @@ const char *claims_fetch_check_url(apr_pool_t *p, const char *url, int allow_htt
  * a string curl does not parse as an absolute URL, never the string itself; NULL for NULL. */
 const char *claims_fetch_redact_url(apr_pool_t *p, const char *url);
 
+/* GET url. CLAIMS_OK only for a 200 answer with a JSON media type (application/json or
+ * application/...+json); CLAIMS_ERR_CONFIG for a URL the policy refuses (nothing is sent),
+ * CLAIMS_ERR_TOO_LARGE past the cap, CLAIMS_ERR_IO for everything else (res->error says what). */
 claims_status_t claims_fetch(apr_pool_t *p, const char *url, const claims_fetch_opts_t *opts,
                              claims_fetch_result_t *res);
+
+/* POST body (len bytes, sent as they are) to url as Content-Type
+ * application/x-www-form-urlencoded, with "Authorization: <authorization>" and
+ * "Accept: <accept>" when not NULL, under the same policy as claims_fetch. CLAIMS_OK for any 200
+ * answer, whatever its media type: the caller checks res->media_type against what it asked
+ * for. Other results as claims_fetch; CLAIMS_ERR_CONFIG, with nothing sent, also when a header
+ * value holds a control character other than tab (a CR or LF would start another header) or
+ * body is NULL with len > 0. The body and the Authorization value are never put into
+ * res->error. */
+claims_status_t claims_fetch_post(apr_pool_t *p, const char *url, const claims_fetch_opts_t *opts,
+                                  const char *body, apr_size_t len, const char *authorization,
+                                  const char *accept, claims_fetch_result_t *res);
 
 /* The jwks_uri of a metadata document whose "issuer" equals issuer exactly. */
 claims_status_t claims_discovery_jwks_uri(apr_pool_t *p, const char *body, apr_size_t len,

@@ -328,25 +328,147 @@ static size_t on_header(char *data, size_t size, size_t n, void *baton)
     return len;
 }
 
-static int json_media_type(const char *ct)
+/* The media type of a Content-Type value: type/subtype, lower-cased, parameters and blanks cut
+ * ("Application/JSON; charset=utf-8" gives "application/json"); NULL for NULL or an empty one. */
+static const char *media_type(apr_pool_t *p, const char *ct)
 {
     apr_size_t n;
+    char *mt;
     if (ct == NULL) {
-        return 0;
+        return NULL;
     }
-    n = strcspn(ct, "; ");
-    return (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
-        || (n >= 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 && strncasecmp(ct, "application/", 12) == 0);
+    n = strcspn(ct, ";");
+    while (n > 0 && is_blank(ct[n - 1])) {
+        n--;
+    }
+    if (n == 0) {
+        return NULL;
+    }
+    mt = apr_pstrmemdup(p, ct, n);
+    for (char *c = mt; *c != '\0'; c++) {
+        if (*c >= 'A' && *c <= 'Z') {
+            *c = (char)(*c - 'A' + 'a');
+        }
+    }
+    return mt;
 }
 
-claims_status_t claims_fetch(apr_pool_t *p, const char *url, const claims_fetch_opts_t *opts,
-                             claims_fetch_result_t *res)
+static int json_media_type(const char *mt)
+{
+    apr_size_t n = mt != NULL ? strlen(mt) : 0;
+    return (n == 16 && strcmp(mt, "application/json") == 0)
+        || (n >= 17 && strcmp(mt + n - 5, "+json") == 0 && strncmp(mt, "application/", 12) == 0);
+}
+
+/* What a POST sends beyond a GET. */
+typedef struct post_t {
+    const char *body;
+    apr_size_t len;
+    const char *authorization;         /* NULL: no Authorization header */
+    const char *accept;                /* NULL: no Accept header */
+} post_t;
+
+/* A header value curl can send as one line: no control character but tab (no CR or LF that
+ * would start another header). */
+static int header_value_ok(const char *v)
+{
+    for (const unsigned char *c = (const unsigned char *)v; *c != '\0'; c++) {
+        if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The request headers of a POST, or NULL when curl cannot make them. Every header of ours is
+ * set explicitly; "Expect:" stops curl from waiting for a 100 Continue on larger bodies. */
+static struct curl_slist *post_headers(apr_pool_t *p, const post_t *post)
+{
+    struct curl_slist *h = NULL, *n;
+    const char *lines[4];
+    int count = 0;
+
+    lines[count++] = "Content-Type: application/x-www-form-urlencoded";
+    lines[count++] = "Expect:";
+    if (post->accept != NULL) {
+        lines[count++] = apr_pstrcat(p, "Accept: ", post->accept, NULL);
+    }
+    if (post->authorization != NULL) {
+        lines[count++] = apr_pstrcat(p, "Authorization: ", post->authorization, NULL);
+    }
+    for (int i = 0; i < count; i++) {
+        if ((n = curl_slist_append(h, lines[i])) == NULL) {
+            curl_slist_free_all(h);
+            return NULL;
+        }
+        h = n;
+    }
+    return h;
+}
+
+/* The policy of claims_fetch.h on a new handle: protocols, TLS verification, no redirects,
+ * timeouts, the size cap, the proxy (never the environment's), and where the answer goes. */
+static void set_policy(CURL *c, const char *url, const claims_fetch_opts_t *opts, sink_t *k, char *errbuf)
+{
+    apr_interval_time_t timeout = opts->timeout > 0 ? opts->timeout : DEFAULT_TIMEOUT;
+
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, opts->allow_http_loopback ? "http,https" : "https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)apr_time_as_msec(timeout));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)apr_time_as_msec(timeout));
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)k->max);
+    curl_easy_setopt(c, CURLOPT_PROXY, opts->proxy != NULL ? opts->proxy : "");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "mod_claims/" CLAIMS_VERSION);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, k);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, k);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    if (opts->ca_file != NULL) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file);
+    }
+    if (opts->ca_path != NULL) {
+        curl_easy_setopt(c, CURLOPT_CAPATH, opts->ca_path);
+    }
+}
+
+/* The verdict on a finished transfer: the cap, curl's own errors, then the status (only 200). */
+static claims_status_t verdict(apr_pool_t *p, const sink_t *k, CURLcode cc, const char *errbuf,
+                               claims_fetch_result_t *res)
+{
+    res->max_age = k->max_age;
+    res->media_type = media_type(p, k->content_type);
+    if (k->overflow || cc == CURLE_FILESIZE_EXCEEDED) {
+        res->error = apr_psprintf(p, "document larger than %" APR_SIZE_T_FMT " bytes", k->max);
+        return CLAIMS_ERR_TOO_LARGE;
+    }
+    if (cc != CURLE_OK) {
+        res->error = apr_psprintf(p, "%s%s%s", curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
+        return CLAIMS_ERR_IO;
+    }
+    if (res->status != 200) {
+        res->error = apr_psprintf(p, "HTTP status %ld", res->status);
+        return CLAIMS_ERR_IO;
+    }
+    res->body = k->buf != NULL ? k->buf : apr_pstrdup(p, "");
+    res->len = k->len;
+    return CLAIMS_OK;
+}
+
+/* One GET (post NULL) or POST under the policy of claims_fetch.h. */
+static claims_status_t transfer(apr_pool_t *p, const char *url, const claims_fetch_opts_t *opts,
+                                const post_t *post, claims_fetch_result_t *res)
 {
     sink_t k;
     CURL *c;
     CURLcode cc;
     char errbuf[CURL_ERROR_SIZE];
-    apr_interval_time_t timeout = opts->timeout > 0 ? opts->timeout : DEFAULT_TIMEOUT;
+    struct curl_slist *headers = NULL;
     const char *why;
 
     memset(res, 0, sizeof(*res));
@@ -359,61 +481,55 @@ claims_status_t claims_fetch(apr_pool_t *p, const char *url, const claims_fetch_
     k.p = p;
     k.max = opts->max_size > 0 ? opts->max_size : DEFAULT_MAX_SIZE;
     k.max_age = -1;
-    c = curl_easy_init();
-    if (c == NULL) {
+    if ((c = curl_easy_init()) == NULL || (post != NULL && (headers = post_headers(p, post)) == NULL)) {
+        curl_easy_cleanup(c);
         res->error = "cannot create a curl handle";
         return CLAIMS_ERR_INTERNAL;
     }
     errbuf[0] = '\0';
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, opts->allow_http_loopback ? "http,https" : "https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)apr_time_as_msec(timeout));
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)apr_time_as_msec(timeout));
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)k.max);
-    curl_easy_setopt(c, CURLOPT_PROXY, opts->proxy != NULL ? opts->proxy : "");
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "mod_claims/" CLAIMS_VERSION);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &k);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    if (opts->ca_file != NULL) {
-        curl_easy_setopt(c, CURLOPT_CAINFO, opts->ca_file);
-    }
-    if (opts->ca_path != NULL) {
-        curl_easy_setopt(c, CURLOPT_CAPATH, opts->ca_path);
+    set_policy(c, url, opts, &k, errbuf);
+    if (post != NULL) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, post->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post->len);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     }
     cc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
     curl_easy_cleanup(c);
+    curl_slist_free_all(headers);
+    return verdict(p, &k, cc, errbuf, res);
+}
 
-    res->max_age = k.max_age;
-    if (k.overflow || cc == CURLE_FILESIZE_EXCEEDED) {
-        res->error = apr_psprintf(p, "document larger than %" APR_SIZE_T_FMT " bytes", k.max);
-        return CLAIMS_ERR_TOO_LARGE;
-    }
-    if (cc != CURLE_OK) {
-        res->error = apr_psprintf(p, "%s%s%s", curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
-        return CLAIMS_ERR_IO;
-    }
-    if (res->status != 200) {
-        res->error = apr_psprintf(p, "HTTP status %ld", res->status);
-        return CLAIMS_ERR_IO;
-    }
-    if (!json_media_type(k.content_type)) {
+claims_status_t claims_fetch(apr_pool_t *p, const char *url, const claims_fetch_opts_t *opts,
+                             claims_fetch_result_t *res)
+{
+    claims_status_t st = transfer(p, url, opts, NULL, res);
+    if (st == CLAIMS_OK && !json_media_type(res->media_type)) {
         res->error = apr_psprintf(p, "media type \"%s\" is not JSON",
-                                  k.content_type != NULL ? claims_log_escape(p, k.content_type,
-                                                                             strlen(k.content_type), 64) : "");
+                                  res->media_type != NULL ? claims_log_escape(p, res->media_type,
+                                                                              strlen(res->media_type), 64) : "");
+        res->body = NULL;
+        res->len = 0;
         return CLAIMS_ERR_IO;
     }
-    res->body = k.buf != NULL ? k.buf : apr_pstrdup(p, "");
-    res->len = k.len;
-    return CLAIMS_OK;
+    return st;
+}
+
+claims_status_t claims_fetch_post(apr_pool_t *p, const char *url, const claims_fetch_opts_t *opts,
+                                  const char *body, apr_size_t len, const char *authorization,
+                                  const char *accept, claims_fetch_result_t *res)
+{
+    post_t post = {body != NULL ? body : "", len, authorization, accept};
+
+    if ((body == NULL && len > 0) || (authorization != NULL && !header_value_ok(authorization))
+        || (accept != NULL && !header_value_ok(accept))) {
+        memset(res, 0, sizeof(*res));
+        res->max_age = -1;
+        res->error = body == NULL && len > 0 ? "no body" : "a header value holds a control character";
+        return CLAIMS_ERR_CONFIG;
+    }
+    return transfer(p, url, opts, &post, res);
 }
 
 claims_status_t claims_discovery_jwks_uri(apr_pool_t *p, const char *body, apr_size_t len,

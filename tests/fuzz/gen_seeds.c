@@ -7,7 +7,7 @@
  * No third-party vectors are copied. ECDSA and RSA-PSS signatures are randomised, so those seeds
  * change when regenerated; they stay valid either way.
  *
- * Usage: gen_seeds <corpus-dir>   (creates <corpus-dir>/{jws,jwk,discovery,bearer,claims}/)
+ * Usage: gen_seeds <corpus-dir>   (creates <corpus-dir>/{jws,jwk,discovery,bearer,claims,introspect}/)
  */
 #include "claims.h"
 #include "claims_alg.h"
@@ -234,6 +234,59 @@ static void claims(void)
     puts_("claims", "number", "num\n1e0\nread write\n");
 }
 
+/* Introspection answers (fuzz_introspect.c): JSON answers as the unit tests read them, signed
+ * JWT answers, and "#header\npayload" inputs the harness signs itself. */
+static const char *envelope(const char *aud, const char *iat, const char *member)
+{
+    return apr_psprintf(pool, "{\"iss\":\"" FZ_ISS_PUBLIC "\",\"aud\":%s,\"iat\":%s,\"token_introspection\":%s}",
+                        aud, iat, member);
+}
+
+static void introspect(const fz_keys_t *k)
+{
+    static const char ti[] = "{\"active\":true,\"iss\":\"" FZ_ISS_PUBLIC "\",\"sub\":\"alice\",\"scope\":\"read\","
+                             "\"exp\":4102444800,\"token_type\":\"Bearer\"}";
+    static const char hdr[] = "{\"alg\":\"ES256\",\"kid\":\"ec-p256\",\"typ\":\"token-introspection+jwt\"}";
+    static const char *const json[][2] = {
+        {"active", "{\"active\":true,\"iss\":\"" FZ_ISS_PUBLIC "\",\"sub\":\"alice\",\"aud\":[\"api\"],"
+                   "\"exp\":4102444800,\"client_id\":\"app\",\"scope\":\"a b\"}"},
+        {"active-no-iss", " {\"active\" : true, \"sub\":\"bob\"}\n"},
+        {"inactive", "{\"active\":false}"},
+        {"active-string", "{\"active\":\"true\"}"},
+        {"active-number", "{\"active\":1,\"sub\":\"x\"}"},
+        {"active-null", "{\"active\":null}"},
+        {"no-active", "{\"sub\":\"alice\",\"exp\":4102444800}"},
+        {"other-iss", "{\"active\":true,\"iss\":\"https://issuer.example/\"}"},
+        {"refresh-token", "{\"active\":true,\"token_type\":\"Refresh_Token\"}"},
+        {"duplicate-active", "{\"active\":false,\"active\":true}"},
+        {"escaped-name", "{\"\\u0061ctive\":true,\"sub\":\"\\u00e9\"}"},
+        {"nested", "{\"active\":true,\"x\":[[[[{\"y\":[[[]]]}]]]]}"},
+    };
+    for (size_t i = 0; i < sizeof(json) / sizeof(json[0]); i++) {
+        puts_("introspect", apr_pstrcat(pool, "json-", json[i][0], NULL), json[i][1]);
+    }
+    puts_("introspect", "jwt-es256", fz_token(pool, k, CLAIMS_ALG_ES256, hdr, envelope("\"fuzz-client\"", "1750000000", ti)));
+    puts_("introspect", "jwt-eddsa-newline", apr_pstrcat(pool, fz_token(pool, k, CLAIMS_ALG_EDDSA,
+          "{\"alg\":\"EdDSA\",\"typ\":\"application/token-introspection+jwt\"}",
+          envelope("[\"other\",\"fuzz-client\"]", "1750000060", "{\"active\":false}")), "\r\n", NULL));
+    puts_("introspect", "jwt-rs256-inner-string", fz_token(pool, k, CLAIMS_ALG_RS256,
+          "{\"alg\":\"RS256\",\"kid\":\"rsa-RS256\",\"typ\":\"token-introspection+jwt\"}",
+          envelope("\"fuzz-client\"", "1749999640", "{\"active\":\"true\"}")));
+    puts_("introspect", "jwt-wrong-typ", fz_token(pool, k, CLAIMS_ALG_ES256, "{\"alg\":\"ES256\",\"typ\":\"JWT\"}",
+          envelope("\"fuzz-client\"", "1750000000", ti)));
+    puts_("introspect", "jwt-hs256", fz_token(pool, k, CLAIMS_ALG_HS256, "{\"alg\":\"HS256\"}",
+          envelope("\"fuzz-client\"", "1750000000", ti)));
+    puts_("introspect", "signed-envelope", apr_pstrcat(pool, "#", hdr, "\n",
+          envelope("\"fuzz-client\"", "1750000000", ti), NULL));
+    puts_("introspect", "signed-no-iat", "#{\"alg\":\"EdDSA\",\"typ\":\"token-introspection+jwt\"}\n"
+          "{\"iss\":\"" FZ_ISS_PUBLIC "\",\"aud\":\"fuzz-client\",\"token_introspection\":{\"active\":true}}");
+    puts_("introspect", "signed-old-iat", "#{\"alg\":\"RS256\",\"typ\":\"token-introspection+jwt\"}\n"
+          "{\"iss\":\"" FZ_ISS_PUBLIC "\",\"aud\":\"fuzz-client\",\"iat\":1749999000,\"exp\":1750000100,"
+          "\"token_introspection\":{\"active\":true,\"iss\":\"https://other.example\"}}");
+    puts_("introspect", "alg-none", apr_pstrcat(pool, fz_b64url(pool, (const unsigned char *)"{\"alg\":\"none\"}", 14),
+          ".", fz_b64url(pool, (const unsigned char *)ti, strlen(ti)), ".", NULL));
+}
+
 int main(int argc, char **argv)
 {
     const fz_keys_t *k;
@@ -253,6 +306,7 @@ int main(int argc, char **argv)
     discovery();
     bearer(k);
     claims();
+    introspect(k);
     printf("gen_seeds: %d files written under %s\n", written, root);
     return 0;
 }

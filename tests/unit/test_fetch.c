@@ -2,14 +2,25 @@
  * test_fetch.c - what the fetcher of identity provider documents decides without a network:
  * which URLs it would fetch (https only; plain http only when allowed and only to a literal
  * loopback host), the Cache-Control lifetime of a document, the jwks_uri of a metadata
- * document, and URLs redacted for logs (SECURITY.md CL-28).
+ * document, and URLs redacted for logs (SECURITY.md CL-28); and, against a one-shot HTTP server
+ * on 127.0.0.1 run by the test itself (a thread; plain http as ClaimsAllowHTTP allows it), what
+ * a POST sends and which answers count (CL-92).
  */
 #include "test_util.h"
 
 #include "claims_fetch.h"
+#include "claims_introspect.h"
 
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------ URL policy */
 
@@ -375,6 +386,462 @@ START_TEST(test_discovery_refuses_a_document_that_is_not_one_json_object)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ a one-shot HTTP server */
+
+/* Accepts one connection on 127.0.0.1, reads one request (headers, then Content-Length bytes),
+ * keeps it, waits delay_ms (or until the client gives up), sends the canned answer and closes. */
+typedef struct server_t {
+    int fd, port;
+    const char *answer;                /* status line, headers, blank line: the whole head */
+    const char *body;                  /* sent after the head */
+    apr_size_t body_len;
+    int delay_ms;
+    int accept_ms;                     /* how long to wait for a connection */
+    int accepted;
+    char req[65536];
+    apr_size_t req_len;
+    apr_thread_t *thread;
+} server_t;
+
+static apr_size_t content_length(const char *head)
+{
+    const char *h = strcasestr(head, "\r\nContent-Length:");
+    return h != NULL ? (apr_size_t)strtoul(h + 17, NULL, 10) : 0;
+}
+
+static void read_request(server_t *s, int c)
+{
+    const char *end = NULL;
+    while (s->req_len < sizeof(s->req) - 1) {
+        ssize_t n = recv(c, s->req + s->req_len, sizeof(s->req) - 1 - s->req_len, 0);
+        if (n <= 0) {
+            break;
+        }
+        s->req_len += (apr_size_t)n;
+        s->req[s->req_len] = '\0';
+        if (end == NULL) {
+            end = strstr(s->req, "\r\n\r\n");
+        }
+        if (end != NULL && s->req_len >= (apr_size_t)(end + 4 - s->req) + content_length(s->req)) {
+            break;
+        }
+    }
+}
+
+static void send_all(int c, const char *buf, apr_size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(c, buf, len, MSG_NOSIGNAL);
+        if (n <= 0) {
+            return;                    /* the client gave up (cap, timeout): fine */
+        }
+        buf += n;
+        len -= (apr_size_t)n;
+    }
+}
+
+static void *APR_THREAD_FUNC serve(apr_thread_t *t, void *data)
+{
+    server_t *s = data;
+    struct pollfd pfd = {s->fd, POLLIN, 0};
+    if (poll(&pfd, 1, s->accept_ms) == 1) {
+        int c = accept(s->fd, NULL, NULL);
+        if (c >= 0) {
+            s->accepted = 1;
+            read_request(s, c);
+            pfd.fd = c;
+            if (s->delay_ms > 0) {
+                (void)poll(&pfd, 1, s->delay_ms);  /* returns early when the client closes */
+            }
+            send_all(c, s->answer, strlen(s->answer));
+            send_all(c, s->body, s->body_len);
+            close(c);
+        }
+    }
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/* Starts a server that answers head + body; the test's pool owns it. */
+static server_t *server_start(const char *head, const char *body, apr_size_t body_len)
+{
+    server_t *s = apr_pcalloc(tu_p, sizeof(*s));
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(s->fd, 0);
+    ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(s->fd, 4), 0);
+    ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&a, &alen), 0);
+    s->port = ntohs(a.sin_port);
+    s->answer = head;
+    s->body = body;
+    s->body_len = body_len;
+    s->accept_ms = 5000;
+    return s;
+}
+
+static void server_run(server_t *s)
+{
+    ck_assert_int_eq(apr_thread_create(&s->thread, NULL, serve, s, tu_p), APR_SUCCESS);
+}
+
+static void server_stop(server_t *s)
+{
+    apr_status_t rv;
+    ck_assert_int_eq(apr_thread_join(&rv, s->thread), APR_SUCCESS);
+    close(s->fd);
+}
+
+static const char *server_url(const server_t *s, const char *path)
+{
+    return apr_psprintf(tu_p, "http://127.0.0.1:%d%s", s->port, path);
+}
+
+/* The value of the request's header name (first one), or NULL; *count: how many there are. */
+static const char *request_header(const server_t *s, const char *name, int *count)
+{
+    const char *end = strstr(s->req, "\r\n\r\n");
+    const char *line = strstr(s->req, "\r\n");
+    const char *found = NULL;
+    apr_size_t n = strlen(name);
+    *count = 0;
+    while (line != NULL && line < end) {
+        const char *next = strstr(line + 2, "\r\n");
+        line += 2;
+        if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *v = line + n + 1;
+            while (*v == ' ') {
+                v++;
+            }
+            if ((*count)++ == 0) {
+                found = apr_pstrmemdup(tu_p, v, (apr_size_t)(next - v));
+            }
+        }
+        line = next;
+    }
+    return found;
+}
+
+static const char *request_body(const server_t *s, apr_size_t *len)
+{
+    const char *end = strstr(s->req, "\r\n\r\n");
+    ck_assert_ptr_nonnull(end);
+    *len = s->req_len - (apr_size_t)(end + 4 - s->req);
+    return end + 4;
+}
+
+static claims_fetch_opts_t loopback_opts(void)
+{
+    claims_fetch_opts_t o;
+    memset(&o, 0, sizeof(o));
+    o.allow_http_loopback = 1;
+    o.timeout = apr_time_from_sec(3);
+    return o;
+}
+
+#define JSON_200(len) "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " len "\r\n\r\n"
+
+/* ------------------------------------------------------------------ POST: what is sent */
+
+/* the body goes as its exact bytes (a NUL and every byte value included: its length counts,
+ * not a terminator), with our Authorization and Accept once each, as a form */
+START_TEST(test_post_sends_body_authorization_and_accept_exactly)
+{
+    server_t *s = server_start(JSON_200("15"), "{\"active\":true}", 15);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    char body[300];
+    apr_size_t blen;
+    const char *got;
+    int n;
+
+    memcpy(body, "token=a%26b%3Dc&x=", 18);
+    for (int i = 0; i < 256; i++) {
+        body[18 + i] = (char)i;
+    }
+    server_run(s);
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/introspect"), &o, body, 274,
+                                       "Basic Y2xpZW50OnMlM0FjcmV0", "application/token-introspection+jwt", &res),
+                     CLAIMS_OK);
+    server_stop(s);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_str_eq(res.body, "{\"active\":true}");
+    ck_assert_int_eq(strncmp(s->req, "POST /introspect HTTP/1.1\r\n", 27), 0);
+    got = request_body(s, &blen);
+    ck_assert_uint_eq(blen, 274);
+    ck_assert_int_eq(memcmp(got, body, 274), 0);
+    ck_assert_str_eq(request_header(s, "Authorization", &n), "Basic Y2xpZW50OnMlM0FjcmV0");
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(request_header(s, "Accept", &n), "application/token-introspection+jwt");
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(request_header(s, "Content-Type", &n), "application/x-www-form-urlencoded");
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(request_header(s, "Content-Length", &n), "274");
+    ck_assert_ptr_null(request_header(s, "Expect", &n));
+}
+END_TEST
+
+START_TEST(test_post_without_authorization_or_accept_sends_neither)
+{
+    server_t *s = server_start(JSON_200("2"), "{}", 2);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    int n;
+
+    server_run(s);
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/i"), &o, "token=x", 7, NULL, NULL, &res), CLAIMS_OK);
+    server_stop(s);
+    ck_assert_ptr_null(request_header(s, "Authorization", &n));
+    ck_assert_int_eq(n, 0);
+    ck_assert_str_eq(request_header(s, "Accept", &n), "*/*");   /* curl's own default, not ours */
+}
+END_TEST
+
+/* the caller compares media types: parameters and case do not get in the way */
+START_TEST(test_post_reports_the_media_type_without_parameters)
+{
+    static const struct {
+        const char *content_type;
+        const char *media_type;
+    } cases[] = {
+        {"application/json", "application/json"},
+        {"Application/JSON; charset=utf-8", "application/json"},
+        {"application/token-introspection+jwt;charset=UTF-8", "application/token-introspection+jwt"},
+        {"APPLICATION/TOKEN-INTROSPECTION+JWT  ", "application/token-introspection+jwt"},
+        {"text/html ; q=1", "text/html"},
+    };
+    for (int i = 0; i < TU_COUNT(cases); i++) {
+        const char *head = apr_psprintf(tu_p, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: 2\r\n\r\n",
+                                        cases[i].content_type);
+        server_t *s = server_start(head, "{}", 2);
+        claims_fetch_opts_t o = loopback_opts();
+        claims_fetch_result_t res;
+        server_run(s);
+        ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/"), &o, "a", 1, NULL, "application/json", &res),
+                         CLAIMS_OK);
+        server_stop(s);
+        ck_assert_msg(res.media_type != NULL && strcmp(res.media_type, cases[i].media_type) == 0, "[%s] gave [%s]",
+                      cases[i].content_type, res.media_type);
+    }
+}
+END_TEST
+
+START_TEST(test_post_answer_without_content_type_has_no_media_type)
+{
+    server_t *s = server_start("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", "{}", 2);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    server_run(s);
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/"), &o, "a", 1, NULL, NULL, &res), CLAIMS_OK);
+    server_stop(s);
+    ck_assert_ptr_null(res.media_type);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ POST: which answers count */
+
+/* only 200 counts: an error page, a redirect (never followed), "201 Created" all fail */
+static const struct {
+    const char *head;
+    long status;
+} not_200[] = {
+    {"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n", 500},
+    {"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 15\r\n\r\n", 503},
+    {"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\nContent-Length: 15\r\n\r\n", 302},
+    {"HTTP/1.1 307 Temporary Redirect\r\nLocation: /again\r\nContent-Length: 15\r\n\r\n", 307},
+    {"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n", 401},
+    {"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n", 201},
+};
+
+START_TEST(test_post_answer_other_than_200_fails_with_its_status)
+{
+    server_t *s = server_start(not_200[_i].head, "{\"active\":true}", 15);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    server_run(s);
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/"), &o, "token=x", 7, NULL, NULL, &res), CLAIMS_ERR_IO);
+    server_stop(s);
+    ck_assert_int_eq(res.status, not_200[_i].status);
+    ck_assert_str_eq(res.error, apr_psprintf(tu_p, "HTTP status %ld", not_200[_i].status));
+    ck_assert_ptr_null(res.body);
+}
+END_TEST
+
+/* past the cap the transfer stops, announced (Content-Length) or not (read until close) */
+START_TEST(test_post_answer_larger_than_the_cap_fails_cleanly)
+{
+    static const char *const heads[] = {
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+    };
+    char *big = apr_palloc(tu_p, 65536);
+    memset(big, ' ', 65536);
+    big[0] = '{';
+    big[65535] = '}';
+    for (int i = 0; i < TU_COUNT(heads); i++) {
+        server_t *s = server_start(heads[i], big, 65536);
+        claims_fetch_opts_t o = loopback_opts();
+        claims_fetch_result_t res;
+        o.max_size = 4096;
+        server_run(s);
+        ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/"), &o, "token=x", 7, NULL, NULL, &res),
+                         CLAIMS_ERR_TOO_LARGE);
+        server_stop(s);
+        ck_assert_str_eq(res.error, "document larger than 4096 bytes");
+        ck_assert_ptr_null(res.body);
+    }
+}
+END_TEST
+
+START_TEST(test_post_slow_answer_times_out)
+{
+    server_t *s = server_start(JSON_200("2"), "{}", 2);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    apr_time_t t0;
+    s->delay_ms = 3000;
+    o.timeout = apr_time_from_msec(300);
+    server_run(s);
+    t0 = apr_time_now();
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/"), &o, "token=x", 7, NULL, NULL, &res), CLAIMS_ERR_IO);
+    ck_assert_int_lt(apr_time_now() - t0, apr_time_from_msec(2000));
+    server_stop(s);
+    ck_assert_ptr_nonnull(strstr(res.error, "Timeout"));
+    ck_assert_ptr_null(res.body);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ POST: what is never sent */
+
+START_TEST(test_post_refuses_plain_http_unless_allowed)
+{
+    server_t *s = server_start(JSON_200("2"), "{}", 2);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    o.allow_http_loopback = 0;
+    s->accept_ms = 300;
+    server_run(s);
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/"), &o, "token=x", 7, NULL, NULL, &res), CLAIMS_ERR_CONFIG);
+    server_stop(s);
+    ck_assert_str_eq(res.error, "only https URLs are allowed");
+    ck_assert_int_eq(s->accepted, 0);
+}
+END_TEST
+
+START_TEST(test_post_refuses_a_url_the_policy_refuses)
+{
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    ck_assert_int_eq(claims_fetch_post(tu_p, not_fetchable[_i], &o, "token=x", 7, NULL, NULL, &res), CLAIMS_ERR_CONFIG);
+    ck_assert_ptr_nonnull(res.error);
+    ck_assert_ptr_null(res.body);
+}
+END_TEST
+
+/* a CR or LF in a header value would let it add headers of its own; nothing is sent */
+START_TEST(test_post_refuses_a_header_value_with_a_control_character)
+{
+    static const struct {
+        const char *authorization, *accept;
+    } bad[] = {
+        {"Basic eA==\r\nX-Injected: 1", NULL},
+        {"Basic eA==\n", NULL},
+        {"Basic\reA==", NULL},
+        {NULL, "application/json\r\nX-Injected: 1"},
+        {NULL, "application/json\x01"},
+        {"Bearer \x7f", "application/json"},
+    };
+    for (int i = 0; i < TU_COUNT(bad); i++) {
+        server_t *s = server_start(JSON_200("2"), "{}", 2);
+        claims_fetch_opts_t o = loopback_opts();
+        claims_fetch_result_t res;
+        s->accept_ms = 200;
+        server_run(s);
+        ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/"), &o, "token=x", 7, bad[i].authorization,
+                                           bad[i].accept, &res), CLAIMS_ERR_CONFIG);
+        server_stop(s);
+        ck_assert_int_eq(s->accepted, 0);
+        ck_assert_str_eq(res.error, "a header value holds a control character");
+    }
+}
+END_TEST
+
+START_TEST(test_post_refuses_a_missing_body_with_a_length)
+{
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    ck_assert_int_eq(claims_fetch_post(tu_p, "http://127.0.0.1:1/", &o, NULL, 5, NULL, NULL, &res), CLAIMS_ERR_CONFIG);
+    ck_assert_str_eq(res.error, "no body");
+}
+END_TEST
+
+/* ------------------------------------------------------------------ GET through the same code */
+
+START_TEST(test_get_counts_only_a_json_answer)
+{
+    server_t *s = server_start(JSON_200("11"), "{\"keys\":[]}", 11);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    int n;
+    server_run(s);
+    ck_assert_int_eq(claims_fetch(tu_p, server_url(s, "/jwks"), &o, &res), CLAIMS_OK);
+    server_stop(s);
+    ck_assert_int_eq(strncmp(s->req, "GET /jwks HTTP/1.1\r\n", 20), 0);
+    ck_assert_ptr_null(request_header(s, "Authorization", &n));
+    ck_assert_str_eq(res.body, "{\"keys\":[]}");
+    ck_assert_str_eq(res.media_type, "application/json");
+
+    s = server_start("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 11\r\n\r\n",
+                     "{\"keys\":[]}", 11);
+    server_run(s);
+    ck_assert_int_eq(claims_fetch(tu_p, server_url(s, "/jwks"), &o, &res), CLAIMS_ERR_IO);
+    server_stop(s);
+    ck_assert_str_eq(res.error, "media type \"text/html\" is not JSON");
+    ck_assert_ptr_null(res.body);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ an introspection round trip */
+
+/* what claims_introspect_request builds is what the endpoint receives, byte for byte, and the
+ * answer comes back with the media type the caller checks before reading it */
+START_TEST(test_introspection_request_arrives_as_built_and_its_answer_is_read)
+{
+    static const char answer[] = "{\"active\":true,\"sub\":\"alice\",\"exp\":4102444800}";
+    server_t *s = server_start("HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n"
+                               "Content-Length: 46\r\n\r\n", answer, sizeof(answer) - 1);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    claims_introspect_client_t c;
+    claims_introspect_request_t rq;
+    claims_introspection_t out;
+    const char *why, *url = server_url(s, "/introspect");
+    apr_size_t blen;
+    int n;
+
+    memset(&c, 0, sizeof(c));
+    c.client_id = "rs:1";
+    c.method = CLAIMS_AUTH_CLIENT_SECRET_BASIC;
+    c.secret = (const unsigned char *)"p w";
+    c.secret_len = 3;
+    ck_assert_int_eq(claims_introspect_request(tu_p, &c, url, "t&k=n\n", 6, 0, 1750000000.0, &rq), CLAIMS_OK);
+    server_run(s);
+    ck_assert_int_eq(claims_fetch_post(tu_p, url, &o, rq.body, rq.len, rq.authorization, rq.accept, &res), CLAIMS_OK);
+    server_stop(s);
+    ck_assert_str_eq(request_body(s, &blen), "token=t%26k%3Dn%0A&token_type_hint=access_token");
+    ck_assert_str_eq(request_header(s, "Authorization", &n), "Basic cnMlM0ExOnArdw==");   /* rs%3A1:p+w */
+    ck_assert_str_eq(request_header(s, "Accept", &n), "application/json");
+    ck_assert_str_eq(res.media_type, CLAIMS_INTROSPECT_JSON);
+    ck_assert_int_eq(claims_introspect_parse_json(tu_p, res.body, res.len, "https://issuer.a", &out, &why), CLAIMS_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(out.claims, "sub")), "alice");
+}
+END_TEST
+
 Suite *fetch_suite(void)
 {
     Suite *s = suite_create("fetch");
@@ -407,6 +874,22 @@ Suite *fetch_suite(void)
     tcase_add_test(tc, test_discovery_refuses_metadata_without_a_jwks_uri);
     tcase_add_loop_test(tc, test_discovery_refuses_a_document_that_is_not_one_json_object, 0,
                         TU_COUNT(not_metadata));
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("post", 20);
+    tcase_add_test(tc, test_post_sends_body_authorization_and_accept_exactly);
+    tcase_add_test(tc, test_post_without_authorization_or_accept_sends_neither);
+    tcase_add_test(tc, test_post_reports_the_media_type_without_parameters);
+    tcase_add_test(tc, test_post_answer_without_content_type_has_no_media_type);
+    tcase_add_loop_test(tc, test_post_answer_other_than_200_fails_with_its_status, 0, TU_COUNT(not_200));
+    tcase_add_test(tc, test_post_answer_larger_than_the_cap_fails_cleanly);
+    tcase_add_test(tc, test_post_slow_answer_times_out);
+    tcase_add_test(tc, test_post_refuses_plain_http_unless_allowed);
+    tcase_add_loop_test(tc, test_post_refuses_a_url_the_policy_refuses, 0, TU_COUNT(not_fetchable));
+    tcase_add_test(tc, test_post_refuses_a_header_value_with_a_control_character);
+    tcase_add_test(tc, test_post_refuses_a_missing_body_with_a_length);
+    tcase_add_test(tc, test_get_counts_only_a_json_answer);
+    tcase_add_test(tc, test_introspection_request_arrives_as_built_and_its_answer_is_read);
     suite_add_tcase(s, tc);
     return s;
 }

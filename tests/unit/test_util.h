@@ -38,6 +38,7 @@ Suite *store_suite(void);
 Suite *keyset_suite(void);
 Suite *policy_suite(void);
 Suite *fetch_suite(void);
+Suite *introspect_suite(void);
 Suite *vectors_suite(void);
 
 /* ------------------------------------------------------------------ pools, test cases */
