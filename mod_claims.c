@@ -9,6 +9,7 @@
  *   mod_claims_identity.c  identity to CGI/handlers (environment) and backends (headers)
  *   mod_claims_expr.c      the ap_expr functions claim() and claims()
  *   mod_claims_counters.c  the verified-token cache and the figures shared by the children
+ *   mod_claims_introspect.c  opaque tokens: RFC 7662 / 9701 introspection, cached
  *   mod_claims_remote.c    remote key sets (JWKS, discovery), shared between children...
  *   mod_claims_socache.c   ...through a socache, with authenticated records
  *   mod_claims_status.c    the claims-status handler
@@ -22,6 +23,7 @@
 #include "mod_claims_counters.h"
 #include "mod_claims_expr.h"
 #include "mod_claims_identity.h"
+#include "mod_claims_introspect.h"
 #include "mod_claims_remote.h"
 #include "mod_claims_status.h"
 
@@ -49,6 +51,7 @@ static void register_hooks(apr_pool_t *p)
     mc_register_config_hooks(p);
     mc_register_counters_hooks(p);
     mc_register_remote_hooks(p);
+    mc_register_introspect_hooks(p);
     mc_register_providers(p);
     mc_register_authn_hooks(p);
     mc_register_identity_hooks(p);

@@ -9,6 +9,7 @@
  */
 #include "mod_claims_authn.h"
 #include "mod_claims_counters.h"
+#include "mod_claims_introspect.h"
 #include "mod_claims_remote.h"
 
 #include "claims_alg.h"
@@ -98,6 +99,10 @@ static int refuse(request_rec *r, claims_status_t st)
     case CLAIMS_CLASS_INVALID_TOKEN:
         set_challenge(r, "invalid_token", claims_status_text(st), NULL);
         return HTTP_UNAUTHORIZED;
+    case CLAIMS_CLASS_UNAVAILABLE:
+        /* the issuer cannot say now whether the token is good: never 200, never a guess */
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        return HTTP_SERVICE_UNAVAILABLE;
     default:
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -286,6 +291,34 @@ static void log_refusal(request_rec *r, claims_status_t st, const claims_verifie
 
 /* Verifies token for this location. Returns CLAIMS_OK with *out filled, a refusal, or
  * CLAIMS_ERR_CONFIG when the location cannot check tokens (logged). */
+/* A compact JWS is verified with the issuers' keys; an opaque token, where an issuer here
+ * introspects, is introspected (mod_claims_introspect.c). */
+static claims_status_t verify_signature_or_introspect(request_rec *r, const claims_verifier_t *verifier,
+                                                      const char *token, apr_size_t len, double now,
+                                                      mc_state_t *state)
+{
+    const mc_issuer_t *ic;
+    mc_introspected_t in;
+    claims_status_t st;
+
+    if (mc_is_jws_shaped(token, len)
+        || (ic = mc_introspecting_issuer(verifier->trusted, verifier->ntrusted)) == NULL) {
+        return claims_verify_token(verifier, r->pool, token, len, now, &state->v, &state->cached);
+    }
+    if (len > (verifier->max_len != 0 ? verifier->max_len : CLAIMS_DEFAULT_MAX_TOKEN)) {
+        return CLAIMS_ERR_TOO_LARGE;  /* the size cap holds before anything leaves the server */
+    }
+    memset(&state->v, 0, sizeof(state->v));
+    state->v.issuer = &ic->core;
+    st = mc_introspect(r, ic, token, len, &in);
+    if (st == CLAIMS_OK) {
+        state->v.claims = in.claims;
+        state->introspected = 1;
+        state->signed_jwt = in.jwt;
+    }
+    return st;
+}
+
 static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, const char *token,
                                     apr_size_t len, mc_state_t *state, int quiet)
 {
@@ -313,7 +346,7 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         }
         return CLAIMS_ERR_CONFIG;
     }
-    st = claims_verify_token(&verifier, r->pool, token, len, now, &state->v, &state->cached);
+    st = verify_signature_or_introspect(r, &verifier, token, len, now, state);
     if (st != CLAIMS_OK) {
         if (!quiet) {
             log_refusal(r, st, &state->v, NULL);
@@ -328,7 +361,10 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         }
         return CLAIMS_ERR_CONFIG;
     }
-    st = claims_validate(state->v.claims, state->v.jws->typ, &pol, now, &what);
+    if (state->introspected) {
+        pol.typ = NULL;  /* a JWS header typ: an opaque token has none (RFC 7662 token_type is not it) */
+    }
+    st = claims_validate(state->v.claims, state->v.jws != NULL ? state->v.jws->typ : NULL, &pol, now, &what);
     if (st == CLAIMS_OK) {
         static const claims_path_t sub = {"sub", 0, NULL};
         const claims_path_t *path = dc->remote_user != NULL ? dc->remote_user : &sub;
@@ -342,6 +378,10 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         return st;
     }
     state->issuer = ic;
+    state->token = apr_pstrmemdup(r->pool, token, len);
+    if (!state->introspected) {
+        state->signed_jwt = state->token;
+    }
     if (mc_on(dc->remote_user_qualified)) {
         state->user = apr_pstrcat(r->pool, state->user, "@", ic->core.iss, NULL);
     }
@@ -428,9 +468,11 @@ static int check_authn(request_rec *r)
             apr_table_mergen(r->err_headers_out, "Vary", "Cookie");
         }
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(024) "token accepted: user %s, issuer %s, alg %s",
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(024) "token accepted: user %s, issuer %s, %s %s",
                   claims_log_escape(r->pool, state->user, strlen(state->user), 128), state->issuer->core.iss,
-                  claims_alg_name(state->v.key->alg));
+                  state->introspected ? "introspected" : "alg",
+                  state->introspected ? (state->signed_jwt != NULL ? "(JWT answer)" : "(JSON answer)")
+                                      : claims_alg_name(state->v.key->alg));
     return OK;
 }
 

@@ -22,6 +22,10 @@ typedef struct mc_state_t {
     const mc_issuer_t *issuer;
     const char *user;
     int anonymous;                     /* ClaimsOptional and no token: no identity */
+    int introspected;                  /* an opaque token, its claims from the issuer's endpoint */
+    const char *token;                 /* the token as sent */
+    const char *signed_jwt;            /* a signed JWT standing for the token: the token itself
+                                        * or an RFC 9701 answer; NULL for a JSON answer */
 } mc_state_t;
 
 /* Whether the location's AuthType is ours. */

@@ -346,6 +346,25 @@ static const char *set_header_encoding(cmd_parms *cmd, void *mconfig, const char
     return NULL;
 }
 
+/* ClaimsForwardToken On|Off|jwt */
+static const char *set_forward_token(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    mc_dir_conf_t *dc = mconfig;
+    if (strcasecmp(arg, "on") == 0) {
+        dc->forward_token = MC_FORWARD_ON;
+    }
+    else if (strcasecmp(arg, "off") == 0) {
+        dc->forward_token = MC_FORWARD_OFF;
+    }
+    else if (strcasecmp(arg, "jwt") == 0) {
+        dc->forward_token = MC_FORWARD_JWT;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "ClaimsForwardToken: \"%s\" is not On, Off or jwt", arg);
+    }
+    return NULL;
+}
+
 static const char *set_preflight(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     mc_dir_conf_t *dc = mconfig;
@@ -412,6 +431,19 @@ static const char *set_key_cache(cmd_parms *cmd, void *mconfig, const char *arg)
     return NULL;
 }
 
+static const char *set_introspection_cache(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err != NULL) {
+        return err;
+    }
+    if (*arg == '\0') {
+        return "ClaimsIntrospectionCache: a socache provider name is required (e.g. shmcb)";
+    }
+    mc_srv(cmd->server)->introspection_cache = arg;
+    return NULL;
+}
+
 static const char *set_cache_secret(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -440,6 +472,9 @@ static const mc_slot_t fetch_timeout_slot = {APR_OFFSETOF(mc_issuer_t, fetch_tim
 static const mc_slot_t kid_interval_slot = {APR_OFFSETOF(mc_issuer_t, kid_interval), 1, 86400, MC_SLOT_SECONDS};
 static const mc_slot_t max_stale_slot = {APR_OFFSETOF(mc_issuer_t, max_stale), 1, 30 * 86400, MC_SLOT_SECONDS};
 static const mc_slot_t waiters_slot = {APR_OFFSETOF(mc_issuer_t, refresh_waiters), 0, 1000, MC_SLOT_INT};
+static const mc_slot_t introspection_ttl_slot = {APR_OFFSETOF(mc_issuer_t, introspection_ttl), 0, 86400,
+                                                 MC_SLOT_SECONDS};
+static const mc_slot_t negative_ttl_slot = {APR_OFFSETOF(mc_issuer_t, negative_ttl), 0, 3600, MC_SLOT_SECONDS};
 
 const command_rec mc_cmds[] = {
     AP_INIT_RAW_ARGS("<ClaimsIssuer", mc_issuer_section, NULL, RSRC_CONF,
@@ -472,6 +507,18 @@ const command_rec mc_cmds[] = {
     AP_INIT_TAKE1("ClaimsRefreshWaiters", mc_set_issuer_number, (void *)&waiters_slot, RSRC_CONF,
                   "Requests per child process that wait for a key set refresh on an unknown kid; the "
                   "rest are refused at once (default 2, 0: none wait)"),
+    AP_INIT_RAW_ARGS("ClaimsIntrospection", mc_set_introspection, NULL, RSRC_CONF,
+                     "Opaque tokens of this issuer are introspected (RFC 7662) at this URL (default: the "
+                     "introspection_endpoint of ClaimsDiscovery)"),
+    AP_INIT_TAKE_ARGV("ClaimsIntrospectionClient", mc_set_introspection_client, NULL, RSRC_CONF,
+                      "CLIENT_ID secret=FILE [method=client_secret_basic|client_secret_post] or CLIENT_ID "
+                      "key=FILE [method=private_key_jwt] [alg=ALG] [kid=KID]"),
+    AP_INIT_TAKE1("ClaimsIntrospectionFormat", mc_set_introspection_format, NULL, RSRC_CONF,
+                  "Introspection answers as json (RFC 7662, default) or jwt (RFC 9701, signed by the issuer)"),
+    AP_INIT_TAKE1("ClaimsIntrospectionCacheTTL", mc_set_issuer_number, (void *)&introspection_ttl_slot, RSRC_CONF,
+                  "Most seconds an active answer is reused, never past the token's exp (default 60)"),
+    AP_INIT_TAKE1("ClaimsIntrospectionNegativeTTL", mc_set_issuer_number, (void *)&negative_ttl_slot, RSRC_CONF,
+                  "Seconds an inactive answer is remembered (default 5)"),
     AP_INIT_TAKE1("ClaimsCAFile", mc_set_ca, (void *)"file", RSRC_CONF,
                   "CA certificates (PEM) to verify the identity provider (default: system store)"),
     AP_INIT_TAKE1("ClaimsCAPath", mc_set_ca, (void *)"dir", RSRC_CONF,
@@ -482,6 +529,9 @@ const command_rec mc_cmds[] = {
                  "Allow plain http key set URLs to loopback addresses, for tests (default Off)"),
     AP_INIT_TAKE1("ClaimsKeyCache", set_key_cache, NULL, RSRC_CONF,
                   "socache provider[:args] sharing remote key sets between children (default shmcb)"),
+    AP_INIT_TAKE1("ClaimsIntrospectionCache", set_introspection_cache, NULL, RSRC_CONF,
+                  "socache provider[:args] sharing introspection answers between children and servers "
+                  "(default shmcb)"),
     AP_INIT_TAKE1("ClaimsCacheSecret", set_cache_secret, NULL, RSRC_CONF,
                   "File with the secret (32+ bytes) that authenticates records in a shared store; "
                   "required for ClaimsKeyCache other than shmcb"),
@@ -507,8 +557,9 @@ const command_rec mc_cmds[] = {
                   "Send every exported claim as <prefix><claim> request header (default none)"),
     AP_INIT_TAKE1("ClaimsHeaderEncoding", set_header_encoding, NULL, OR_AUTHCFG,
                   "Claim header values: percent (default), raw or base64url"),
-    AP_INIT_FLAG("ClaimsForwardToken", set_dir_flag, (void *)APR_OFFSETOF(mc_dir_conf_t, forward_token), OR_AUTHCFG,
-                 "Pass the Authorization header on to proxied backends (default Off)"),
+    AP_INIT_TAKE1("ClaimsForwardToken", set_forward_token, NULL, OR_AUTHCFG,
+                  "Pass the token on to proxied backends: Off (default), On (as sent) or jwt (Authorization: "
+                  "Bearer <signed JWT>, the phantom token of an opaque one)"),
     AP_INIT_FLAG("ClaimsOptional", set_dir_flag, (void *)APR_OFFSETOF(mc_dir_conf_t, optional), OR_AUTHCFG,
                  "Let requests without a token through as anonymous (default Off)"),
     AP_INIT_TAKE1("ClaimsPreflight", set_preflight, NULL, OR_AUTHCFG,

@@ -192,23 +192,57 @@ static const char *check_trust(apr_pool_t *p, const ap_directive_t *node, server
 }
 
 /* A store outside this machine's shared memory is only used with a secret to authenticate
- * what is read back from it (CL-89). */
-static const char *check_key_cache(apr_pool_t *p, const mc_srv_conf_t *sc)
+ * (and, for claims, encrypt) what is read back from it (CL-89). */
+static const char *check_store(apr_pool_t *p, const mc_srv_conf_t *sc, const char *spec, const char *directive)
 {
-    const char *name;
-    if (sc->key_cache == NULL) {
-        return NULL;  /* shmcb, needed (and checked at start) only where a key set is remote */
+    const char *sep, *name;
+    if (spec == NULL) {
+        return NULL;  /* shmcb, needed (and checked at start) only where it is used */
     }
-    name = mc_key_cache_provider(p, sc);
+    sep = strchr(spec, ':');
+    name = sep != NULL ? apr_pstrndup(p, spec, (apr_size_t)(sep - spec)) : spec;
     if (ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION) == NULL) {
-        return apr_psprintf(p, "remote key sets need the socache provider \"%s\" (ClaimsKeyCache): load it, "
-                            "e.g. a2enmod socache_%s", name, name);
+        return apr_psprintf(p, "%s needs the socache provider \"%s\": load it, e.g. a2enmod socache_%s",
+                            directive, name, name);
     }
     if (strcmp(name, MC_DEFAULT_KEY_CACHE) != 0 && sc->cache_secret == NULL) {
-        return apr_psprintf(p, "ClaimsKeyCache %s: a store outside this machine's shared memory can be "
+        return apr_psprintf(p, "%s %s: a store outside this machine's shared memory can be "
                             "written by others: set ClaimsCacheSecret to a file of at least %d random bytes "
                             "that every server sharing the store has (e.g. openssl rand -base64 48)",
-                            sc->key_cache, CLAIMS_STORE_SECRET_MIN);
+                            directive, spec, CLAIMS_STORE_SECRET_MIN);
+    }
+    return NULL;
+}
+
+/* ClaimsForwardToken jwt hands a backend a signed JWT: of an opaque token, only an RFC 9701
+ * answer is one (with JSON answers, a JWT would have to be invented). */
+static const char *json_introspector(server_rec *s)
+{
+    for (server_rec *v = s; v != NULL; v = v->next) {
+        const mc_srv_conf_t *vc = mc_srv(v);
+        for (int i = 0; i < vc->issuers->nelts; i++) {
+            const mc_issuer_t *ic = APR_ARRAY_IDX(vc->issuers, i, const mc_issuer_t *);
+            if (ic->introspection && !ic->introspection_jwt) {
+                return ic->core.iss;
+            }
+        }
+    }
+    return NULL;
+}
+
+static const char *check_forward_jwt(apr_pool_t *p, const ap_directive_t *node, server_rec *s)
+{
+    for (const ap_directive_t *d = node; d != NULL; d = d->next) {
+        const char *iss;
+        if (strcasecmp(d->directive, "ClaimsForwardToken") == 0 && d->args != NULL
+            && strcasecmp(d->args, "jwt") == 0 && (iss = json_introspector(s)) != NULL) {
+            return apr_psprintf(p, "%s:%d: ClaimsForwardToken jwt: issuer %s introspects opaque tokens with JSON "
+                                "answers, and a JWT is never invented: set ClaimsIntrospectionFormat jwt there",
+                                d->filename, d->line_num, iss);
+        }
+        if (d->first_child != NULL && (iss = check_forward_jwt(p, d->first_child, s)) != NULL) {
+            return iss;
+        }
     }
     return NULL;
 }
@@ -222,7 +256,13 @@ const char *mc_check_config(apr_pool_t *p, server_rec *s)
         err = check_trust(p, ap_conftree, s);
     }
     if (err == NULL) {
-        err = check_key_cache(p, sc);
+        err = check_store(p, sc, sc->key_cache, "ClaimsKeyCache");
+    }
+    if (err == NULL) {
+        err = check_store(p, sc, sc->introspection_cache, "ClaimsIntrospectionCache");
+    }
+    if (err == NULL) {
+        err = check_forward_jwt(p, ap_conftree, s);
     }
     return err;
 }

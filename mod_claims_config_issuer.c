@@ -90,12 +90,42 @@ static const char *load_issuer_keys(cmd_parms *cmd, mc_issuer_t *ic)
                                 ks->where, err != NULL ? err : claims_status_text(st));
         }
     }
-    if (ic->core.keys->nelts == 0 && ic->jwks_url == NULL && ic->discovery_url == NULL) {
+    if (ic->core.keys->nelts == 0 && ic->jwks_url == NULL && ic->discovery_url == NULL
+        && !(ic->introspection && !ic->introspection_jwt)) {
         return apr_psprintf(cmd->pool, "<ClaimsIssuer %s> (%s) has no keys: add ClaimsKeyFile, "
-                            "ClaimsSecretFile, ClaimsJWKS or ClaimsDiscovery", ic->core.iss, ic->where);
+                            "ClaimsSecretFile, ClaimsJWKS or ClaimsDiscovery%s", ic->core.iss, ic->where,
+                            ic->introspection ? " (JWT introspection answers are verified with them)" : "");
     }
     if (claims_keys_check_set(cmd->pool, ic->core.keys, &err) != CLAIMS_OK) {
         return apr_psprintf(cmd->pool, "<ClaimsIssuer %s> (%s): %s", ic->core.iss, ic->where, err);
+    }
+    return NULL;
+}
+
+/* Opaque tokens: an endpoint (its own, or the discovery document's), a client to authenticate
+ * as (RFC 7662 requires the resource server to authorize its calls), and for RFC 9701 answers
+ * the client id they are addressed to. */
+static const char *check_introspection(apr_pool_t *p, const mc_issuer_t *ic)
+{
+    const char *why;
+    if (!ic->introspection) {
+        if (ic->client.client_id != NULL || ic->introspection_jwt) {
+            return apr_psprintf(p, "<ClaimsIssuer %s> (%s): ClaimsIntrospectionClient and ClaimsIntrospectionFormat "
+                                "need ClaimsIntrospection", ic->core.iss, ic->where);
+        }
+        return NULL;
+    }
+    if (ic->introspection_url == NULL && ic->discovery_url == NULL) {
+        return apr_psprintf(p, "<ClaimsIssuer %s> (%s): ClaimsIntrospection without a URL takes the "
+                            "introspection_endpoint of ClaimsDiscovery, which is not set", ic->core.iss, ic->where);
+    }
+    if (ic->introspection_url != NULL
+        && (why = claims_fetch_check_url(p, ic->introspection_url, ic->fetch.allow_http_loopback)) != NULL) {
+        return apr_psprintf(p, "ClaimsIntrospection %s: %s", claims_fetch_redact_url(p, ic->introspection_url), why);
+    }
+    if (ic->client.client_id == NULL) {
+        return apr_psprintf(p, "<ClaimsIssuer %s> (%s): ClaimsIntrospection needs ClaimsIntrospectionClient (the "
+                            "client this server authenticates as)", ic->core.iss, ic->where);
     }
     return NULL;
 }
@@ -118,6 +148,9 @@ static const char *check_remote(apr_pool_t *p, mc_issuer_t *ic)
                                 "HMAC secrets or all public keys", ic->core.iss, ic->where, ks->where,
                                 ic->jwks_url != NULL ? "ClaimsJWKS" : "ClaimsDiscovery");
         }
+    }
+    if ((why = check_introspection(p, ic)) != NULL) {
+        return why;
     }
     if (ic->jwks_url != NULL && (why = claims_fetch_check_url(p, ic->jwks_url, ic->fetch.allow_http_loopback))) {
         return apr_psprintf(p, "ClaimsJWKS %s: %s", claims_fetch_redact_url(p, ic->jwks_url), why);
@@ -146,6 +179,8 @@ static mc_issuer_t *new_issuer(cmd_parms *cmd, const char *iss)
     ic->kid_interval = MC_DEFAULT_KID_INTERVAL;
     ic->max_stale = MC_DEFAULT_MAX_STALE;
     ic->refresh_waiters = MC_DEFAULT_REFRESH_WAITERS;
+    ic->introspection_ttl = MC_DEFAULT_INTROSPECTION_TTL;
+    ic->negative_ttl = MC_DEFAULT_NEGATIVE_TTL;
     ic->index = issuer_records++;
     return ic;
 }
@@ -385,6 +420,159 @@ const char *mc_set_allow_http(cmd_parms *cmd, void *mconfig, int on)
     const char *err = need_issuer(cmd, &ic);
     if (err == NULL) {
         ic->fetch.allow_http_loopback = on;
+    }
+    return err;
+}
+
+/* ------------------------------------------------------------------ opaque tokens */
+
+/* ClaimsIntrospection [URL] */
+const char *mc_set_introspection(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    mc_issuer_t *ic;
+    const char *err = need_issuer(cmd, &ic), *rest = arg, *url;
+    if (err != NULL) {
+        return err;
+    }
+    url = ap_getword_conf(cmd->pool, &rest);
+    if (*rest != '\0') {
+        return "ClaimsIntrospection takes at most one URL";
+    }
+    ic->introspection = 1;
+    ic->introspection_url = *url != '\0' ? url : NULL;
+    return NULL;
+}
+
+const char *mc_set_introspection_format(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    mc_issuer_t *ic;
+    const char *err = need_issuer(cmd, &ic);
+    if (err != NULL) {
+        return err;
+    }
+    if (strcasecmp(arg, "json") == 0 || strcasecmp(arg, "jwt") == 0) {
+        ic->introspection_jwt = strcasecmp(arg, "jwt") == 0;
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "ClaimsIntrospectionFormat: \"%s\" is not json or jwt", arg);
+}
+
+static const char *parse_method(cmd_parms *cmd, const char *m, claims_client_auth_t *out)
+{
+    if (strcmp(m, "client_secret_basic") == 0) {
+        *out = CLAIMS_AUTH_CLIENT_SECRET_BASIC;
+    }
+    else if (strcmp(m, "client_secret_post") == 0) {
+        *out = CLAIMS_AUTH_CLIENT_SECRET_POST;
+    }
+    else if (strcmp(m, "private_key_jwt") == 0) {
+        *out = CLAIMS_AUTH_PRIVATE_KEY_JWT;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "ClaimsIntrospectionClient: unknown method \"%s\" (client_secret_basic, "
+                            "client_secret_post, private_key_jwt)", m);
+    }
+    return NULL;
+}
+
+typedef struct client_args_t {
+    const char *secret, *key, *method, *alg, *kid;
+} client_args_t;
+
+static const char *parse_client_args(cmd_parms *cmd, int argc, char *const argv[], client_args_t *a)
+{
+    memset(a, 0, sizeof(*a));
+    for (int i = 1; i < argc; i++) {
+        const char *v = strchr(argv[i], '=');
+        const char **slot = NULL;
+        apr_size_t n = v != NULL ? (apr_size_t)(v - argv[i]) : 0;
+        if (n == 6 && strncmp(argv[i], "secret", 6) == 0) {
+            slot = &a->secret;
+        }
+        else if (n == 3 && strncmp(argv[i], "key", 3) == 0) {
+            slot = &a->key;
+        }
+        else if (n == 6 && strncmp(argv[i], "method", 6) == 0) {
+            slot = &a->method;
+        }
+        else if (n == 3 && strncmp(argv[i], "alg", 3) == 0) {
+            slot = &a->alg;
+        }
+        else if (n == 3 && strncmp(argv[i], "kid", 3) == 0) {
+            slot = &a->kid;
+        }
+        if (slot == NULL || v[1] == '\0' || *slot != NULL) {
+            return apr_psprintf(cmd->pool, "ClaimsIntrospectionClient: \"%s\" is not secret=FILE, key=FILE, "
+                                "method=..., alg=ALG or kid=KID (each at most once)", argv[i]);
+        }
+        *slot = v + 1;
+    }
+    if ((a->secret == NULL) == (a->key == NULL)) {
+        return "ClaimsIntrospectionClient: give either secret=FILE or key=FILE";
+    }
+    return NULL;
+}
+
+static const char *load_client_secret(cmd_parms *cmd, mc_issuer_t *ic, const client_args_t *a)
+{
+    char *why = NULL;
+    const char *path = ap_server_root_relative(cmd->pool, a->secret);
+    if (a->alg != NULL || a->kid != NULL || ic->client.method == CLAIMS_AUTH_PRIVATE_KEY_JWT) {
+        return "ClaimsIntrospectionClient: secret=FILE goes with method=client_secret_basic or client_secret_post";
+    }
+    if (path == NULL || claims_introspect_secret_load(cmd->pool, path, &ic->client.secret, &ic->client.secret_len,
+                                                      &why) != CLAIMS_OK) {
+        return apr_psprintf(cmd->pool, "ClaimsIntrospectionClient: %s", why != NULL ? why : "invalid path");
+    }
+    return NULL;
+}
+
+static const char *load_client_key(cmd_parms *cmd, mc_issuer_t *ic, const client_args_t *a)
+{
+    char *why = NULL;
+    const char *err, *path = ap_server_root_relative(cmd->pool, a->key);
+    claims_alg_t alg = CLAIMS_ALG_UNKNOWN;
+    if (ic->client.method != CLAIMS_AUTH_PRIVATE_KEY_JWT) {
+        return "ClaimsIntrospectionClient: key=FILE goes with method=private_key_jwt";
+    }
+    if (a->alg != NULL && (err = parse_alg(cmd, a->alg, &alg)) != NULL) {
+        return err;
+    }
+    if (path == NULL || claims_introspect_client_key_load(cmd->pool, path, alg, &ic->client.key, &ic->client.alg,
+                                                          &why) != CLAIMS_OK) {
+        return apr_psprintf(cmd->pool, "ClaimsIntrospectionClient: %s", why != NULL ? why : "invalid path");
+    }
+    ic->client.kid = a->kid;
+    return NULL;
+}
+
+/* ClaimsIntrospectionClient CLIENT_ID secret=FILE [method=...] | CLIENT_ID key=FILE [method=private_key_jwt]
+ * [alg=ALG] [kid=KID]: secrets and keys are read now, once. */
+const char *mc_set_introspection_client(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
+{
+    mc_issuer_t *ic;
+    client_args_t a;
+    const char *err = need_issuer(cmd, &ic);
+    if (err != NULL) {
+        return err;
+    }
+    if (argc < 2 || *argv[0] == '\0' || strchr(argv[0], '=') != NULL) {
+        return "ClaimsIntrospectionClient needs CLIENT_ID and secret=FILE or key=FILE";
+    }
+    if (ic->client.client_id != NULL) {
+        return "ClaimsIntrospectionClient is given twice";
+    }
+    if ((err = parse_client_args(cmd, argc, argv, &a)) != NULL) {
+        return err;
+    }
+    ic->client.method = a.key != NULL ? CLAIMS_AUTH_PRIVATE_KEY_JWT : CLAIMS_AUTH_CLIENT_SECRET_BASIC;
+    if (a.method != NULL && (err = parse_method(cmd, a.method, &ic->client.method)) != NULL) {
+        return err;
+    }
+    err = a.secret != NULL ? load_client_secret(cmd, ic, &a) : load_client_key(cmd, ic, &a);
+    if (err == NULL) {
+        ic->client.client_id = argv[0];
+        ic->client_where = mc_where(cmd);
     }
     return err;
 }

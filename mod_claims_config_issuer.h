@@ -29,5 +29,8 @@ const char *mc_set_discovery(cmd_parms *cmd, void *mconfig, const char *arg);
 const char *mc_set_ca(cmd_parms *cmd, void *mconfig, const char *arg);
 const char *mc_set_proxy(cmd_parms *cmd, void *mconfig, const char *arg);
 const char *mc_set_allow_http(cmd_parms *cmd, void *mconfig, int on);
+const char *mc_set_introspection(cmd_parms *cmd, void *mconfig, const char *arg);
+const char *mc_set_introspection_client(cmd_parms *cmd, void *mconfig, int argc, char *const argv[]);
+const char *mc_set_introspection_format(cmd_parms *cmd, void *mconfig, const char *arg);
 
 #endif

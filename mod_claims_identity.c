@@ -274,15 +274,21 @@ static int env_has_ours(const apr_table_t *env)
     return 0;
 }
 
-/* CL-83: the credentials stay here, unless ClaimsForwardToken says otherwise. */
-static void keep_credentials(request_rec *r, const mc_dir_conf_t *dc)
+/* CL-83: the credentials stay here, unless ClaimsForwardToken says otherwise: On passes them
+ * as sent; jwt passes a signed JWT standing for the token (the phantom token pattern: an opaque
+ * token becomes its issuer's RFC 9701 answer; a JWT stays itself), and nothing else. */
+static void keep_credentials(request_rec *r, const mc_dir_conf_t *dc, const mc_state_t *state)
 {
-    if (!is_proxied(r) || mc_on(dc->forward_token)) {
+    int forward = mc_forward(dc);
+    if (!is_proxied(r) || forward == MC_FORWARD_ON) {
         return;
     }
     apr_table_unset(r->headers_in, "Authorization");
     if (mc_token_from(dc) & MC_FROM_COOKIE) {
         drop_token_cookie(r, dc->cookie_name);
+    }
+    if (forward == MC_FORWARD_JWT && state != NULL && !state->anonymous && state->signed_jwt != NULL) {
+        apr_table_setn(r->headers_in, "Authorization", apr_pstrcat(r->pool, "Bearer ", state->signed_jwt, NULL));
     }
 }
 
@@ -314,7 +320,9 @@ static void export_env(request_rec *r, const mc_dir_conf_t *dc, const mc_state_t
         set(r->subprocess_env, pairs[i].name, pairs[i].value);
     }
     json = state->cached != NULL ? state->cached->claims_json
-           : claims_payload_text(r->pool, state->v.jws->payload, state->v.jws->payload_len, state->v.claims);
+           : state->v.jws != NULL ? claims_payload_text(r->pool, state->v.jws->payload, state->v.jws->payload_len,
+                                                       state->v.claims)
+                                  : claims_payload_text(r->pool, NULL, 0, state->v.claims);
     if (json != NULL) {
         set(r->subprocess_env, "CLAIMS_JSON", json);
     }
@@ -350,7 +358,7 @@ static int fixups(request_rec *r)
     }
     state = mc_get_state(r);
     dc = mc_dir(r);
-    keep_credentials(r, dc);
+    keep_credentials(r, dc, state);
     if (state == NULL) {
         return DECLINED;
     }

@@ -8,9 +8,11 @@
  * configuration records (mod_claims_records.h):
  *
  *   mod_claims.c  -> config -> config_check, config_issuer -> config_values
- *                 -> status   -> counters -> config_issuer
- *                             -> remote   -> socache
- *                 -> authz, identity, expr -> authn -> counters, remote
+ *                 -> status -> status_html, status_json, status_prom -> status_view
+ *                 -> status_view -> counters -> config_issuer
+ *                                -> remote   -> socache
+ *                 -> authz, identity, expr -> authn -> counters, remote, introspect
+ *                 -> introspect -> remote, socache, config_issuer
  *
  * `make glue-deps` (tests/check-glue-deps.py) draws the real graph from #include lines and
  * symbol references and fails on a circle.

@@ -17,6 +17,7 @@
 #include "claims_alg.h"
 #include "claims_export.h"
 #include "claims_fetch.h"
+#include "claims_introspect.h"
 #include "claims_keys.h"
 #include "claims_path.h"
 #include "claims_policy.h"
@@ -31,6 +32,11 @@
 #define MC_FROM_FORM 0x4
 #define MC_FROM_QUERY 0x8
 
+/* ClaimsForwardToken */
+#define MC_FORWARD_OFF 0
+#define MC_FORWARD_ON 1                /* the Authorization header (and token cookie) as sent */
+#define MC_FORWARD_JWT 2               /* Authorization: Bearer <the signed JWT>: the phantom token */
+
 /* ClaimsExport */
 #define MC_EXPORT_ALL 1                /* every top-level claim (the default) */
 #define MC_EXPORT_LIST 2               /* the paths listed (none: an empty list) */
@@ -42,6 +48,8 @@
 #define MC_DEFAULT_MAX_STALE apr_time_from_sec(86400)
 #define MC_DEFAULT_REFRESH_WAITERS 2
 #define MC_DEFAULT_KEY_CACHE "shmcb"
+#define MC_DEFAULT_INTROSPECTION_TTL apr_time_from_sec(60)
+#define MC_DEFAULT_NEGATIVE_TTL apr_time_from_sec(5)
 #define MC_MAX_DOC (256 * 1024)        /* bytes of a remote document */
 
 typedef struct mc_key_spec_t {
@@ -66,6 +74,14 @@ typedef struct mc_issuer_t {
     apr_interval_time_t kid_interval;  /* ClaimsUnknownKidInterval */
     apr_interval_time_t max_stale;     /* ClaimsMaxStale */
     int refresh_waiters;               /* ClaimsRefreshWaiters, per child process */
+    /* opaque tokens (RFC 7662 / RFC 9701) */
+    int introspection;                 /* ClaimsIntrospection given */
+    const char *introspection_url;     /* its URL; NULL: introspection_endpoint of the discovery */
+    claims_introspect_client_t client; /* ClaimsIntrospectionClient */
+    const char *client_where;          /* file:line of it, NULL: none */
+    int introspection_jwt;             /* ClaimsIntrospectionFormat jwt (RFC 9701) */
+    apr_interval_time_t introspection_ttl;  /* ClaimsIntrospectionCacheTTL */
+    apr_interval_time_t negative_ttl;  /* ClaimsIntrospectionNegativeTTL */
     claims_fetch_opts_t fetch;         /* TLS, proxy, size cap, timeout */
     struct mc_remote_t *remote;        /* run-time state (mod_claims_remote.c); NULL: local keys */
     int index;                         /* slot in the shared counters, one per record */
@@ -77,6 +93,7 @@ typedef struct mc_srv_conf_t {
     mc_issuer_t *current;              /* while a <ClaimsIssuer> section is read */
     /* process-wide (main server only; virtual hosts carry the main server's) */
     const char *key_cache;             /* ClaimsKeyCache provider[:args]; NULL: shmcb */
+    const char *introspection_cache;   /* ClaimsIntrospectionCache provider[:args]; NULL: shmcb */
     claims_store_secret_t *cache_secret; /* ClaimsCacheSecret; NULL: none */
     int cache;                         /* ClaimsCache: MC_UNSET (on), 0, 1 */
     apr_size_t cache_entries;          /* ClaimsCacheEntries; 0: the core's default */
@@ -108,7 +125,7 @@ typedef struct mc_dir_conf_t {
     const char *header_prefix;         /* NULL: unset; "": none */
     const char *header_prefix_norm;
     int header_encoding;               /* claims_header_encoding_t; MC_UNSET: percent */
-    int forward_token;                 /* MC_UNSET (off), 0, 1 */
+    int forward_token;                 /* MC_FORWARD_*; MC_UNSET: off */
     int optional;                      /* MC_UNSET (off), 0, 1 */
     int preflight_pass;                /* MC_UNSET (authenticate), 0, 1 */
 } mc_dir_conf_t;
@@ -149,6 +166,11 @@ static inline int mc_has_headers(const mc_dir_conf_t *dc)
     return dc != NULL && (dc->headers != NULL || (dc->header_prefix_norm != NULL && *dc->header_prefix_norm != '\0'));
 }
 
+static inline int mc_forward(const mc_dir_conf_t *dc)
+{
+    return dc->forward_token == MC_UNSET ? MC_FORWARD_OFF : dc->forward_token;
+}
+
 static inline int mc_cache_on(const mc_srv_conf_t *sc)
 {
     return sc->cache != 0;
@@ -157,6 +179,11 @@ static inline int mc_cache_on(const mc_srv_conf_t *sc)
 static inline const char *mc_key_cache_spec(const mc_srv_conf_t *sc)
 {
     return sc->key_cache != NULL ? sc->key_cache : MC_DEFAULT_KEY_CACHE;
+}
+
+static inline const char *mc_introspection_cache_spec(const mc_srv_conf_t *sc)
+{
+    return sc->introspection_cache != NULL ? sc->introspection_cache : MC_DEFAULT_KEY_CACHE;
 }
 
 /* Where an issuer's keys come from, for the status page and logs: "local" or the URL without

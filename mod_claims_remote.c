@@ -166,6 +166,27 @@ static void schedule_of(const mc_issuer_t *ic, claims_keyset_schedule_t *sch)
 
 /* ------------------------------------------------------------------ the watchdog: fetching */
 
+/* An issuer that introspects opaque tokens at the endpoint its metadata names: remembered with
+ * the key set's state, for the requests to read (mc_remote_introspection_endpoint). */
+static void note_introspection_endpoint(mc_remote_t *rm, apr_pool_t *p, claims_keyset_state_t *meta,
+                                        const claims_fetch_result_t *res)
+{
+    const char *url = NULL, *why = NULL;
+    if (!rm->ic->introspection || rm->ic->introspection_url != NULL) {
+        return;
+    }
+    if (claims_keyset_discovery_url(p, res->body, res->len, rm->ic->core.iss, "introspection_endpoint",
+                                    rm->ic->fetch.allow_http_loopback, &url, &why) != CLAIMS_OK
+        || strlen(url) >= sizeof(meta->introspection_endpoint)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, rm->s, MC_LOGNO(069) "issuer %s: no introspection endpoint in "
+                     "its metadata (%s): opaque tokens cannot be checked", rm->ic->core.iss,
+                     why != NULL ? why : "URL too long");
+        meta->introspection_endpoint[0] = '\0';
+        return;
+    }
+    apr_cpystrn(meta->introspection_endpoint, url, sizeof(meta->introspection_endpoint));
+}
+
 static claims_status_t fetch_set(mc_remote_t *rm, apr_pool_t *p, claims_keyset_state_t *meta, char **doc,
                                  apr_size_t *len, apr_int64_t *max_age, const char **err)
 {
@@ -180,21 +201,22 @@ static claims_status_t fetch_set(mc_remote_t *rm, apr_pool_t *p, claims_keyset_s
         st = claims_fetch(p, ic->discovery_url, &ic->fetch, &res);
         meta->fetches++;
         if (st != CLAIMS_OK) {
-            *err = apr_psprintf(p, "discovery %s: %s", ic->discovery_url, res.error);
+            *err = apr_psprintf(p, "discovery %s: %s", claims_fetch_redact_url(p, ic->discovery_url), res.error);
             return st;
         }
         st = claims_discovery_jwks_uri(p, res.body, res.len, ic->core.iss, ic->fetch.allow_http_loopback,
                                        &jwks, err);
         if (st != CLAIMS_OK) {
-            *err = apr_psprintf(p, "discovery %s: %s", ic->discovery_url, *err);
+            *err = apr_psprintf(p, "discovery %s: %s", claims_fetch_redact_url(p, ic->discovery_url), *err);
             return st;
         }
         apr_cpystrn(meta->jwks_uri, jwks, sizeof(meta->jwks_uri));
+        note_introspection_endpoint(rm, p, meta, &res);
     }
     st = claims_fetch(p, jwks, &ic->fetch, &res);
     meta->fetches++;
     if (st != CLAIMS_OK) {
-        *err = apr_psprintf(p, "%s: %s", jwks, res.error);
+        *err = apr_psprintf(p, "%s: %s", claims_fetch_redact_url(p, jwks), res.error);
         return st;
     }
     {
@@ -268,6 +290,7 @@ static void refresh_one(mc_remote_t *rm, apr_pool_t *p)
         if (read_meta(rm, &cur, p)) {
             cur.fetches = meta.fetches;
             apr_cpystrn(cur.jwks_uri, meta.jwks_uri, sizeof(cur.jwks_uri));
+            apr_cpystrn(cur.introspection_endpoint, meta.introspection_endpoint, sizeof(cur.introspection_endpoint));
             if (cur.version < meta.version) {
                 cur.version = meta.version;
             }
@@ -556,6 +579,27 @@ const apr_array_header_t *mc_issuer_keys(void *baton, apr_pool_t *p, const claim
     return use_keyset(rm, p, r);
 }
 
+const char *mc_remote_introspection_endpoint(request_rec *r, const mc_issuer_t *ic)
+{
+    claims_keyset_state_t meta;
+    mc_remote_t *rm = ic->remote;
+    apr_time_t deadline = apr_time_now() + ic->fetch_timeout;
+    int have;
+
+    if (rm == NULL || rm->lock == NULL) {
+        return NULL;
+    }
+    /* right after a start the first discovery may be under way: wait for it, bounded, as a
+     * request with an unknown kid waits for a refresh */
+    while (!(have = read_meta(rm, &meta, r->pool)) || meta.attempt_at == 0) {
+        if (apr_time_now() >= deadline) {
+            return NULL;
+        }
+        apr_sleep(MC_WAIT_STEP);
+    }
+    return have && meta.introspection_endpoint[0] != '\0' ? apr_pstrdup(r->pool, meta.introspection_endpoint) : NULL;
+}
+
 void mc_describe_keys(request_rec *r, const mc_issuer_t *ic, mc_keys_info_t *out)
 {
     mc_remote_t *rm = ic->remote;
@@ -576,6 +620,7 @@ void mc_describe_keys(request_rec *r, const mc_issuer_t *ic, mc_keys_info_t *out
     if (read_meta(rm, &meta, r->pool)) {
         out->version = meta.version;
         out->fetched_at = meta.fetched_at;
+        out->due_at = meta.expires_at;
         claims_keyset_schedule_t sch;
         schedule_of(ic, &sch);
         out->next_at = claims_keyset_next_at(&meta, &sch);

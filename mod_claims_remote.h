@@ -21,12 +21,17 @@ typedef struct mc_keys_info_t {
     int remote;
     apr_uint64_t version;              /* published key set version, 0 = none yet */
     apr_time_t fetched_at, next_at, attempt_at;
+    apr_time_t due_at;                 /* when the published set is due for a refresh */
     int last_ok;
     const char *last_error;
     apr_uint64_t fetches;
 } mc_keys_info_t;
 
 void mc_describe_keys(request_rec *r, const mc_issuer_t *ic, mc_keys_info_t *out);
+
+/* The introspection endpoint the issuer's discovery document names (NULL: none, or not fetched
+ * yet). */
+const char *mc_remote_introspection_endpoint(request_rec *r, const mc_issuer_t *ic);
 
 void mc_register_remote_hooks(apr_pool_t *p);
 

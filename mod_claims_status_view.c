@@ -205,17 +205,14 @@ static void collect_keys(apr_pool_t *p, mc_sv_issuer_t *v)
     v->nskipped = ns;
 }
 
-/* The state of a remote key set at now. When the last refresh succeeded, the set is due at its
- * next refresh; when it failed, the due time is not published, and the latest it can be is the
- * last success plus the longer of ClaimsRefreshInterval and ClaimsUnknownKidInterval (a set's
- * lifetime, shortened by the provider's max-age, lies between the two). */
+/* The state of a remote key set at now: due when the published state says (the last success
+ * plus the set's lifetime, shortened by the provider's max-age). */
 static void set_state(apr_pool_t *p, mc_sv_issuer_t *v, apr_time_t now)
 {
     const mc_keys_info_t *s = &v->set;
     const mc_issuer_t *ic = v->ic;
-    apr_interval_time_t life = ic->refresh > ic->kid_interval ? ic->refresh : ic->kid_interval;
     v->in_use = s->version > 0 && s->keys != ic->core.keys;
-    v->due_at = s->fetched_at > 0 ? (s->last_ok ? s->next_at : s->fetched_at + life) : 0;
+    v->due_at = s->fetched_at > 0 ? s->due_at : 0;
     if (s->version == 0) {
         v->set_state = s->attempt_at == 0 ? MC_SET_PENDING : MC_SET_UNAVAILABLE;
     }

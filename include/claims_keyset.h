@@ -28,7 +28,7 @@
 
 #include <apr_time.h>
 
-#define CLAIMS_KEYSET_STATE_MAGIC 0x434c4d32u   /* "CLM2" */
+#define CLAIMS_KEYSET_STATE_MAGIC 0x434c4d33u   /* "CLM3" */
 
 /* The published state of one declaration's key set: a fixed-size record (the glue stores it). */
 typedef struct claims_keyset_state_t {
@@ -42,6 +42,7 @@ typedef struct claims_keyset_state_t {
     apr_uint64_t fetches;              /* network fetches so far */
     char last_error[256];
     char jwks_uri[1024];               /* from discovery, when it was used */
+    char introspection_endpoint[1024]; /* from discovery, when it names one */
 } claims_keyset_state_t;
 
 /* The intervals of a declaration (ClaimsRefreshInterval, ClaimsUnknownKidInterval). */
@@ -74,6 +75,13 @@ apr_time_t claims_keyset_next_at(const claims_keyset_state_t *st, const claims_k
  * from when a refresh was due, not from the fetch, so that a healthy provider whose refresh
  * interval is longer than max_stale does not lose its keys. */
 int claims_keyset_is_stale(apr_time_t due_at, apr_interval_time_t max_stale, apr_time_t now);
+
+/* The URL a discovery document (OpenID Connect / RFC 8414 metadata) gives for member (e.g.
+ * "introspection_endpoint"), when its "issuer" equals issuer and the URL passes the fetch policy
+ * (claims_fetch_check_url). CLAIMS_OK, or an error with *err (a fixed text). */
+claims_status_t claims_keyset_discovery_url(apr_pool_t *p, const char *doc, apr_size_t len, const char *issuer,
+                                            const char *member, int allow_http_loopback, const char **url,
+                                            const char **err);
 
 /* What a declaration reads a document under. */
 typedef struct claims_keyset_rules_t {

@@ -2,7 +2,10 @@
  * claims_keyset.c - remote key set state, schedule and documents; see claims_keyset.h.
  */
 #include "claims_keyset.h"
+#include "claims_fetch.h"
 
+#include <apr_strings.h>
+#include <jansson.h>
 #include <string.h>
 
 int claims_keyset_state_decode(const void *data, apr_size_t len, claims_keyset_state_t *out)
@@ -18,6 +21,7 @@ int claims_keyset_state_decode(const void *data, apr_size_t len, claims_keyset_s
     }
     out->last_error[sizeof(out->last_error) - 1] = '\0';
     out->jwks_uri[sizeof(out->jwks_uri) - 1] = '\0';
+    out->introspection_endpoint[sizeof(out->introspection_endpoint) - 1] = '\0';
     return 1;
 }
 
@@ -95,5 +99,39 @@ claims_status_t claims_keyset_parse(apr_pool_t *p, const claims_keyset_rules_t *
     if (st == CLAIMS_OK) {
         *keys = out;
     }
+    return st;
+}
+
+claims_status_t claims_keyset_discovery_url(apr_pool_t *p, const char *doc, apr_size_t len, const char *issuer,
+                                            const char *member, int allow_http_loopback, const char **url,
+                                            const char **err)
+{
+    json_t *root = json_loadb(doc, len, JSON_REJECT_DUPLICATES, NULL), *iss, *v;
+    claims_status_t st = CLAIMS_OK;
+    const char *why;
+
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        *err = "metadata is not a JSON object";
+        return CLAIMS_ERR_CONFIG;
+    }
+    iss = json_object_get(root, "issuer");
+    v = json_object_get(root, member);
+    if (!json_is_string(iss) || json_string_length(iss) != strlen(issuer) || strcmp(json_string_value(iss), issuer) != 0) {
+        *err = "metadata \"issuer\" does not equal the configured issuer";
+        st = CLAIMS_ERR_ISSUER;
+    }
+    else if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v))) {
+        *err = "metadata does not name that endpoint";
+        st = CLAIMS_ERR_CONFIG;
+    }
+    else if ((why = claims_fetch_check_url(p, json_string_value(v), allow_http_loopback)) != NULL) {
+        *err = "metadata names an endpoint the URL policy refuses";
+        st = CLAIMS_ERR_CONFIG;
+    }
+    else {
+        *url = apr_pstrdup(p, json_string_value(v));
+    }
+    json_decref(root);
     return st;
 }

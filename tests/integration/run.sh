@@ -11,5 +11,6 @@ if [ ! -f "$CLAIMS_BUILD_DIR/.libs/mod_claims.so" ] && [ -z "${CLAIMS_MODULE:-}"
   exit 1
 fi
 cd "$here"
-if [ "$#" -eq 0 ]; then set -- "$here"; fi
+# with no arguments: the whole suite, and the interop harness's own tests (real oidc-provider)
+if [ "$#" -eq 0 ]; then set -- "$here" "$here/../interop"; fi
 exec "$py" -m pytest -p no:cacheprovider -q -ra "$@"

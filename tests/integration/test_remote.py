@@ -578,7 +578,7 @@ def test_key_cache_with_unknown_provider_fails_start(make_httpd, idp):
     h.allowed_errors += ["CLM057", "AH00016", "AH00020"]
     started, out = h.try_start()
     assert not started
-    assert 'remote key sets need the socache provider "nosuchcache" (ClaimsKeyCache)' in out, out
+    assert 'ClaimsKeyCache needs the socache provider "nosuchcache"' in out, out
 
 
 # --------------------------------------------------------------------------- issue 12
