@@ -222,6 +222,12 @@ static void caches(request_rec *r, const mc_status_view_t *view)
                    (apr_uint64_t)c->figures.evictions);
     }
     ap_rputs("</table>\n", r);
+    if (view->introspection) {
+        ap_rprintf(r, "<p id=\"introspection\">Introspection of opaque tokens: %" APR_UINT64_T_FMT " calls, %"
+                      APR_UINT64_T_FMT " active, %" APR_UINT64_T_FMT " inactive, %" APR_UINT64_T_FMT
+                      " errors (answered 503), all children.</p>\n", view->introspect.calls,
+                   view->introspect.active, view->introspect.inactive, view->introspect.errors);
+    }
 }
 
 void mc_status_html(request_rec *r, const mc_status_view_t *view)

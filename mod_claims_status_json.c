@@ -173,6 +173,14 @@ void mc_status_json(request_rec *r, const mc_status_view_t *view)
         const mc_sv_cache_t *c = &APR_ARRAY_IDX(view->caches, i, mc_sv_cache_t);
         json_object_set_new(doc, c->member, cache_json(c));
     }
+    if (view->introspection) {
+        json_t *in = json_object();
+        json_object_set_new(in, "calls", jint(view->introspect.calls));
+        json_object_set_new(in, "active", jint(view->introspect.active));
+        json_object_set_new(in, "inactive", jint(view->introspect.inactive));
+        json_object_set_new(in, "errors", jint(view->introspect.errors));
+        json_object_set_new(doc, "introspection", in);
+    }
     text = json_dumps(doc, JSON_INDENT(1) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6));
     json_decref(doc);
     if (text != NULL) {

@@ -217,4 +217,14 @@ void mc_status_prometheus(request_rec *r, const mc_status_view_t *view)
     tokens(r, view);
     key_sets(r, view);
     caches(r, view);
+    if (view->introspection) {
+        family(r, "claims_introspection_requests_total", "counter",
+               "Calls to introspection endpoints (cache misses that asked), all child processes.");
+        ap_rprintf(r, "claims_introspection_requests_total %" APR_UINT64_T_FMT "\n", view->introspect.calls);
+        family(r, "claims_introspection_answers_total", "counter",
+               "What introspection calls gave: active, inactive, or error (503 answered).");
+        sample_u64(r, "claims_introspection_answers_total", "result=\"active\"", view->introspect.active);
+        sample_u64(r, "claims_introspection_answers_total", "result=\"inactive\"", view->introspect.inactive);
+        sample_u64(r, "claims_introspection_answers_total", "result=\"error\"", view->introspect.errors);
+    }
 }

@@ -261,6 +261,19 @@ static void collect_caches(request_rec *r, mc_status_view_t *view)
     mc_read_cache_counts(&c->figures);
     c->hit_ratio = c->figures.hits + c->figures.misses > 0
                    ? (double)c->figures.hits / (double)(c->figures.hits + c->figures.misses) : -1.0;
+    view->introspection = mc_read_introspect_counts(&view->introspect);
+    if (view->introspection) {
+        /* the introspection answers' cache: its entries live in the socache, only look-ups count */
+        c = apr_array_push(view->caches);
+        memset(c, 0, sizeof(*c));
+        c->name = "introspection";
+        c->member = "introspection_cache";
+        c->enabled = 1;
+        c->figures.hits = view->introspect.hits;
+        c->figures.misses = view->introspect.misses;
+        c->hit_ratio = c->figures.hits + c->figures.misses > 0
+                       ? (double)c->figures.hits / (double)(c->figures.hits + c->figures.misses) : -1.0;
+    }
 }
 
 mc_status_view_t *mc_status_collect(request_rec *r)

@@ -14,6 +14,7 @@
 #define MOD_CLAIMS_STATUS_VIEW_H
 
 #include "mod_claims_counters.h"
+#include "mod_claims_introspect.h"
 #include "mod_claims_remote.h"
 
 /* The version of the JSON document's layout (README.md, "Status page": the schema). */
@@ -73,6 +74,8 @@ typedef struct mc_status_view_t {
     apr_array_header_t *issuers;       /* mc_sv_issuer_t, in configuration order */
     mc_counts_t before;                /* refusals before an issuer was known */
     apr_array_header_t *caches;        /* mc_sv_cache_t */
+    int introspection;                 /* an issuer introspects opaque tokens */
+    mc_introspect_counts_t introspect; /* its calls and answers, all children */
     const char *openssl, *curl, *jansson, *httpd;  /* versions of the running libraries */
 } mc_status_view_t;
 

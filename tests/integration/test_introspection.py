@@ -446,3 +446,23 @@ def test_fleet_shares_introspection_answers_and_refuses_tampered_ones(make_httpd
     assert b.get("/cgi/env.py", token).status_code == 200
     assert introspections(op) == n + 1
     assert "failed authentication" in b.log()
+
+
+def test_status_page_counts_introspection(make_httpd, oidc_provider, files):
+    op = oidc_provider
+    body = issuer_conf(op, files) + LOCATION + (
+        "<Location /claims-status>\n    SetHandler claims-status\n    Require ip 127.0.0.1\n</Location>\n")
+    h = make_httpd(body, modules=MODS)
+    token = opaque(op)
+    assert wait_ok(h, token).status_code == 200
+    assert h.get("/cgi/env.py", token).status_code == 200
+    assert h.get("/cgi/env.py", "never-issued-for-the-status-page").status_code == 401
+    doc = h.get("/claims-status?format=json").json()
+    assert doc["introspection"]["calls"] == 2
+    assert doc["introspection"]["active"] == 1 and doc["introspection"]["inactive"] == 1
+    assert doc["introspection_cache"]["hits"] >= 1
+    prom = h.get("/claims-status?format=prometheus").text
+    assert 'claims_introspection_answers_total{result="active"} 1' in prom
+    assert "claims_introspection_requests_total 2" in prom
+    assert 'claims_cache_hits_total{cache="introspection"}' in prom
+    assert token not in prom + json.dumps(doc) + h.get("/claims-status").text
