@@ -29,6 +29,16 @@
 /* CLAIMS_OK (*token, *len point into value), CLAIMS_NO_TOKEN, or CLAIMS_ERR_REQUEST. */
 claims_status_t claims_token_from_authorization(const char *value, const char **token, apr_size_t *len);
 
+typedef enum claims_scheme_t {
+    CLAIMS_SCHEME_BEARER = 0,          /* RFC 6750 */
+    CLAIMS_SCHEME_DPOP                 /* RFC 9449 section 7.1: the token with a DPoP proof */
+} claims_scheme_t;
+
+/* The same, also taking the DPoP scheme when dpop is set (same token syntax, scheme matched
+ * case-insensitively); *scheme says which. */
+claims_status_t claims_token_from_authorization_scheme(const char *value, int dpop, const char **token,
+                                                       apr_size_t *len, claims_scheme_t *scheme);
+
 /* 1 when s[0..len) is a b64token. */
 int claims_token_is_b64token(const char *s, apr_size_t len);
 

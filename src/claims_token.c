@@ -40,22 +40,13 @@ int claims_token_is_b64token(const char *s, apr_size_t len)
     return i == len;
 }
 
-claims_status_t claims_token_from_authorization(const char *value, const char **token, apr_size_t *len)
+/* The credentials after a scheme name of n bytes at s: one b64token (RFC 6750 2.1 for Bearer,
+ * RFC 9449 7.1 for DPoP: the same token68 syntax). */
+static claims_status_t credentials(const char *s, apr_size_t n, const char **token, apr_size_t *len)
 {
-    const char *s = value, *start;
-    apr_size_t n;
-
-    if (value == NULL) {
-        return CLAIMS_NO_TOKEN;
-    }
-    while (*s == ' ') {
-        s++;
-    }
-    if (strncasecmp(s, "Bearer", 6) != 0 || (s[6] != '\0' && s[6] != ' ' && s[6] != '\t')) {
-        return CLAIMS_NO_TOKEN;  /* another scheme (Basic, Digest, "Bearerx") */
-    }
-    s += 6;
-    /* RFC 6750 section 2.1: "Bearer" 1*SP b64token; a tab is not SP */
+    const char *start;
+    s += n;
+    /* "Bearer" 1*SP b64token; a tab is not SP */
     while (*s == ' ') {
         s++;
     }
@@ -80,6 +71,38 @@ claims_status_t claims_token_from_authorization(const char *value, const char **
     *token = start;
     *len = n;
     return CLAIMS_OK;
+}
+
+static int is_scheme(const char *s, const char *name, apr_size_t n)
+{
+    return strncasecmp(s, name, n) == 0 && (s[n] == '\0' || s[n] == ' ' || s[n] == '\t');
+}
+
+claims_status_t claims_token_from_authorization_scheme(const char *value, int dpop, const char **token,
+                                                       apr_size_t *len, claims_scheme_t *scheme)
+{
+    const char *s = value;
+    if (value == NULL) {
+        return CLAIMS_NO_TOKEN;
+    }
+    while (*s == ' ') {
+        s++;
+    }
+    if (is_scheme(s, "Bearer", 6)) {
+        *scheme = CLAIMS_SCHEME_BEARER;
+        return credentials(s, 6, token, len);
+    }
+    if (dpop && is_scheme(s, "DPoP", 4)) {
+        *scheme = CLAIMS_SCHEME_DPOP;
+        return credentials(s, 4, token, len);
+    }
+    return CLAIMS_NO_TOKEN;  /* another scheme (Basic, Digest, "Bearerx") */
+}
+
+claims_status_t claims_token_from_authorization(const char *value, const char **token, apr_size_t *len)
+{
+    claims_scheme_t scheme;
+    return claims_token_from_authorization_scheme(value, 0, token, len, &scheme);
 }
 
 static int is_blank(char c)

@@ -289,6 +289,42 @@ START_TEST(test_form_body_with_a_nul_byte)
 }
 END_TEST
 
+static const struct {
+    const char *value;
+    int dpop;                          /* the location accepts DPoP */
+    claims_status_t st;
+    claims_scheme_t scheme;
+    const char *token;
+} schemes[] = {
+    {"DPoP abc.def.ghi", 1, CLAIMS_OK, CLAIMS_SCHEME_DPOP, "abc.def.ghi"},
+    {"dpop   abc.def.ghi  ", 1, CLAIMS_OK, CLAIMS_SCHEME_DPOP, "abc.def.ghi"},
+    {"DPoP abc.def.ghi", 0, CLAIMS_NO_TOKEN, CLAIMS_SCHEME_BEARER, NULL},
+    {"Bearer abc", 1, CLAIMS_OK, CLAIMS_SCHEME_BEARER, "abc"},
+    {"DPoP", 1, CLAIMS_ERR_REQUEST, CLAIMS_SCHEME_DPOP, NULL},
+    {"DPoP a b", 1, CLAIMS_ERR_REQUEST, CLAIMS_SCHEME_DPOP, NULL},
+    {"DPoP {\"x\"}", 1, CLAIMS_ERR_REQUEST, CLAIMS_SCHEME_DPOP, NULL},
+    {"DPoPx abc", 1, CLAIMS_NO_TOKEN, CLAIMS_SCHEME_BEARER, NULL},
+    {"DPoP\tabc", 1, CLAIMS_ERR_REQUEST, CLAIMS_SCHEME_DPOP, NULL},
+};
+
+START_TEST(test_dpop_scheme_is_taken_only_where_accepted)
+{
+    const char *token = NULL;
+    apr_size_t len = 0;
+    claims_scheme_t scheme = CLAIMS_SCHEME_BEARER;
+    claims_status_t st = claims_token_from_authorization_scheme(schemes[_i].value, schemes[_i].dpop, &token, &len,
+                                                                &scheme);
+    ck_assert_msg(st == schemes[_i].st, "%s: %d", schemes[_i].value, (int)st);
+    if (st != CLAIMS_NO_TOKEN) {
+        ck_assert_int_eq(scheme, schemes[_i].scheme);
+    }
+    if (st == CLAIMS_OK) {
+        ck_assert_uint_eq(len, strlen(schemes[_i].token));
+        ck_assert_mem_eq(token, schemes[_i].token, len);
+    }
+}
+END_TEST
+
 Suite *token_suite(void)
 {
     Suite *s = suite_create("token");
@@ -297,6 +333,7 @@ Suite *token_suite(void)
     tcase_add_loop_test(tc, test_well_formed_bearer_values_yield_the_token, 0, TU_COUNT(accepted));
     tcase_add_loop_test(tc, test_other_schemes_are_no_token, 0, TU_COUNT(other_scheme));
     tcase_add_test(tc, test_missing_header_is_no_token);
+    tcase_add_loop_test(tc, test_dpop_scheme_is_taken_only_where_accepted, 0, TU_COUNT(schemes));
     tcase_add_loop_test(tc, test_malformed_bearer_values_are_invalid_request, 0, TU_COUNT(malformed));
     tcase_add_test(tc, test_malformed_request_maps_to_the_invalid_request_class);
     tcase_add_test(tc, test_b64token_charset_is_exact);
