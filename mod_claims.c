@@ -25,6 +25,7 @@
 #include "mod_claims_identity.h"
 #include "mod_claims_introspect.h"
 #include "mod_claims_remote.h"
+#include "mod_claims_replay.h"
 #include "mod_claims_status.h"
 
 #include "http_core.h"
@@ -52,6 +53,7 @@ static void register_hooks(apr_pool_t *p)
     mc_register_counters_hooks(p);
     mc_register_remote_hooks(p);
     mc_register_introspect_hooks(p);
+    mc_register_replay_hooks(p);
     mc_register_providers(p);
     mc_register_authn_hooks(p);
     mc_register_identity_hooks(p);

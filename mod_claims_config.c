@@ -444,6 +444,28 @@ static const char *set_introspection_cache(cmd_parms *cmd, void *mconfig, const 
     return NULL;
 }
 
+/* ClaimsReplayCache shmcb[:ARGS] | memcache:HOST:PORT | redis:HOST:PORT */
+static const char *set_replay_cache(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *host = NULL, *scope = NULL;
+    apr_port_t port = 0;
+    if (err != NULL) {
+        return err;
+    }
+    if (*arg == '\0') {
+        return "ClaimsReplayCache: a provider is required (shmcb, memcache:HOST:PORT or redis:HOST:PORT)";
+    }
+    if ((strncmp(arg, "memcache:", 9) == 0 || strncmp(arg, "redis:", 6) == 0)
+        && (apr_parse_addr_port(&host, &scope, &port, strchr(arg, ':') + 1, cmd->temp_pool) != APR_SUCCESS
+            || host == NULL || strchr(strchr(arg, ':') + 1, ',') != NULL)) {
+        return apr_psprintf(cmd->pool, "ClaimsReplayCache: \"%s\" is not memcache:HOST:PORT or redis:HOST:PORT "
+                            "(one server)", arg);
+    }
+    mc_srv(cmd->server)->replay_cache = arg;
+    return NULL;
+}
+
 static const char *set_cache_secret(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -532,6 +554,9 @@ const command_rec mc_cmds[] = {
     AP_INIT_TAKE1("ClaimsIntrospectionCache", set_introspection_cache, NULL, RSRC_CONF,
                   "socache provider[:args] sharing introspection answers between children and servers "
                   "(default shmcb)"),
+    AP_INIT_TAKE1("ClaimsReplayCache", set_replay_cache, NULL, RSRC_CONF,
+                  "Where DPoP proofs' jti are remembered, with an atomic insert: shmcb (default, one machine), "
+                  "memcache:HOST:PORT or redis:HOST:PORT (a fleet)"),
     AP_INIT_TAKE1("ClaimsCacheSecret", set_cache_secret, NULL, RSRC_CONF,
                   "File with the secret (32+ bytes) that authenticates records in a shared store; "
                   "required for ClaimsKeyCache other than shmcb"),

@@ -264,6 +264,19 @@ const char *mc_check_config(apr_pool_t *p, server_rec *s)
     if (err == NULL) {
         err = check_forward_jwt(p, ap_conftree, s);
     }
+    if (err == NULL && sc->replay_cache != NULL) {
+        const char *name = mc_replay_cache_provider(p, sc);
+        if (strcmp(name, "memcache") == 0 || strcmp(name, "redis") == 0) {
+            if (sc->cache_secret == NULL) {
+                err = apr_psprintf(p, "ClaimsReplayCache %s: a store outside this machine needs ClaimsCacheSecret "
+                                   "(its keys are keyed digests every server of the fleet must compute alike)",
+                                   sc->replay_cache);
+            }
+        }
+        else {
+            err = check_store(p, sc, sc->replay_cache, "ClaimsReplayCache");
+        }
+    }
     return err;
 }
 

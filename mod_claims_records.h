@@ -94,6 +94,7 @@ typedef struct mc_srv_conf_t {
     /* process-wide (main server only; virtual hosts carry the main server's) */
     const char *key_cache;             /* ClaimsKeyCache provider[:args]; NULL: shmcb */
     const char *introspection_cache;   /* ClaimsIntrospectionCache provider[:args]; NULL: shmcb */
+    const char *replay_cache;          /* ClaimsReplayCache provider[:args]; NULL: shmcb */
     claims_store_secret_t *cache_secret; /* ClaimsCacheSecret; NULL: none */
     int cache;                         /* ClaimsCache: MC_UNSET (on), 0, 1 */
     apr_size_t cache_entries;          /* ClaimsCacheEntries; 0: the core's default */
@@ -184,6 +185,17 @@ static inline const char *mc_key_cache_spec(const mc_srv_conf_t *sc)
 static inline const char *mc_introspection_cache_spec(const mc_srv_conf_t *sc)
 {
     return sc->introspection_cache != NULL ? sc->introspection_cache : MC_DEFAULT_KEY_CACHE;
+}
+
+static inline const char *mc_replay_cache_spec(const mc_srv_conf_t *sc)
+{
+    return sc->replay_cache != NULL ? sc->replay_cache : MC_DEFAULT_KEY_CACHE;
+}
+
+static inline const char *mc_replay_cache_provider(apr_pool_t *p, const mc_srv_conf_t *sc)
+{
+    const char *spec = mc_replay_cache_spec(sc), *sep = strchr(spec, ':');
+    return sep != NULL ? apr_pstrndup(p, spec, (apr_size_t)(sep - spec)) : spec;
 }
 
 /* Where an issuer's keys come from, for the status page and logs: "local" or the URL without

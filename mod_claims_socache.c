@@ -101,6 +101,11 @@ void mc_socache_id(const mc_socache_t *c, char kind, const char *const *parts, i
     claims_store_id(c->secret, parts, nparts, id + 1);
 }
 
+const claims_store_secret_t *mc_socache_secret(const mc_socache_t *c)
+{
+    return c->secret;
+}
+
 apr_status_t mc_socache_lock(mc_socache_t *c)
 {
     return c != NULL && c->mutex != NULL ? apr_global_mutex_lock(c->mutex) : APR_EINIT;

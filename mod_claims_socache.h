@@ -41,6 +41,9 @@ int mc_socache_child_init(mc_socache_t *c, apr_pool_t *pchild, server_rec *s);
 void mc_socache_id(const mc_socache_t *c, char kind, const char *const *parts, int nparts,
                    unsigned char id[MC_RECORD_ID_LEN]);
 
+/* The secret the store's records are sealed and named under. */
+const struct claims_store_secret_t *mc_socache_secret(const mc_socache_t *c);
+
 /* The store's mutex, for a read-modify-write of one record. */
 apr_status_t mc_socache_lock(mc_socache_t *c);
 void mc_socache_unlock(mc_socache_t *c);

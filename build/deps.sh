@@ -22,7 +22,7 @@ PKGS=(
   # build
   build-essential autoconf automake libtool pkg-config
   apache2 apache2-dev libapr1-dev libaprutil1-dev
-  libjansson-dev libssl-dev libcurl4-openssl-dev
+  libjansson-dev libssl-dev libcurl4-openssl-dev libhiredis-dev
   # unit tests
   check valgrind cppcheck
   # integration tests

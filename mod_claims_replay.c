@@ -1,0 +1,295 @@
+/*
+ * mod_claims_replay.c - the DPoP replay store; see mod_claims_replay.h.
+ */
+#include "mod_claims_replay.h"
+#include "mod_claims_socache.h"
+
+#include "claims_store.h"
+
+#include "ap_mpm.h"
+#include "ap_provider.h"
+#include "ap_socache.h"
+#include "http_core.h"
+
+#include <apr_atomic.h>
+#include <apr_memcache.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <hiredis/hiredis.h>
+#include <string.h>
+
+#define MC_REPLAY_MUTEX "claims-replay"
+#define MC_REPLAY_TIMEOUT apr_time_from_msec(1000)   /* a store slower than this is down */
+#define MC_REPLAY_POOL 8                             /* redis connections kept per child */
+
+typedef enum store_kind_t { STORE_NONE = 0, STORE_SOCACHE, STORE_MEMCACHE, STORE_REDIS } store_kind_t;
+
+static store_kind_t kind;
+static mc_socache_t *socache;             /* shmcb (or another socache, under its mutex) */
+static const claims_store_secret_t *secret;
+static const char *servers;               /* memcache / redis: host:port */
+static apr_memcache_t *memcache;          /* per child */
+static apr_thread_mutex_t *redis_lock;    /* per child: the idle connections */
+static redisContext *redis_idle[MC_REPLAY_POOL];
+static int redis_nidle;
+static volatile apr_uint32_t down_logged;
+
+/* ------------------------------------------------------------------ keys */
+
+static void record_id(request_rec *r, const char *jkt, const char *jti, unsigned char id[CLAIMS_STORE_ID_LEN])
+{
+    const char *parts[3] = {"dpop jti v1", jkt, jti};
+    claims_store_id(secret, parts, 3, id);
+}
+
+static const char *record_key(request_rec *r, const unsigned char id[CLAIMS_STORE_ID_LEN])
+{
+    static const char hex[] = "0123456789abcdef";
+    char *key = apr_palloc(r->pool, 11 + 2 * CLAIMS_STORE_ID_LEN + 1), *o;
+    memcpy(key, "claims-jti:", 11);
+    o = key + 11;
+    for (int i = 0; i < CLAIMS_STORE_ID_LEN; i++) {
+        *o++ = hex[id[i] >> 4];
+        *o++ = hex[id[i] & 15];
+    }
+    *o = '\0';
+    return key;
+}
+
+static apr_uint32_t seconds(apr_interval_time_t ttl)
+{
+    apr_int64_t s = apr_time_sec(ttl) + 1;
+    return (apr_uint32_t)(s < 1 ? 1 : s > 2592000 ? 2592000 : s);
+}
+
+/* ------------------------------------------------------------------ the stores */
+
+static mc_replay_t insert_socache(request_rec *r, const unsigned char *digest, apr_interval_time_t ttl)
+{
+    unsigned char id[MC_RECORD_ID_LEN], buf[64];
+    const unsigned char *data = NULL;
+    apr_size_t len = 0;
+    apr_status_t rv;
+    mc_replay_t out;
+
+    id[0] = 'j';
+    memcpy(id + 1, digest, CLAIMS_STORE_ID_LEN);
+    /* the look-up and the insert under the store's one mutex: atomic for this machine */
+    if (mc_socache_lock(socache) != APR_SUCCESS) {
+        return MC_REPLAY_DOWN;
+    }
+    rv = mc_socache_get_locked(socache, r->server, id, buf, sizeof(buf), &data, &len, r->pool);
+    if (rv == APR_SUCCESS || rv == APR_EGENERAL) {
+        out = MC_REPLAY_SEEN;  /* present (a record we cannot read still counts as seen) */
+    }
+    else {
+        out = mc_socache_put_locked(socache, r->server, id, "1", 1, ttl, r->pool) == APR_SUCCESS ? MC_REPLAY_FIRST
+                                                                                              : MC_REPLAY_DOWN;
+    }
+    mc_socache_unlock(socache);
+    return out;
+}
+
+static mc_replay_t insert_memcache(request_rec *r, const char *key, apr_interval_time_t ttl)
+{
+    apr_status_t rv;
+    if (memcache == NULL) {
+        return MC_REPLAY_DOWN;
+    }
+    /* memcached's add stores only when the key is absent, atomically on the server */
+    rv = apr_memcache_add(memcache, key, (char *)"1", 1, seconds(ttl), 0);
+    return rv == APR_SUCCESS ? MC_REPLAY_FIRST : rv == APR_EEXIST ? MC_REPLAY_SEEN : MC_REPLAY_DOWN;
+}
+
+static redisContext *redis_take(void)
+{
+    redisContext *c = NULL;
+    char *host, *scope = NULL;
+    apr_port_t port = 0;
+    apr_pool_t *tmp;
+    struct timeval tv = {apr_time_sec(MC_REPLAY_TIMEOUT), (long)(MC_REPLAY_TIMEOUT % APR_USEC_PER_SEC)};
+
+    apr_thread_mutex_lock(redis_lock);
+    if (redis_nidle > 0) {
+        c = redis_idle[--redis_nidle];
+    }
+    apr_thread_mutex_unlock(redis_lock);
+    if (c != NULL) {
+        return c;
+    }
+    if (apr_pool_create(&tmp, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    if (apr_parse_addr_port(&host, &scope, &port, servers, tmp) == APR_SUCCESS && host != NULL) {
+        c = redisConnectWithTimeout(host, port != 0 ? port : 6379, tv);
+        if (c != NULL && (c->err || redisSetTimeout(c, tv) != REDIS_OK)) {
+            redisFree(c);
+            c = NULL;
+        }
+    }
+    apr_pool_destroy(tmp);
+    return c;
+}
+
+static void redis_give(redisContext *c, int healthy)
+{
+    if (!healthy) {
+        redisFree(c);
+        return;
+    }
+    apr_thread_mutex_lock(redis_lock);
+    if (redis_nidle < MC_REPLAY_POOL) {
+        redis_idle[redis_nidle++] = c;
+        c = NULL;
+    }
+    apr_thread_mutex_unlock(redis_lock);
+    if (c != NULL) {
+        redisFree(c);
+    }
+}
+
+static mc_replay_t insert_redis(request_rec *r, const char *key, apr_interval_time_t ttl)
+{
+    redisContext *c = redis_take();
+    redisReply *reply;
+    mc_replay_t out = MC_REPLAY_DOWN;
+    if (c == NULL) {
+        return MC_REPLAY_DOWN;
+    }
+    /* SET NX: the server stores only when the key is absent, atomically */
+    reply = redisCommand(c, "SET %s 1 NX EX %u", key, (unsigned)seconds(ttl));
+    if (reply != NULL) {
+        if (reply->type == REDIS_REPLY_STATUS && reply->str != NULL && strcmp(reply->str, "OK") == 0) {
+            out = MC_REPLAY_FIRST;
+        }
+        else if (reply->type == REDIS_REPLY_NIL) {
+            out = MC_REPLAY_SEEN;
+        }
+        freeReplyObject(reply);
+    }
+    redis_give(c, reply != NULL && !c->err);
+    return out;
+}
+
+mc_replay_t mc_replay_insert(request_rec *r, const char *jkt, const char *jti, apr_interval_time_t ttl)
+{
+    unsigned char digest[CLAIMS_STORE_ID_LEN];
+    mc_replay_t out;
+
+    if (kind == STORE_NONE || secret == NULL) {
+        out = MC_REPLAY_DOWN;
+    }
+    else {
+        record_id(r, jkt, jti, digest);
+        out = kind == STORE_SOCACHE ? insert_socache(r, digest, ttl)
+              : kind == STORE_MEMCACHE ? insert_memcache(r, record_key(r, digest), ttl)
+                                       : insert_redis(r, record_key(r, digest), ttl);
+    }
+    if (out == MC_REPLAY_DOWN && apr_atomic_xchg32(&down_logged, 1) == 0) {
+        /* once per streak and process */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MC_LOGNO(091) "the DPoP replay store (ClaimsReplayCache) does "
+                      "not answer: DPoP proofs are refused (503) until it does");
+    }
+    else if (out != MC_REPLAY_DOWN && apr_atomic_read32(&down_logged) != 0 && apr_atomic_xchg32(&down_logged, 0) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, MC_LOGNO(092) "the DPoP replay store answers again");
+    }
+    return out;
+}
+
+/* ------------------------------------------------------------------ start-up */
+
+static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    mc_socache_register(pconf, MC_REPLAY_MUTEX);
+    kind = STORE_NONE;
+    socache = NULL;
+    secret = NULL;
+    servers = NULL;
+    return OK;
+}
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    const mc_srv_conf_t *sc = mc_srv(s);
+    const char *spec = mc_replay_cache_spec(sc), *name = mc_replay_cache_provider(ptemp, sc), *err;
+    mc_socache_spec_t sspec;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
+        || ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_DUMP) {
+        return OK;
+    }
+    if (strcmp(name, "memcache") == 0 || strcmp(name, "redis") == 0) {
+        /* configtest makes sure of the secret (mod_claims_config_check.c) */
+        secret = sc->cache_secret;
+        servers = apr_pstrdup(pconf, spec + strlen(name) + 1);
+        kind = strcmp(name, "memcache") == 0 ? STORE_MEMCACHE : STORE_REDIS;
+        return OK;
+    }
+    if (ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION) == NULL) {
+        /* the default store, and its module is not loaded: DPoP fails closed, and says why */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, MC_LOGNO(093) "DPoP proofs are refused (503): the replay "
+                     "store needs mod_socache_%s (ClaimsReplayCache)", name);
+        return OK;
+    }
+    sspec.spec = spec;
+    sspec.shmcb_args = "(2097152)";
+    sspec.name = "claims-jti";
+    sspec.mutex_type = MC_REPLAY_MUTEX;
+    sspec.directive = "ClaimsReplayCache";
+    if ((err = mc_socache_open(&socache, &sspec, s, pconf, ptemp)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, MC_LOGNO(090) "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    secret = mc_socache_secret(socache);
+    kind = STORE_SOCACHE;
+    return OK;
+}
+
+static apr_status_t close_redis(void *data)
+{
+    while (redis_nidle > 0) {
+        redisFree(redis_idle[--redis_nidle]);
+    }
+    return APR_SUCCESS;
+}
+
+static void child_memcache(apr_pool_t *pchild, server_rec *s)
+{
+    char *host, *scope = NULL;
+    apr_port_t port = 0;
+    apr_memcache_server_t *ms = NULL;
+    int threads = 1;
+    ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    if (apr_parse_addr_port(&host, &scope, &port, servers, pchild) != APR_SUCCESS || host == NULL
+        || apr_memcache_create(pchild, 1, 0, &memcache) != APR_SUCCESS
+        || apr_memcache_server_create(pchild, host, port != 0 ? port : 11211, 0, 1, threads > 0 ? threads : 1,
+                                      apr_time_from_sec(60), &ms) != APR_SUCCESS
+        || apr_memcache_add_server(memcache, ms) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, MC_LOGNO(094) "ClaimsReplayCache memcache:%s cannot be set up: "
+                     "DPoP proofs are refused", servers);
+        memcache = NULL;
+    }
+}
+
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    if (kind == STORE_SOCACHE && !mc_socache_child_init(socache, pchild, s)) {
+        kind = STORE_NONE;
+    }
+    else if (kind == STORE_MEMCACHE) {
+        child_memcache(pchild, s);
+    }
+    else if (kind == STORE_REDIS) {
+        apr_thread_mutex_create(&redis_lock, APR_THREAD_MUTEX_DEFAULT, pchild);
+        redis_nidle = 0;
+        apr_pool_cleanup_register(pchild, NULL, close_redis, apr_pool_cleanup_null);
+    }
+    apr_atomic_set32(&down_logged, 0);
+}
+
+void mc_register_replay_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+}

@@ -1,0 +1,29 @@
+/*
+ * mod_claims_replay.h - the DPoP replay store (ClaimsReplayCache, SECURITY.md CL-97): each
+ * proof's jti is remembered for its acceptance window with an ATOMIC insert, so that a proof is
+ * accepted once, on one server or across a fleet:
+ *   shmcb (default)        this machine's shared memory, inserted under its global mutex
+ *   memcache:HOST:PORT     memcached's add, through APR-util's own client (apr_memcache)
+ *   redis:HOST:PORT        SET key 1 NX EX seconds, through hiredis
+ * never a get-then-set across processes that do not share a lock. Keys are keyed digests of
+ * the proof key's thumbprint and the jti (ClaimsCacheSecret; a random secret for shmcb). The
+ * store fails closed: when it cannot answer, the proof is refused (503), never accepted
+ * unchecked.
+ */
+#ifndef MOD_CLAIMS_REPLAY_H
+#define MOD_CLAIMS_REPLAY_H
+
+#include "mod_claims_records.h"
+
+typedef enum mc_replay_t {
+    MC_REPLAY_FIRST = 0,               /* never seen: now remembered */
+    MC_REPLAY_SEEN,                    /* seen within its window: a replay */
+    MC_REPLAY_DOWN                     /* the store did not answer: fail closed */
+} mc_replay_t;
+
+/* Remembers (jkt, jti) for ttl, atomically; says whether it was there already. */
+mc_replay_t mc_replay_insert(request_rec *r, const char *jkt, const char *jti, apr_interval_time_t ttl);
+
+void mc_register_replay_hooks(apr_pool_t *p);
+
+#endif
