@@ -19,6 +19,7 @@
 #include "mod_claims_private.h"
 #include "mod_claims_authn.h"
 #include "mod_claims_authz.h"
+#include "mod_claims_binding.h"
 #include "mod_claims_config.h"
 #include "mod_claims_counters.h"
 #include "mod_claims_expr.h"
@@ -54,6 +55,7 @@ static void register_hooks(apr_pool_t *p)
     mc_register_remote_hooks(p);
     mc_register_introspect_hooks(p);
     mc_register_replay_hooks(p);
+    mc_register_binding_hooks(p);
     mc_register_providers(p);
     mc_register_authn_hooks(p);
     mc_register_identity_hooks(p);

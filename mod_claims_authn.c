@@ -8,6 +8,7 @@
  * and note_auth_failure (our challenge). No hook here writes a response body.
  */
 #include "mod_claims_authn.h"
+#include "mod_claims_binding.h"
 #include "mod_claims_counters.h"
 #include "mod_claims_introspect.h"
 #include "mod_claims_remote.h"
@@ -71,10 +72,14 @@ static const char *quoted(request_rec *r, const char *s)
     return out;
 }
 
-static void set_challenge(request_rec *r, const char *error, const char *desc, const char *scope)
+static const char *challenge(request_rec *r, const char *scheme, const char *algs, const char *error,
+                             const char *desc, const char *scope)
 {
     const char *name = ap_auth_name(r);
-    const char *v = apr_psprintf(r->pool, "Bearer realm=\"%s\"", quoted(r, name != NULL ? name : ""));
+    const char *v = apr_psprintf(r->pool, "%s realm=\"%s\"", scheme, quoted(r, name != NULL ? name : ""));
+    if (algs != NULL) {
+        v = apr_psprintf(r->pool, "%s, algs=\"%s\"", v, algs);
+    }
     if (error != NULL) {
         v = apr_psprintf(r->pool, "%s, error=\"%s\"", v, error);
     }
@@ -84,28 +89,67 @@ static void set_challenge(request_rec *r, const char *error, const char *desc, c
     if (scope != NULL && *scope != '\0') {
         v = apr_psprintf(r->pool, "%s, scope=\"%s\"", v, quoted(r, scope));
     }
-    apr_table_setn(r->err_headers_out, "WWW-Authenticate", v);  /* exactly one (CL-55) */
+    return v;
 }
 
-static int refuse(request_rec *r, claims_status_t st)
+/* The challenges of this location: Bearer unless ClaimsDPoP Required, DPoP unless Off (RFC 9449
+ * section 7.1), one header field each, at most one of each (CL-55). The error goes with the
+ * scheme the request used (dpop), or with the only challenge there is. */
+static void set_challenge(request_rec *r, int dpop, const char *error, const char *desc, const char *scope)
 {
+    const mc_dir_conf_t *dc = mc_dir(r);
+    int bearer = mc_dpop(dc) != MC_DPOP_REQUIRED, proof = mc_dpop(dc) != MC_DPOP_OFF;
+    int on_dpop = proof && (dpop || !bearer);
+
+    apr_table_unset(r->err_headers_out, "WWW-Authenticate");
+    if (bearer) {
+        apr_table_addn(r->err_headers_out, "WWW-Authenticate",
+                       on_dpop ? challenge(r, "Bearer", NULL, NULL, NULL, NULL)
+                               : challenge(r, "Bearer", NULL, error, desc, scope));
+    }
+    if (proof) {
+        apr_table_addn(r->err_headers_out, "WWW-Authenticate",
+                       on_dpop ? challenge(r, "DPoP", mc_dpop_algs(r, dc), error, desc, scope)
+                               : challenge(r, "DPoP", mc_dpop_algs(r, dc), NULL, NULL, NULL));
+    }
+}
+
+static int refuse(request_rec *r, claims_status_t st, const mc_state_t *state)
+{
+    int dpop = state != NULL && state->dpop;
+    int status;
     switch (claims_status_class(st)) {
     case CLAIMS_CLASS_NO_TOKEN:
-        set_challenge(r, NULL, NULL, NULL);
-        return HTTP_UNAUTHORIZED;
+        set_challenge(r, 0, NULL, NULL, NULL);
+        status = HTTP_UNAUTHORIZED;
+        break;
     case CLAIMS_CLASS_INVALID_REQUEST:
-        set_challenge(r, "invalid_request", claims_status_text(st), NULL);
+        set_challenge(r, dpop, "invalid_request", claims_status_text(st), NULL);
         return HTTP_BAD_REQUEST;
     case CLAIMS_CLASS_INVALID_TOKEN:
-        set_challenge(r, "invalid_token", claims_status_text(st), NULL);
-        return HTTP_UNAUTHORIZED;
+        /* a binding refusal says which binding (fixed texts of mod_claims_binding.c) */
+        set_challenge(r, dpop, "invalid_token",
+                      st == CLAIMS_ERR_BINDING && state != NULL && state->why != NULL ? state->why
+                                                                                   : claims_status_text(st), NULL);
+        status = HTTP_UNAUTHORIZED;
+        break;
+    case CLAIMS_CLASS_INVALID_DPOP:
+        set_challenge(r, 1, state != NULL && state->use_nonce ? "use_dpop_nonce" : "invalid_dpop_proof",
+                      state != NULL && state->why != NULL ? state->why : claims_status_text(st), NULL);
+        status = HTTP_UNAUTHORIZED;
+        break;
     case CLAIMS_CLASS_UNAVAILABLE:
-        /* the issuer cannot say now whether the token is good: never 200, never a guess */
+        /* the issuer or the replay store cannot say now whether the request is good: never
+         * 200, never a guess */
         apr_table_setn(r->err_headers_out, "Retry-After", "5");
         return HTTP_SERVICE_UNAVAILABLE;
     default:
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    if (mc_dpop_nonce_required(mc_dir(r))) {
+        mc_dpop_send_nonce(r);  /* the next proof can carry it (RFC 9449 section 8) */
+    }
+    return status;
 }
 
 /* ------------------------------------------------------------------ token sources */
@@ -218,9 +262,10 @@ static claims_status_t take(int found, const char *v, const char **token, apr_si
     return CLAIMS_OK;
 }
 
-/* The token of r for this location, and where it came from (*source, one MC_FROM_* bit). */
+/* The token of r for this location, and where it came from (*source, one MC_FROM_* bit; *dpop:
+ * Authorization: DPoP, taken unless ClaimsDPoP Off). */
 static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const char **token,
-                                  apr_size_t *len, int read_body, int *source)
+                                  apr_size_t *len, int read_body, int *source, int *dpop)
 {
     int from = mc_token_from(dc);
     int places = 0;
@@ -228,13 +273,16 @@ static claims_status_t find_token(request_rec *r, const mc_dir_conf_t *dc, const
     const char *v = NULL;
 
     if (from & MC_FROM_HEADER) {
-        st = claims_token_from_authorization(apr_table_get(r->headers_in, "Authorization"), token, len);
+        claims_scheme_t scheme = CLAIMS_SCHEME_BEARER;
+        st = claims_token_from_authorization_scheme(apr_table_get(r->headers_in, "Authorization"),
+                                                    mc_dpop(dc) != MC_DPOP_OFF, token, len, &scheme);
         if (st == CLAIMS_ERR_REQUEST) {
             return st;
         }
         if (st == CLAIMS_OK) {
             places++;
             *source = MC_FROM_HEADER;
+            *dpop = scheme == CLAIMS_SCHEME_DPOP;
         }
     }
     if (from & MC_FROM_COOKIE) {
@@ -319,8 +367,11 @@ static claims_status_t verify_signature_or_introspect(request_rec *r, const clai
     return st;
 }
 
+/* Verifies the token of r (and its DPoP proof, when it came with one: before the token, so a
+ * bad proof costs no signature check) and what it is bound to. quiet: an expression evaluated
+ * before authentication; it logs nothing and does not use the proof up. */
 static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, const char *token,
-                                    apr_size_t len, mc_state_t *state, int quiet)
+                                    apr_size_t len, int dpop, mc_state_t *state, int quiet)
 {
     const mc_srv_conf_t *sc = mc_srv(r->server);
     const claims_issuer_t *trusted[CLAIMS_MAX_TRUSTED];
@@ -345,6 +396,9 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
                           "(check <ClaimsIssuer> and ClaimsTrust)");
         }
         return CLAIMS_ERR_CONFIG;
+    }
+    if (dpop && (st = mc_binding_proof(r, dc, token, len, state, quiet)) != CLAIMS_OK) {
+        return st;
     }
     st = verify_signature_or_introspect(r, &verifier, token, len, now, state);
     if (st != CLAIMS_OK) {
@@ -377,6 +431,9 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         }
         return st;
     }
+    if ((st = mc_binding_check(r, dc, state, !quiet, quiet)) != CLAIMS_OK) {
+        return st;
+    }
     state->issuer = ic;
     state->token = apr_pstrmemdup(r->pool, token, len);
     if (!state->introspected) {
@@ -394,7 +451,7 @@ mc_state_t *mc_lazy_state(request_rec *r)
     const mc_dir_conf_t *dc;
     const char *token = NULL;
     apr_size_t len = 0;
-    int source = 0;
+    int source = 0, dpop = 0;
 
     if (state != NULL || r->per_dir_config == NULL) {
         return state != NULL && !state->anonymous ? state : NULL;
@@ -402,11 +459,11 @@ mc_state_t *mc_lazy_state(request_rec *r)
     /* an expression evaluated before authentication (<If>, SetEnvIfExpr): verify now, with
      * the configuration merged so far; check_authn verifies again with the final one */
     dc = mc_dir(r);
-    if (dc == NULL || find_token(r, dc, &token, &len, 0, &source) != CLAIMS_OK) {
+    if (dc == NULL || find_token(r, dc, &token, &len, 0, &source, &dpop) != CLAIMS_OK) {
         return NULL;  /* no body is read this early: form tokens count from check_authn on */
     }
     state = apr_pcalloc(r->pool, sizeof(*state));
-    if (verify_token(r, dc, token, len, state, 1) != CLAIMS_OK) {
+    if (verify_token(r, dc, token, len, dpop, state, 1) != CLAIMS_OK) {
         return NULL;
     }
     return state;
@@ -421,7 +478,7 @@ static int check_authn(request_rec *r)
     apr_size_t len = 0;
     mc_state_t *state;
     claims_status_t st;
-    int source = 0;
+    int source = 0, dpop = 0;
 
     if (!mc_is_ours(r)) {
         return DECLINED;
@@ -434,7 +491,7 @@ static int check_authn(request_rec *r)
         r->user = "";
         return OK;
     }
-    st = find_token(r, dc, &token, &len, 1, &source);
+    st = find_token(r, dc, &token, &len, 1, &source, &dpop);
     if (st == CLAIMS_NO_TOKEN && mc_on(dc->optional)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(025) "no token: anonymous (ClaimsOptional)");
         state->anonymous = 1;
@@ -445,19 +502,22 @@ static int check_authn(request_rec *r)
     if (st != CLAIMS_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(021) "%s", claims_status_text(st));
         mc_count(NULL, st);
-        return refuse(r, st);
+        return refuse(r, st, NULL);
     }
-    st = verify_token(r, dc, token, len, state, 0);
+    st = verify_token(r, dc, token, len, dpop, state, 0);
     mc_count(state->v.issuer, st);
     if (st == CLAIMS_ERR_CONFIG) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (st != CLAIMS_OK) {
-        return refuse(r, st);
+        return refuse(r, st, state);
     }
     ap_set_module_config(r->request_config, &claims_module, state);
     r->user = (char *)state->user;
-    r->ap_auth_type = "Bearer";
+    r->ap_auth_type = state->dpop ? "DPoP" : "Bearer";  /* AUTH_TYPE */
+    if (state->nonce_renew) {
+        mc_dpop_send_nonce(r);  /* its nonce is of the previous step: the next one */
+    }
     if (source != MC_FROM_HEADER) {
         /* a cookie, form or query token is not an Authorization header, which every cache
          * knows not to share: say it, or mod_cache and shared caches would hand this answer
@@ -484,7 +544,7 @@ static int force_authn(request_rec *r)
     mc_dir_conf_t *dc;
     const char *token = NULL;
     apr_size_t len = 0;
-    int source = 0;
+    int source = 0, dpop = 0;
     if (!mc_is_ours(r)) {
         return DECLINED;
     }
@@ -492,7 +552,7 @@ static int force_authn(request_rec *r)
     if (mc_on(dc->optional) || mc_is_preflight(r, dc)) {
         return OK;
     }
-    return find_token(r, dc, &token, &len, 0, &source) != CLAIMS_NO_TOKEN ? OK : DECLINED;
+    return find_token(r, dc, &token, &len, 0, &source, &dpop) != CLAIMS_NO_TOKEN ? OK : DECLINED;
 }
 
 static int note_auth_failure(request_rec *r, const char *auth_type)
@@ -503,7 +563,7 @@ static int note_auth_failure(request_rec *r, const char *auth_type)
     }
     state = mc_get_state(r);
     if (state == NULL || state->anonymous) {
-        set_challenge(r, NULL, NULL, NULL);
+        set_challenge(r, 0, NULL, NULL, NULL);
     }
     return OK;
 }
@@ -540,7 +600,7 @@ static int check_authz(request_rec *r)
         apr_table_unset(r->notes, MC_NOTE_IN_AUTHZ);
         r->user = (char *)user;
         if (rv == HTTP_UNAUTHORIZED) {
-            set_challenge(r, NULL, NULL, NULL);
+            set_challenge(r, 0, NULL, NULL, NULL);
         }
         apr_table_unset(r->notes, MC_NOTE_SCOPES);
         apr_table_unset(r->notes, MC_NOTE_EVALUATED);
@@ -558,7 +618,7 @@ static int check_authz(request_rec *r)
     if (rv == HTTP_UNAUTHORIZED || rv == HTTP_FORBIDDEN) {
         if (apr_table_get(r->notes, MC_NOTE_EVALUATED) != NULL) {
             /* the token is valid, its claims are not enough (also for `Require not claim`) */
-            set_challenge(r, "insufficient_scope", NULL, apr_table_get(r->notes, MC_NOTE_SCOPES));
+            set_challenge(r, state->dpop, "insufficient_scope", NULL, apr_table_get(r->notes, MC_NOTE_SCOPES));
         }
         else {
             apr_table_unset(r->err_headers_out, "WWW-Authenticate");  /* e.g. Require ip */

@@ -26,6 +26,15 @@ typedef struct mc_state_t {
     const char *token;                 /* the token as sent */
     const char *signed_jwt;            /* a signed JWT standing for the token: the token itself
                                         * or an RFC 9701 answer; NULL for a JSON answer */
+    /* sender constraint (mod_claims_binding.c) */
+    int dpop;                          /* the token came as Authorization: DPoP */
+    const char *jkt;                   /* the thumbprint of its verified proof's key */
+    const char *jti;                   /* the proof's jti, remembered once the request is good */
+    apr_interval_time_t jti_ttl;       /* how long it must be remembered */
+    int cnf;                           /* CLAIMS_CNF_* bits of the token's binding */
+    const char *why;                   /* the fixed reason of a DPoP refusal (error_description) */
+    int use_nonce;                     /* refused for its nonce: error="use_dpop_nonce" */
+    int nonce_renew;                   /* accepted with the previous step's nonce: send a fresh one */
 } mc_state_t;
 
 /* Whether the location's AuthType is ours. */

@@ -45,6 +45,7 @@ void *mc_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     /* the main server's sections apply inside a virtual host too */
     c->scrub_names = concat(p, base->scrub_names, add->scrub_names);
     c->scrub_prefixes = concat(p, base->scrub_prefixes, add->scrub_prefixes);
+    c->cert_headers = concat(p, base->cert_headers, add->cert_headers);
     c->issuers = apr_array_copy(p, add->issuers);
     /* a virtual host trusts the main server's issuers too, unless it declares one again */
     for (int i = 0; i < base->issuers->nelts; i++) {
@@ -70,6 +71,8 @@ void *mc_create_dir_conf(apr_pool_t *p, char *dir)
     c->forward_token = MC_UNSET;
     c->optional = MC_UNSET;
     c->preflight_pass = MC_UNSET;
+    c->dpop = MC_UNSET;
+    c->dpop_nonce = MC_UNSET;
     return c;
 }
 
@@ -126,6 +129,11 @@ void *mc_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(forward_token);
     MERGE_INT(optional);
     MERGE_INT(preflight_pass);
+    MERGE_INT(dpop);
+    c->dpop_algs = add->dpop_algs != 0 ? add->dpop_algs : base->dpop_algs;
+    c->dpop_window = add->dpop_window != 0 ? add->dpop_window : base->dpop_window;
+    MERGE_INT(dpop_nonce);
+    c->cert_header = add->cert_header != NULL ? add->cert_header : base->cert_header;
     return c;
 }
 
@@ -365,6 +373,99 @@ static const char *set_forward_token(cmd_parms *cmd, void *mconfig, const char *
     return NULL;
 }
 
+/* ClaimsDPoP On|Off|Required */
+static const char *set_dpop(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    mc_dir_conf_t *dc = mconfig;
+    if (strcasecmp(arg, "on") == 0) {
+        dc->dpop = MC_DPOP_ON;
+    }
+    else if (strcasecmp(arg, "off") == 0) {
+        dc->dpop = MC_DPOP_OFF;
+    }
+    else if (strcasecmp(arg, "required") == 0) {
+        dc->dpop = MC_DPOP_REQUIRED;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "ClaimsDPoP: \"%s\" is not On, Off or Required", arg);
+    }
+    return NULL;
+}
+
+/* ClaimsDPoPAlgorithms ALG...: asymmetric ones only (RFC 9449 4.3: no MAC, no none) */
+static const char *set_dpop_algorithms(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    mc_dir_conf_t *dc = mconfig;
+    claims_alg_t a = claims_alg_from_name(arg, strlen(arg));
+    if (a == CLAIMS_ALG_UNKNOWN || claims_alg_info(a)->family == CLAIMS_FAMILY_HMAC) {
+        return apr_psprintf(cmd->pool, "ClaimsDPoPAlgorithms: \"%s\" is not an asymmetric JWS algorithm (ES256, "
+                            "ES384, ES512, RS256, RS384, RS512, PS256, PS384, PS512, EdDSA, Ed25519, Ed448)", arg);
+    }
+    dc->dpop_algs |= CLAIMS_ALG_BIT(a);
+    return NULL;
+}
+
+/* ClaimsClientCertHeader NAME from=ADDRESS[/BITS]...: the RFC 9440 Client-Cert header of a
+ * TLS-terminating proxy, believed only from those addresses (the TCP peer, not a forwarded one) */
+static const char *set_cert_header(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
+{
+    mc_dir_conf_t *dc = mconfig;
+    mc_srv_conf_t *sc = mc_srv(cmd->server);
+    mc_cert_header_t *h;
+    if (argc < 2 || !valid_header_name(argv[0])) {
+        return "ClaimsClientCertHeader needs a header NAME and at least one from=ADDRESS[/BITS]";
+    }
+    if (strcasecmp(argv[0], "Authorization") == 0 || strcasecmp(argv[0], "DPoP") == 0
+        || strcasecmp(argv[0], "Host") == 0 || strcasecmp(argv[0], "Cookie") == 0) {
+        return apr_psprintf(cmd->pool, "ClaimsClientCertHeader: \"%s\" cannot carry a certificate", argv[0]);
+    }
+    h = apr_pcalloc(cmd->pool, sizeof(*h));
+    h->name = argv[0];
+    h->norm = claims_header_name_norm(cmd->pool, argv[0]);
+    h->from = apr_array_make(cmd->pool, argc - 1, sizeof(apr_ipsubnet_t *));
+    for (int i = 1; i < argc; i++) {
+        apr_ipsubnet_t *net = NULL;
+        char *addr, *bits;
+        if (strncasecmp(argv[i], "from=", 5) != 0 || argv[i][5] == '\0') {
+            return apr_psprintf(cmd->pool, "ClaimsClientCertHeader: \"%s\" is not from=ADDRESS[/BITS]", argv[i]);
+        }
+        addr = apr_pstrdup(cmd->temp_pool, argv[i] + 5);
+        if ((bits = strchr(addr, '/')) != NULL) {
+            *bits++ = '\0';
+        }
+        if (apr_ipsubnet_create(&net, addr, bits, cmd->pool) != APR_SUCCESS) {
+            return apr_psprintf(cmd->pool, "ClaimsClientCertHeader: \"%s\" is not an IP address or network",
+                                argv[i] + 5);
+        }
+        APR_ARRAY_PUSH(h->from, apr_ipsubnet_t *) = net;
+    }
+    dc->cert_header = h;
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM) {
+        /* removed from the requests of every other peer before any module sees them; a name
+         * from an .htaccess file is removed where it applies (mod_claims_binding.c) */
+        if (sc->cert_headers == NULL) {
+            sc->cert_headers = apr_array_make(cmd->pool, 2, sizeof(const mc_cert_header_t *));
+        }
+        APR_ARRAY_PUSH(sc->cert_headers, const mc_cert_header_t *) = h;
+    }
+    return NULL;
+}
+
+static const char *set_nonce_secret(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *path;
+    char *why = NULL;
+    if (err != NULL) {
+        return err;
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (path == NULL || *arg == '\0'
+        || claims_store_secret_load(cmd->pool, path, &mc_srv(cmd->server)->nonce_secret, &why) != CLAIMS_OK) {
+        return apr_psprintf(cmd->pool, "ClaimsDPoPNonceSecret: %s", why != NULL ? why : "invalid file path");
+    }
+    return NULL;
+}
+
 static const char *set_preflight(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     mc_dir_conf_t *dc = mconfig;
@@ -411,6 +512,7 @@ static const char *set_srv_number(cmd_parms *cmd, void *mconfig, const char *arg
     return err != NULL ? err : mc_set_slot(cmd, mc_srv(cmd->server), arg);
 }
 
+static const mc_slot_t dpop_window_slot = {APR_OFFSETOF(mc_dir_conf_t, dpop_window), 1, 3600, MC_SLOT_SECONDS};
 static const mc_slot_t max_token_slot = {APR_OFFSETOF(mc_dir_conf_t, max_token), 512, 65536, MC_SLOT_SIZE};
 static const mc_slot_t cache_entries_slot = {APR_OFFSETOF(mc_srv_conf_t, cache_entries), 16, 10000000, MC_SLOT_SIZE};
 static const mc_slot_t cache_bytes_slot = {APR_OFFSETOF(mc_srv_conf_t, cache_bytes), 65536,
@@ -589,6 +691,21 @@ const command_rec mc_cmds[] = {
                  "Let requests without a token through as anonymous (default Off)"),
     AP_INIT_TAKE1("ClaimsPreflight", set_preflight, NULL, OR_AUTHCFG,
                   "CORS preflight OPTIONS requests: authenticate (default) or pass"),
+    /* sender-constrained tokens (RFC 9449 DPoP, RFC 8705 certificate-bound) */
+    AP_INIT_TAKE1("ClaimsDPoP", set_dpop, NULL, OR_AUTHCFG,
+                  "DPoP proofs: On (default: DPoP and Bearer), Off, or Required (DPoP-bound tokens only)"),
+    AP_INIT_ITERATE("ClaimsDPoPAlgorithms", set_dpop_algorithms, NULL, OR_AUTHCFG,
+                    "Algorithms accepted for DPoP proofs (default: every asymmetric one)"),
+    AP_INIT_TAKE1("ClaimsDPoPWindow", set_dir_number, (void *)&dpop_window_slot, OR_AUTHCFG,
+                  "Seconds a DPoP proof's iat may lie in the past (default 60)"),
+    AP_INIT_FLAG("ClaimsDPoPNonce", set_dir_flag, (void *)APR_OFFSETOF(mc_dir_conf_t, dpop_nonce), OR_AUTHCFG,
+                 "Require server-provided DPoP nonces (use_dpop_nonce, DPoP-Nonce) (default Off)"),
+    AP_INIT_TAKE1("ClaimsDPoPNonceSecret", set_nonce_secret, NULL, RSRC_CONF,
+                  "File with the secret (32+ bytes) DPoP nonces are made with, shared by a fleet (default: "
+                  "random per start)"),
+    AP_INIT_TAKE_ARGV("ClaimsClientCertHeader", set_cert_header, NULL, OR_AUTHCFG,
+                      "NAME from=ADDRESS[/BITS]...: the client certificate in an RFC 9440 header, trusted only "
+                      "from those proxies and removed from every other request"),
     {NULL}
 };
 

@@ -284,6 +284,7 @@ static void keep_credentials(request_rec *r, const mc_dir_conf_t *dc, const mc_s
         return;
     }
     apr_table_unset(r->headers_in, "Authorization");
+    apr_table_unset(r->headers_in, "DPoP");  /* a proof is for this server's URL, and the token's */
     if (mc_token_from(dc) & MC_FROM_COOKIE) {
         drop_token_cookie(r, dc->cookie_name);
     }

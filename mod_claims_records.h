@@ -37,6 +37,12 @@
 #define MC_FORWARD_ON 1                /* the Authorization header (and token cookie) as sent */
 #define MC_FORWARD_JWT 2               /* Authorization: Bearer <the signed JWT>: the phantom token */
 
+/* ClaimsDPoP */
+#define MC_DPOP_OFF 0
+#define MC_DPOP_ON 1                   /* DPoP and Bearer; a DPoP-bound token only with its proof */
+#define MC_DPOP_REQUIRED 2             /* only DPoP-bound tokens with their proof */
+#define MC_DEFAULT_DPOP_WINDOW apr_time_from_sec(60)
+
 /* ClaimsExport */
 #define MC_EXPORT_ALL 1                /* every top-level claim (the default) */
 #define MC_EXPORT_LIST 2               /* the paths listed (none: an empty list) */
@@ -95,6 +101,7 @@ typedef struct mc_srv_conf_t {
     const char *key_cache;             /* ClaimsKeyCache provider[:args]; NULL: shmcb */
     const char *introspection_cache;   /* ClaimsIntrospectionCache provider[:args]; NULL: shmcb */
     const char *replay_cache;          /* ClaimsReplayCache provider[:args]; NULL: shmcb */
+    claims_store_secret_t *nonce_secret;  /* ClaimsDPoPNonceSecret; NULL: random per start */
     claims_store_secret_t *cache_secret; /* ClaimsCacheSecret; NULL: none */
     int cache;                         /* ClaimsCache: MC_UNSET (on), 0, 1 */
     apr_size_t cache_entries;          /* ClaimsCacheEntries; 0: the core's default */
@@ -103,7 +110,16 @@ typedef struct mc_srv_conf_t {
      * server (a virtual host's include the main server's): scrubbed from every request */
     apr_array_header_t *scrub_names;   /* const char *; NULL: none */
     apr_array_header_t *scrub_prefixes;
+    apr_array_header_t *cert_headers;  /* mc_cert_header_t: every ClaimsClientCertHeader of the
+                                        * server, removed from requests of other peers */
 } mc_srv_conf_t;
+
+/* ClaimsClientCertHeader: an RFC 9440 Client-Cert header and the proxies it is believed from */
+typedef struct mc_cert_header_t {
+    const char *name;
+    const char *norm;                  /* claims_header_name_norm(name) */
+    apr_array_header_t *from;          /* apr_ipsubnet_t * */
+} mc_cert_header_t;
 
 typedef struct mc_header_t {
     const char *name;                  /* as configured */
@@ -129,6 +145,12 @@ typedef struct mc_dir_conf_t {
     int forward_token;                 /* MC_FORWARD_*; MC_UNSET: off */
     int optional;                      /* MC_UNSET (off), 0, 1 */
     int preflight_pass;                /* MC_UNSET (authenticate), 0, 1 */
+    /* sender-constrained tokens (RFC 9449, RFC 8705) */
+    int dpop;                          /* MC_DPOP_*; MC_UNSET: on */
+    claims_alg_set_t dpop_algs;        /* ClaimsDPoPAlgorithms; 0: every asymmetric one */
+    apr_interval_time_t dpop_window;   /* ClaimsDPoPWindow; 0: unset (60 s) */
+    int dpop_nonce;                    /* ClaimsDPoPNonce: MC_UNSET (off), 0, 1 */
+    const mc_cert_header_t *cert_header;  /* ClaimsClientCertHeader; NULL: none */
 } mc_dir_conf_t;
 
 /* ---- accessors: the defaults, in one place */
@@ -170,6 +192,16 @@ static inline int mc_has_headers(const mc_dir_conf_t *dc)
 static inline int mc_forward(const mc_dir_conf_t *dc)
 {
     return dc->forward_token == MC_UNSET ? MC_FORWARD_OFF : dc->forward_token;
+}
+
+static inline int mc_dpop(const mc_dir_conf_t *dc)
+{
+    return dc->dpop == MC_UNSET ? MC_DPOP_ON : dc->dpop;
+}
+
+static inline apr_interval_time_t mc_dpop_window(const mc_dir_conf_t *dc)
+{
+    return dc->dpop_window > 0 ? dc->dpop_window : MC_DEFAULT_DPOP_WINDOW;
 }
 
 static inline int mc_cache_on(const mc_srv_conf_t *sc)

@@ -387,17 +387,36 @@ def make_module_httpd():
     servers.finish()
 
 
-def challenge(resp):
-    """The WWW-Authenticate header parsed into (scheme, {param: value})."""
-    v = resp.headers.get("WWW-Authenticate")
-    if v is None:
-        return None, {}
-    scheme, _, rest = v.partition(" ")
+def _parse_challenge(v):
+    scheme, _, rest = v.strip().partition(" ")
     params = {}
     for m in re.finditer(r'([a-zA-Z_]+)="([^"]*)"', rest):
         assert m.group(1) not in params, "attribute %s twice in %r" % (m.group(1), v)
         params[m.group(1)] = m.group(2)
     return scheme, params
+
+
+def challenges(resp):
+    """Every WWW-Authenticate field of resp, parsed: {scheme: {param: value}}; each scheme
+    (Bearer, DPoP: RFC 9449 section 7.1) at most once, each attribute at most once."""
+    out = {}
+    for v in resp.raw.headers.getlist("WWW-Authenticate") if resp.raw is not None else []:
+        scheme, params = _parse_challenge(v)
+        assert scheme not in out, "two %s challenges: %r" % (scheme, resp.raw.headers.getlist("WWW-Authenticate"))
+        out[scheme] = params
+    return out
+
+
+def challenge(resp):
+    """The first WWW-Authenticate challenge (the Bearer one, where there is one) parsed into
+    (scheme, {param: value})."""
+    values = resp.raw.headers.getlist("WWW-Authenticate") if resp.raw is not None else []
+    if not values:
+        return None, {}
+    all_ = challenges(resp)
+    if "Bearer" in all_:
+        return "Bearer", all_["Bearer"]
+    return _parse_challenge(values[0])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 import pytest
 import requests
 
-from conftest import challenge, header_values, issuer_block, location, mint, sign, std_claims
+from conftest import challenges, challenge, header_values, issuer_block, location, mint, sign, std_claims
 
 P = "/cgi/env.py/"
 
@@ -74,7 +74,9 @@ def assert_insufficient(r, scope=None):
     assert params["error"] == "insufficient_scope"
     if scope is not None:
         assert params.get("scope") == scope
-    assert len(header_values(r, "WWW-Authenticate")) == 1
+    # one Bearer challenge, and the DPoP one beside it (RFC 9449 section 7.1: ClaimsDPoP On)
+    assert [v.split(" ")[0] for v in header_values(r, "WWW-Authenticate")] == ["Bearer", "DPoP"]
+    assert "error" not in challenges(r)["DPoP"]
 
 
 # ------------------------------------------------------------------ CL-53: anonymous is 401

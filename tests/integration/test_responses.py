@@ -10,7 +10,7 @@ import requests
 from jwcrypto import jwe, jwk, jws
 from jwcrypto.common import json_encode
 
-from conftest import (SRC_DIR, b64u, challenge, header_values, issuer_block, location, mint,
+from conftest import (SRC_DIR, b64u, challenge, challenges, header_values, issuer_block, location, mint,
                       raw_http, sign, std_claims)
 
 SECRET_CGI = """#!/usr/bin/python3
@@ -23,6 +23,7 @@ REALM = "orders-api"
 # RFC 6750 section 3: error_description is %x20-21 / %x23-5B / %x5D-7E
 DESCRIPTION_CHARSET = re.compile(r'^[\x20\x21\x23-\x5b\x5d-\x7e]*$')
 CHALLENGE_SYNTAX = re.compile(r'^Bearer realm="[^"\\]*"(, [a-z_]+="[^"\\]*")*$')
+DPOP_SYNTAX = re.compile(r'^DPoP realm="[^"\\]*", algs="[A-Za-z0-9 ]+"(, [a-z_]+="[^"\\]*")*$')
 
 
 @pytest.fixture(scope="module")
@@ -288,14 +289,19 @@ def _requests(keys):
 @pytest.mark.parametrize("case", ["no-token", "other-scheme", "malformed", "expired", "bad-signature",
                                   "insufficient-scope"])
 def test_refusal_carries_exactly_one_well_formed_bearer_challenge(api, keys, case):
+    """CL-55: one Bearer challenge; beside it the DPoP one of RFC 9449 section 7.1 (ClaimsDPoP
+    On, the default), which carries no error for a request that did not use DPoP."""
     path, headers = _requests(keys)[case]
     r = api.get(path, headers=headers)
     assert r.status_code in (400, 401, 403)
     values = header_values(r, "WWW-Authenticate")
-    assert len(values) == 1, values
+    assert len(values) == 2, values
     assert CHALLENGE_SYNTAX.match(values[0]), values[0]
+    assert DPOP_SYNTAX.match(values[1]), values[1]
     scheme, params = challenge(r)  # asserts each attribute at most once
     assert params["realm"] == REALM
+    assert challenges(r)["DPoP"] == {"realm": REALM, "algs": "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 "
+                                     "ES512 Ed25519 Ed448 EdDSA"}
 
 
 @pytest.mark.parametrize("case,status,error", [
@@ -314,8 +320,9 @@ def test_realm_is_quoted_without_breaking_the_challenge(api):
     r = api.get("/cgi/quoted.py")
     assert r.status_code == 401
     values = header_values(r, "WWW-Authenticate")
-    assert len(values) == 1
+    assert len(values) == 2
     assert CHALLENGE_SYNTAX.match(values[0]), values[0]
+    assert DPOP_SYNTAX.match(values[1]), values[1]
     assert "quoted" in challenge(r)[1]["realm"]
 
 
