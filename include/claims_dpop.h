@@ -2,7 +2,8 @@
  * claims_dpop.h - sender-constrained tokens: DPoP proofs (RFC 9449), JWK thumbprints
  * (RFC 7638), the token's "cnf" binding (RFC 9449 section 6, RFC 8705 section 3), client
  * certificate thumbprints (RFC 8705, RFC 9440 Client-Cert) and stateless server nonces
- * (SECURITY.md CL-95 .. CL-99).
+ * (SECURITY.md CL-95 .. CL-99). Implemented by src/claims_dpop.c (proofs, thumbprints, nonces,
+ * the key cache), claims_dpop_url.c (htu) and claims_dpop_bind.c (cnf, client certificates).
  *
  * What the core does and what it leaves to the glue:
  *  - the core checks one proof against what the caller expects (method, URL, time, token,
@@ -132,6 +133,24 @@ int claims_dpop_nonce_check(const claims_store_secret_t *s, const char *nonce, a
 
 /* ------------------------------------------------------------------ proofs (RFC 9449 section 4.3) */
 
+/* The keys of recent proofs, for one process: a client signs every proof with the same key and
+ * sends the same header, and importing its jwk (decoding, curve and strength checks, binding)
+ * costs more than verifying the signature. An entry is found by the SHA-256 of the proof's
+ * exact header segment (identical bytes: the same typ, alg and jwk, so the same import), and
+ * holds the imported public key and its thumbprint; the allow-list and the signature are
+ * checked on every proof all the same. Only keys that import passed are kept. Bounded (slots
+ * entries, a newer key replaces the one in its slot); safe for concurrent threads: a key in use
+ * by one request stays valid while another replaces it. Freed by a cleanup of p. */
+typedef struct claims_dpop_keys_t claims_dpop_keys_t;
+
+#define CLAIMS_DPOP_KEYS_DEFAULT_SLOTS 1024
+
+/* slots 0: CLAIMS_DPOP_KEYS_DEFAULT_SLOTS. NULL when a mutex cannot be made. */
+claims_dpop_keys_t *claims_dpop_keys_create(apr_pool_t *p, apr_size_t slots);
+
+/* Hits and misses so far (either may be NULL). */
+void claims_dpop_keys_stats(claims_dpop_keys_t *k, apr_uint64_t *hits, apr_uint64_t *misses);
+
 /* A nonce check of the caller's: returns one of CLAIMS_DPOP_NONCE_* for nonce (len bytes). */
 typedef int (*claims_dpop_nonce_fn)(void *baton, const char *nonce, apr_size_t len);
 
@@ -153,6 +172,7 @@ typedef struct claims_dpop_expect_t {
     const claims_store_secret_t *nonce_secret;  /* ... else claims_dpop_nonce_check with this */
     apr_interval_time_t nonce_step;  /* <= 0: CLAIMS_DPOP_DEFAULT_NONCE_STEP */
     apr_size_t max_len;              /* bytes of the proof; 0: CLAIMS_DPOP_DEFAULT_MAX */
+    claims_dpop_keys_t *keys;        /* NULL, or the process's cache of proof keys */
 } claims_dpop_expect_t;
 
 /* Zeroes e, then sets window, leeway, algs, max_len and nonce_step to their defaults. */
@@ -211,8 +231,8 @@ typedef struct claims_dpop_result_t {
  * alg asymmetric and allowed; jwk an object without private members; the payload a JSON
  * object with jti, htm (exact), htu (claims_dpop_htu_match), iat (a NumericDate inside the
  * window), ath (exactly base64url(SHA-256(token)) when a token is given, absent otherwise);
- * the jwk imported as a public key bound to alg (claims_key_jwk); the signature verified with
- * it; the nonce when required; then the jwk's thumbprint. Members jku, x5u, x5c, kid of the
+ * the jwk imported as a public key bound to alg (claims_key_jwk, or found in e->keys); the
+ * signature verified with it; the nonce when required; then the jwk's thumbprint. Members jku, x5u, x5c, kid of the
  * header are never used. A nonce present but not required is reported, not checked.
  * Returns CLAIMS_OK (out filled), CLAIMS_ERR_DPOP (out->fail, out->why), CLAIMS_ERR_CONFIG
  * when e lacks htm or htu, has a negative leeway, or requires a nonce with no way to check
