@@ -88,4 +88,11 @@ typedef struct claims_jwk_load_t {
 claims_status_t claims_jwk_load(apr_pool_t *p, const char *data, apr_size_t len, const char *label,
                                 const claims_jwk_load_t *how, char **err);
 
+/* Reads one JWK given as a JSON object (a key a client sent, e.g. a DPoP proof's "jwk"), by
+ * the same rules as a key of a document; never a JWK Set ("keys" is just another member here).
+ * flags as for claims_jwk_load. CLAIMS_OK with *out filled (a key, or out->skip where flags
+ * allow skipping), or CLAIMS_ERR_KEY with *err (may be NULL). */
+claims_status_t claims_jwk_read(apr_pool_t *p, json_t *jwk, const char *label, int flags, claims_jwk_t *out,
+                                char **err);
+
 #endif

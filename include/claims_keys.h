@@ -67,6 +67,13 @@ typedef struct claims_key_opts_t {
 claims_status_t claims_keys_parse(apr_pool_t *p, const char *data, apr_size_t len, const char *label,
                                   const claims_key_opts_t *opts, apr_array_header_t *keys, char **err);
 
+/* One public key a client sent as a JWK object (a DPoP proof's "jwk"): read by claims_jwk_read
+ * (no "oct", no private members, no JWK Set), then bound and checked as a configured key is
+ * (opts->alg: the header's alg the key must fit; opts->allowed; strength). label names it in
+ * *err (may be NULL). CLAIMS_OK with *out from p, else CLAIMS_ERR_KEY. */
+claims_status_t claims_key_jwk(apr_pool_t *p, json_t *jwk, const char *label, const claims_key_opts_t *opts,
+                               claims_key_t **out, char **err);
+
 /* Reads a file (at most CLAIMS_MAX_KEY_FILE bytes) and parses it as above. */
 claims_status_t claims_keys_load_file(apr_pool_t *p, const char *path, const claims_key_opts_t *opts,
                                       apr_array_header_t *keys, char **err);

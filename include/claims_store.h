@@ -15,7 +15,7 @@
  *    96-bit nonce, then AES-256-GCM of the data with the record's id as additional data and
  *    its 128-bit tag; it opens only under the same secret for the same id, and reading it
  *    tells nothing of its data to a party without the secret;
- *  - the MAC, encryption and id keys are derived from the secret with distinct labels, so the
+ *  - the MAC, encryption, id and purpose-MAC (claims_store_mac) keys are derived from the secret with distinct labels, so the
  *    secret's bytes are never used directly and the same file can key other purposes;
  *  - the secret's derived keys live in pool memory that is wiped when the pool is cleared.
  */
@@ -58,6 +58,15 @@ unsigned char *claims_store_seal(apr_pool_t *p, const claims_store_secret_t *s, 
 claims_status_t claims_store_open(const claims_store_secret_t *s, const unsigned char *id, apr_size_t idlen,
                                   const unsigned char *rec, apr_size_t len, const unsigned char **data,
                                   apr_size_t *dlen);
+
+#define CLAIMS_STORE_MAC_LEN 32
+
+/* HMAC-SHA-256 of data under a key derived from the secret for other uses than records (its
+ * own label, so never the record MAC, id or encryption key), with purpose (a fixed label, e.g.
+ * "DPoP nonce v1") framed in front: distinct purposes give unrelated MACs. 0 on success, -1
+ * when OpenSSL fails. */
+int claims_store_mac(const claims_store_secret_t *s, const char *purpose, const void *data, apr_size_t len,
+                     unsigned char out[CLAIMS_STORE_MAC_LEN]);
 
 #define CLAIMS_STORE_PRIVATE_OVERHEAD (4 + 12 + 16)   /* magic, nonce, tag */
 

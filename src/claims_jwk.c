@@ -529,6 +529,13 @@ static claims_status_t read_key(apr_pool_t *p, const jwk_doc_t *doc, apr_size_t 
     return st;
 }
 
+claims_status_t claims_jwk_read(apr_pool_t *p, json_t *jwk, const char *label, int flags, claims_jwk_t *out,
+                                char **err)
+{
+    jwk_doc_t doc = {label, jwk, NULL};
+    return read_key(p, &doc, 0, flags, out, err);
+}
+
 /* ------------------------------------------------------------------ documents */
 
 static claims_status_t parse_doc(apr_pool_t *p, const char *data, apr_size_t len, const char *label,

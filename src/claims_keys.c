@@ -651,6 +651,25 @@ static claims_status_t parse_jwk_doc(apr_pool_t *p, const char *data, apr_size_t
     return claims_jwk_load(p, data, len, label, &how, err);
 }
 
+claims_status_t claims_key_jwk(apr_pool_t *p, json_t *jwk, const char *label, const claims_key_opts_t *opts,
+                               claims_key_t **out, char **err)
+{
+    claims_jwk_t j;
+    apr_array_header_t *one = apr_array_make(p, 1, sizeof(claims_key_t *));
+    claims_status_t st = claims_jwk_read(p, jwk, label, 0, &j, err);
+
+    if (st == CLAIMS_OK && j.pkey == NULL) {
+        st = fail(p, err, j.label, "not a public key");  /* flags 0: never skipped, never "oct" */
+    }
+    if (st == CLAIMS_OK) {
+        st = add_pool_pkey(p, j.pkey, j.kid, j.alg, opts, j.label, one, NULL, err);
+    }
+    if (st == CLAIMS_OK) {
+        *out = APR_ARRAY_IDX(one, 0, claims_key_t *);
+    }
+    return st;
+}
+
 claims_status_t claims_keys_parse(apr_pool_t *p, const char *data, apr_size_t len, const char *label,
                                   const claims_key_opts_t *opts, apr_array_header_t *keys, char **err)
 {

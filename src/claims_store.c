@@ -22,6 +22,7 @@ struct claims_store_secret_t {
     unsigned char mac_key[MAC_LEN];
     unsigned char id_key[MAC_LEN];
     unsigned char enc_key[MAC_LEN];    /* AES-256 */
+    unsigned char aux_key[MAC_LEN];    /* claims_store_mac */
 };
 
 static apr_status_t wipe_secret(void *data)
@@ -70,7 +71,8 @@ claims_status_t claims_store_secret_from(apr_pool_t *p, const unsigned char *byt
     apr_pool_cleanup_register(p, s, wipe_secret, apr_pool_cleanup_null);
     if (derive(bytes, len, "mod_claims store record MAC v1", s->mac_key) != 0
         || derive(bytes, len, "mod_claims store record id v1", s->id_key) != 0
-        || derive(bytes, len, "mod_claims store record encryption v1", s->enc_key) != 0) {
+        || derive(bytes, len, "mod_claims store record encryption v1", s->enc_key) != 0
+        || derive(bytes, len, "mod_claims store purpose MAC v1", s->aux_key) != 0) {
         return CLAIMS_ERR_INTERNAL;
     }
     *out = s;
@@ -162,6 +164,18 @@ void claims_store_id(const claims_store_secret_t *s, const char *const *parts, i
         memset(full, 0, sizeof(full));  /* HMAC failed: an id nobody finds again, if we can */
     }
     memcpy(id, full, CLAIMS_STORE_ID_LEN);
+}
+
+int claims_store_mac(const claims_store_secret_t *s, const char *purpose, const void *data, apr_size_t len,
+                     unsigned char out[CLAIMS_STORE_MAC_LEN])
+{
+    /* the purpose with its length in front, so that no purpose is a prefix of another's data */
+    apr_size_t plen = strlen(purpose);
+    unsigned char plen_be[4] = {(unsigned char)(plen >> 24), (unsigned char)(plen >> 16),
+                                (unsigned char)(plen >> 8), (unsigned char)plen};
+    const unsigned char *pieces[3] = {plen_be, (const unsigned char *)purpose, data};
+    apr_size_t lens[3] = {sizeof(plen_be), plen, len};
+    return hmac(s->aux_key, MAC_LEN, pieces, lens, 3, out);
 }
 
 static int record_mac(const claims_store_secret_t *s, const unsigned char *id, apr_size_t idlen,

@@ -39,6 +39,7 @@ Suite *keyset_suite(void);
 Suite *policy_suite(void);
 Suite *fetch_suite(void);
 Suite *introspect_suite(void);
+Suite *dpop_suite(void);
 Suite *vectors_suite(void);
 
 /* ------------------------------------------------------------------ pools, test cases */
