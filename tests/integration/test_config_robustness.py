@@ -72,6 +72,18 @@ TABLE = [
     ("ClaimsForwardToken", dir_ctx, ["maybe", '""'], ["On", "Off"]),
     ("ClaimsOptional", dir_ctx, ["yes", '""'], ["On", "Off"]),
     ("ClaimsPreflight", dir_ctx, ["allow", '""'], ["pass", "authenticate"]),
+    ("ClaimsDPoP", dir_ctx, ["maybe", '""', "1"], ["On", "Off", "Required", "required"]),
+    ("ClaimsDPoPAlgorithms", dir_ctx, ["none", "HS256", "es256", '""', "RS256 HS384", HUGE],
+     ["ES256", "ES256 EdDSA Ed25519 PS512 RS256"]),
+    ("ClaimsDPoPWindow", dir_ctx, ["0", "3601", "x", "-1", '""', HUGE], ["1", "3600"]),
+    ("ClaimsDPoPNonce", dir_ctx, ["maybe", '""'], ["On", "Off"]),
+    ("ClaimsDPoPNonceSecret", server_ctx, ['""', "/nonexistent/secret", "/etc", "%short"], ["%secret"]),
+    ("ClaimsClientCertHeader", dir_ctx, ["Client-Cert", "Client-Cert 127.0.0.1", "Client-Cert from=",
+                                         "Client-Cert from=300.1.1.1", '"Bad Name" from=127.0.0.1',
+                                         "DPoP from=127.0.0.1", HUGE],
+     ["Client-Cert from=127.0.0.1", "X-SSL-Cert from=10.0.0.0/8 from=::1 from=192.168.0.0/16"]),
+    ("ClaimsReplayCache", server_ctx, ['""', "nosuchprovider", "memcache:127.0.0.1:9", "redis:nohostport"],
+     ["shmcb", "shmcb:/tmp/claims-replay-test(65536)"]),
 ]
 
 

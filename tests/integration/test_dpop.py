@@ -10,6 +10,7 @@ Proofs of the negative table are made here (oidc_provider.dpop_proof, jwcrypto),
 real client makes a bad one on purpose; the token they go with is always oidc-provider's."""
 import base64
 import concurrent.futures
+import hashlib
 import http.client
 import json
 import os
@@ -23,14 +24,12 @@ import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from jwcrypto import jwk, jws
-from jwcrypto.common import json_encode
 
 import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
 from oidc_provider import (RESOURCE_ES256, RESOURCE_OPAQUE, b64u, dpop_key,  # noqa: E402
                            dpop_proof, jkt, oidc_provider)  # noqa: F401
-from conftest import challenges, issuer_block, mint  # noqa: E402
+from conftest import challenges, issuer_block, mint, sign  # noqa: E402
 from idp import make_ca_and_cert  # noqa: E402
 from itest_helpers import echo_backend, header_list, received  # noqa: E402,F401
 from stores import memcached, redis, store  # noqa: E402,F401
@@ -191,18 +190,15 @@ def _refusals(h, token, key, other_token):
         header.update(header_changes)
         header = {k: v for k, v in header.items() if v is not None}
         payload = {"jti": secrets.token_urlsafe(16), "htm": "GET", "htu": u, "iat": int(time.time()),
-                   "ath": b64u(__import__("hashlib").sha256(token.encode()).digest())}
-        t = jws.JWS(json.dumps(payload).encode())
+                   "ath": b64u(hashlib.sha256(token.encode()).digest())}
         if header.get("alg") == "HS256":
-            t.add_signature(jwk.JWK(kty="oct", k=b64u(b"k" * 32)), alg="HS256", protected=json_encode(header))
-        else:
-            t.add_signature(key, alg="ES256", protected=json_encode(header))
-        return t.serialize(compact=True)
+            return sign(b"k" * 32, header, payload)
+        return sign(key, header, payload, alg="ES256")
 
     def unsigned():
         header = {"typ": "dpop+jwt", "alg": "none", "jwk": json.loads(key.export_public())}
         payload = {"jti": secrets.token_urlsafe(16), "htm": "GET", "htu": u, "iat": int(time.time())}
-        return b64u(json.dumps(header)) + "." + b64u(json.dumps(payload)) + "."
+        return b64u(json.dumps(header).encode()) + "." + b64u(json.dumps(payload).encode()) + "."
 
     p = lambda **kw: dpop_proof(key, "GET", u, access_token=token, **kw)  # noqa: E731
     return {
@@ -628,9 +624,9 @@ def test_secret_client_with_certificate_bound_tokens(tls_api, oidc_provider, tls
 
 
 def test_openid_client_with_mtls(tls_api, oidc_provider, tls_files):
-    out = oidc_provider.openid_client("mtls-client", parameters={"resource": RESOURCE_ES256, "scope": "read"},
-                                      fetch={"url": tls_api.url + "/cgi/env.py"})
-    # client.js' mutual-TLS fetch trusts the provider's CA only; the API's is another: use requests
+    """The token from the real client over mutual TLS (tls_client_auth); the API is called with
+    requests and the same certificate (client.js trusts only the provider's CA)."""
+    out = oidc_provider.openid_client("mtls-client", parameters={"resource": RESOURCE_ES256, "scope": "read"})
     token = out["token"]["access_token"]
     c = oidc_provider.clients["mtls-client"]
     assert tls_get(tls_api, tls_files["ca"], token, cert=(c.cert, c.key)).status_code == 200
