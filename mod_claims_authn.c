@@ -10,6 +10,7 @@
 #include "mod_claims_authn.h"
 #include "mod_claims_counters.h"
 #include "mod_claims_introspect.h"
+#include "mod_claims_metadata.h"
 #include "mod_claims_remote.h"
 
 #include "claims_alg.h"
@@ -84,6 +85,7 @@ static void set_challenge(request_rec *r, const char *error, const char *desc, c
     if (scope != NULL && *scope != '\0') {
         v = apr_psprintf(r->pool, "%s, scope=\"%s\"", v, quoted(r, scope));
     }
+    v = apr_pstrcat(r->pool, v, mc_resource_metadata_param(r), NULL);  /* RFC 9728 (issue 16) */
     apr_table_setn(r->err_headers_out, "WWW-Authenticate", v);  /* exactly one (CL-55) */
 }
 
@@ -354,7 +356,7 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         return st;
     }
     ic = (const mc_issuer_t *)state->v.issuer;  /* the core record is the first member */
-    if (claims_policy_for_location(&pol, &ic->policy, &dc->audience) != CLAIMS_OK) {
+    if (claims_policy_for_location(&pol, &ic->policy, mc_audience(dc)) != CLAIMS_OK) {
         if (!quiet) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MC_LOGNO(023) "no audience configured for this location "
                           "or issuer %s: set ClaimsAudience (or ClaimsAudience any)", ic->core.iss);

@@ -41,6 +41,11 @@
 #define MC_EXPORT_ALL 1                /* every top-level claim (the default) */
 #define MC_EXPORT_LIST 2               /* the paths listed (none: an empty list) */
 
+/* ClaimsErrorFormat */
+#define MC_ERRORS_HTML 0               /* httpd's page */
+#define MC_ERRORS_PROBLEM 1            /* RFC 9457 application/problem+json */
+#define MC_ERRORS_AUTO 2               /* problem+json when Accept asks for JSON (the default) */
+
 /* defaults */
 #define MC_DEFAULT_REFRESH apr_time_from_sec(3600)
 #define MC_DEFAULT_FETCH_TIMEOUT apr_time_from_sec(5)
@@ -102,6 +107,7 @@ typedef struct mc_srv_conf_t {
      * server (a virtual host's include the main server's): scrubbed from every request */
     apr_array_header_t *scrub_names;   /* const char *; NULL: none */
     apr_array_header_t *scrub_prefixes;
+    struct mc_metadata_docs_t *metadata; /* the RFC 9728 documents this server serves (issue 16) */
 } mc_srv_conf_t;
 
 typedef struct mc_header_t {
@@ -128,6 +134,15 @@ typedef struct mc_dir_conf_t {
     int forward_token;                 /* MC_FORWARD_*; MC_UNSET: off */
     int optional;                      /* MC_UNSET (off), 0, 1 */
     int preflight_pass;                /* MC_UNSET (authenticate), 0, 1 */
+    /* protected resource metadata (RFC 9728) and error bodies (RFC 9457): issue 16 */
+    const char *resource;              /* ClaimsResource; NULL: none */
+    const char *resource_metadata_url; /* its RFC 9728 metadata URL; goes with resource */
+    claims_audience_t resource_audience; /* the resource as this location's default audience */
+    int resource_metadata;             /* ClaimsResourceMetadata: MC_UNSET (On), 0, 1 */
+    const char *resource_docs;         /* ClaimsResourceDocs; NULL: none */
+    int error_format;                  /* ClaimsErrorFormat MC_ERRORS_*; MC_UNSET: auto */
+    apr_array_header_t *required_scopes; /* const char *: the fixed scopes of this section's
+                                        * Require scope lines (NULL: none; then inherited) */
 } mc_dir_conf_t;
 
 /* ---- accessors: the defaults, in one place */
@@ -169,6 +184,24 @@ static inline int mc_has_headers(const mc_dir_conf_t *dc)
 static inline int mc_forward(const mc_dir_conf_t *dc)
 {
     return dc->forward_token == MC_UNSET ? MC_FORWARD_OFF : dc->forward_token;
+}
+
+/* The audiences a token needs here: ClaimsAudience, else ClaimsResource (RFC 8707), else
+ * unset (the issuer's). The merge keeps the nearer of the two. */
+static inline const claims_audience_t *mc_audience(const mc_dir_conf_t *dc)
+{
+    return dc->audience.set || dc->resource == NULL ? &dc->audience : &dc->resource_audience;
+}
+
+/* The RFC 9728 metadata URL that challenges here point to, or NULL. */
+static inline const char *mc_resource_metadata_url(const mc_dir_conf_t *dc)
+{
+    return dc != NULL && dc->resource != NULL && dc->resource_metadata != 0 ? dc->resource_metadata_url : NULL;
+}
+
+static inline int mc_error_format(const mc_dir_conf_t *dc)
+{
+    return dc->error_format == MC_UNSET ? MC_ERRORS_AUTO : dc->error_format;
 }
 
 static inline int mc_cache_on(const mc_srv_conf_t *sc)
