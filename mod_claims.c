@@ -13,6 +13,8 @@
  *   mod_claims_remote.c    remote key sets (JWKS, discovery), shared between children...
  *   mod_claims_socache.c   ...through a socache, with authenticated records
  *   mod_claims_status.c    the claims-status handler
+ *   mod_claims_metadata.c  RFC 9728 protected resource metadata, and its challenge parameter
+ *   mod_claims_problem.c   RFC 9457 problem+json bodies for the module's refusals
  * The verification itself is the core's (src/, include/), which never sees httpd.
  */
 #define MC_DECLARES_MODULE
@@ -25,6 +27,8 @@
 #include "mod_claims_expr.h"
 #include "mod_claims_identity.h"
 #include "mod_claims_introspect.h"
+#include "mod_claims_metadata.h"
+#include "mod_claims_problem.h"
 #include "mod_claims_remote.h"
 #include "mod_claims_replay.h"
 #include "mod_claims_status.h"
@@ -61,6 +65,8 @@ static void register_hooks(apr_pool_t *p)
     mc_register_identity_hooks(p);
     mc_register_expr_hooks(p);
     mc_register_status_hooks(p);
+    mc_register_metadata_hooks(p);
+    mc_register_problem_hooks(p);
     ap_hook_post_config(banner, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -11,6 +11,7 @@
 #include "mod_claims_binding.h"
 #include "mod_claims_counters.h"
 #include "mod_claims_introspect.h"
+#include "mod_claims_metadata.h"
 #include "mod_claims_remote.h"
 
 #include "claims_alg.h"
@@ -89,6 +90,7 @@ static const char *challenge(request_rec *r, const char *scheme, const char *alg
     if (scope != NULL && *scope != '\0') {
         v = apr_psprintf(r->pool, "%s, scope=\"%s\"", v, quoted(r, scope));
     }
+    v = apr_pstrcat(r->pool, v, mc_resource_metadata_param(r), NULL);  /* RFC 9728 (issue 16) */
     return v;
 }
 
@@ -397,8 +399,13 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         }
         return CLAIMS_ERR_CONFIG;
     }
-    if (dpop && (st = mc_binding_proof(r, dc, token, len, state, quiet)) != CLAIMS_OK) {
-        return st;
+    if (dpop) {
+        /* a sub-request or internal redirect: its parent checked the same proof already */
+        const mc_state_t *parent = r->main != NULL || r->prev != NULL
+                                   ? mc_get_state(r->main != NULL ? r->main : r->prev) : NULL;
+        if ((st = mc_binding_proof(r, dc, token, len, parent, state, quiet)) != CLAIMS_OK) {
+            return st;
+        }
     }
     st = verify_signature_or_introspect(r, &verifier, token, len, now, state);
     if (st != CLAIMS_OK) {
@@ -408,7 +415,7 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         return st;
     }
     ic = (const mc_issuer_t *)state->v.issuer;  /* the core record is the first member */
-    if (claims_policy_for_location(&pol, &ic->policy, &dc->audience) != CLAIMS_OK) {
+    if (claims_policy_for_location(&pol, &ic->policy, mc_audience(dc)) != CLAIMS_OK) {
         if (!quiet) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MC_LOGNO(023) "no audience configured for this location "
                           "or issuer %s: set ClaimsAudience (or ClaimsAudience any)", ic->core.iss);

@@ -15,6 +15,7 @@
  */
 #include "mod_claims_authz.h"
 #include "mod_claims_authn.h"
+#include "mod_claims_metadata.h"
 
 #include "claims_match.h"
 #include "claims_path.h"
@@ -227,6 +228,7 @@ static const char *parse_scope_line(cmd_parms *cmd, const char *line, const void
     if (rs->scopes->nelts == 0) {
         return "Require scope: needs at least one scope";
     }
+    mc_metadata_note_scopes(cmd, rs->text);  /* scopes_supported (RFC 9728, issue 16) */
     *parsed = rs;
     return NULL;
 }

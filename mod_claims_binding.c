@@ -110,13 +110,8 @@ static claims_status_t expected_url(request_rec *r, const char **htu)
 
 /* A sub-request or internal redirect carries the proof of the request it came from: the same
  * proof, already checked there, is taken as it was. */
-static int inherited(request_rec *r, const char *token, mc_state_t *state)
+static int inherited(const mc_state_t *parent, const char *token, mc_state_t *state)
 {
-    const mc_state_t *parent;
-    if (r->main == NULL && r->prev == NULL) {
-        return 0;
-    }
-    parent = mc_get_state(r->main != NULL ? r->main : r->prev);
     if (parent == NULL || !parent->dpop || parent->jkt == NULL || parent->token == NULL
         || strcmp(parent->token, token) != 0) {
         return 0;
@@ -128,7 +123,7 @@ static int inherited(request_rec *r, const char *token, mc_state_t *state)
 }
 
 claims_status_t mc_binding_proof(request_rec *r, const mc_dir_conf_t *dc, const char *token, apr_size_t len,
-                                 mc_state_t *state, int quiet)
+                                 const mc_state_t *parent, mc_state_t *state, int quiet)
 {
     claims_dpop_expect_t e;
     claims_dpop_result_t res;
@@ -137,7 +132,7 @@ claims_status_t mc_binding_proof(request_rec *r, const mc_dir_conf_t *dc, const 
     const char *htu = NULL;
 
     state->dpop = 1;
-    if (inherited(r, apr_pstrmemdup(r->pool, token, len), state)) {
+    if (inherited(parent, apr_pstrmemdup(r->pool, token, len), state)) {
         return CLAIMS_OK;
     }
     apr_table_do(count_proof, &proofs, client_request(r)->headers_in, "DPoP", NULL);
@@ -326,17 +321,21 @@ claims_status_t mc_binding_check(request_rec *r, const mc_dir_conf_t *dc, mc_sta
 
 /* ------------------------------------------------------------------ the challenge */
 
-const char *mc_dpop_algs(request_rec *r, const mc_dir_conf_t *dc)
+apr_array_header_t *mc_dpop_alg_list(apr_pool_t *p, const mc_dir_conf_t *dc)
 {
     claims_alg_set_t algs = (dc->dpop_algs != 0 ? dc->dpop_algs : CLAIMS_DPOP_ALGS) & CLAIMS_DPOP_ALGS;
-    const char *names = "";
+    apr_array_header_t *out = apr_array_make(p, CLAIMS_ALG_COUNT, sizeof(const char *));
     for (int a = CLAIMS_ALG_UNKNOWN + 1; a < CLAIMS_ALG_COUNT; a++) {
         if (algs & CLAIMS_ALG_BIT(a)) {
-            const char *n = claims_alg_name((claims_alg_t)a);
-            names = *names == '\0' ? n : apr_pstrcat(r->pool, names, " ", n, NULL);
+            APR_ARRAY_PUSH(out, const char *) = claims_alg_name((claims_alg_t)a);
         }
     }
-    return names;
+    return out;
+}
+
+const char *mc_dpop_algs(request_rec *r, const mc_dir_conf_t *dc)
+{
+    return apr_array_pstrcat(r->pool, mc_dpop_alg_list(r->pool, dc), ' ');
 }
 
 /* ------------------------------------------------------------------ hooks */

@@ -15,13 +15,15 @@
 #ifndef MOD_CLAIMS_BINDING_H
 #define MOD_CLAIMS_BINDING_H
 
-#include "mod_claims_authn.h"
+#include "mod_claims_records.h"
 
-/* Checks the DPoP proof of a request whose token came as Authorization: DPoP. CLAIMS_OK with
- * state->jkt (and the jti to remember) set; CLAIMS_ERR_DPOP with state->why (and
- * state->use_nonce); CLAIMS_ERR_INTERNAL. Logs a refusal unless quiet. */
+/* Checks the DPoP proof of a request whose token came as Authorization: DPoP. parent: the
+ * state of the request a sub-request or internal redirect came from (NULL: none), whose proof,
+ * checked there for the same token, stands. CLAIMS_OK with state->jkt (and the jti to
+ * remember) set; CLAIMS_ERR_DPOP with state->why (and state->use_nonce); CLAIMS_ERR_INTERNAL.
+ * Logs a refusal unless quiet. */
 claims_status_t mc_binding_proof(request_rec *r, const mc_dir_conf_t *dc, const char *token, apr_size_t len,
-                                 mc_state_t *state, int quiet);
+                                 const mc_state_t *parent, mc_state_t *state, int quiet);
 
 /* After the token is verified: what it is bound to against what the request presented.
  * remember: insert the proof's jti into the replay store (authentication proper; an expression
@@ -34,6 +36,9 @@ claims_status_t mc_binding_check(request_rec *r, const mc_dir_conf_t *dc, mc_sta
 /* The algorithms this location accepts for proofs, space-separated: the algs of its DPoP
  * challenge (RFC 9449 section 7.1). */
 const char *mc_dpop_algs(request_rec *r, const mc_dir_conf_t *dc);
+
+/* The same as an array of names (const char *), for the RFC 9728 document. */
+apr_array_header_t *mc_dpop_alg_list(apr_pool_t *p, const mc_dir_conf_t *dc);
 
 /* Whether proofs here must carry a server nonce (ClaimsDPoPNonce On). */
 int mc_dpop_nonce_required(const mc_dir_conf_t *dc);

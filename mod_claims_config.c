@@ -9,6 +9,8 @@
 #include "mod_claims_config_issuer.h"
 #include "mod_claims_config_values.h"
 
+#include "claims_metadata.h"
+
 #include "ap_provider.h"
 #include "ap_socache.h"
 #include "http_core.h"
@@ -73,6 +75,8 @@ void *mc_create_dir_conf(apr_pool_t *p, char *dir)
     c->preflight_pass = MC_UNSET;
     c->dpop = MC_UNSET;
     c->dpop_nonce = MC_UNSET;
+    c->resource_metadata = MC_UNSET;
+    c->error_format = MC_UNSET;
     return c;
 }
 
@@ -97,6 +101,24 @@ static apr_array_header_t *merge_headers(apr_pool_t *p, apr_array_header_t *base
     }
     apr_array_cat(out, add);
     return out;
+}
+
+/* Issue 16: the resource and its metadata URL and audience go together; as the default
+ * audience, a section's resource stands in for a ClaimsAudience of an outer section. Require
+ * scope lines replace the outer section's, as httpd's Require lines do (AuthMerging Off). */
+static void merge_resource(mc_dir_conf_t *c, const mc_dir_conf_t *base, const mc_dir_conf_t *add)
+{
+    const mc_dir_conf_t *rs = add->resource != NULL ? add : base;
+    c->resource = rs->resource;
+    c->resource_metadata_url = rs->resource_metadata_url;
+    c->resource_audience = rs->resource_audience;
+    if (add->resource != NULL && !add->audience.set) {
+        c->audience = add->audience;  /* unset: the resource is the audience here */
+    }
+    c->resource_metadata = add->resource_metadata != MC_UNSET ? add->resource_metadata : base->resource_metadata;
+    c->resource_docs = add->resource_docs != NULL ? add->resource_docs : base->resource_docs;
+    c->error_format = add->error_format != MC_UNSET ? add->error_format : base->error_format;
+    c->required_scopes = add->required_scopes != NULL ? add->required_scopes : base->required_scopes;
 }
 
 #define MERGE_INT(f) c->f = add->f != MC_UNSET ? add->f : base->f
@@ -134,6 +156,7 @@ void *mc_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->dpop_window = add->dpop_window != 0 ? add->dpop_window : base->dpop_window;
     MERGE_INT(dpop_nonce);
     c->cert_header = add->cert_header != NULL ? add->cert_header : base->cert_header;
+    merge_resource(c, base, add);
     return c;
 }
 
@@ -499,6 +522,56 @@ static const char *set_srv_flag(cmd_parms *cmd, void *mconfig, int on)
     return NULL;
 }
 
+/* ------------------------------------------------------------------ resource metadata (issue 16) */
+
+/* ClaimsResource URI: this location's protected resource identifier (RFC 9728, RFC 8707). */
+static const char *set_resource(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    mc_dir_conf_t *dc = mconfig;
+    apr_array_header_t *aud;
+    const char *why = claims_resource_check(arg);
+    if (why != NULL) {
+        return apr_psprintf(cmd->pool, "ClaimsResource %s: %s (RFC 9728: an https URL without a fragment)",
+                            arg, why);
+    }
+    dc->resource = arg;
+    dc->resource_metadata_url = claims_metadata_url(cmd->pool, arg);
+    aud = apr_array_make(cmd->pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(aud, const char *) = arg;
+    dc->resource_audience.audiences = aud;
+    dc->resource_audience.any = 0;
+    dc->resource_audience.set = 1;
+    return NULL;
+}
+
+static const char *set_resource_docs(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *why = claims_doc_url_check(arg);
+    if (why != NULL) {
+        return apr_psprintf(cmd->pool, "ClaimsResourceDocs %s: %s", arg, why);
+    }
+    ((mc_dir_conf_t *)mconfig)->resource_docs = arg;
+    return NULL;
+}
+
+static const char *set_error_format(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    mc_dir_conf_t *dc = mconfig;
+    if (strcasecmp(arg, "html") == 0) {
+        dc->error_format = MC_ERRORS_HTML;
+    }
+    else if (strcasecmp(arg, "problem-json") == 0) {
+        dc->error_format = MC_ERRORS_PROBLEM;
+    }
+    else if (strcasecmp(arg, "auto") == 0) {
+        dc->error_format = MC_ERRORS_AUTO;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "ClaimsErrorFormat: \"%s\" is not html, problem-json or auto", arg);
+    }
+    return NULL;
+}
+
 /* ------------------------------------------------------------------ numbers (one slot helper) */
 
 static const char *set_dir_number(cmd_parms *cmd, void *mconfig, const char *arg)
@@ -706,6 +779,17 @@ const command_rec mc_cmds[] = {
     AP_INIT_TAKE_ARGV("ClaimsClientCertHeader", set_cert_header, NULL, OR_AUTHCFG,
                       "NAME from=ADDRESS[/BITS]...: the client certificate in an RFC 9440 header, trusted only "
                       "from those proxies and removed from every other request"),
+    /* protected resource metadata (RFC 9728) and error bodies (RFC 9457): issue 16 */
+    AP_INIT_TAKE1("ClaimsResource", set_resource, NULL, OR_AUTHCFG,
+                  "This location's protected resource identifier (https URL, RFC 9728 / RFC 8707); also "
+                  "its default audience"),
+    AP_INIT_FLAG("ClaimsResourceMetadata", set_dir_flag, (void *)APR_OFFSETOF(mc_dir_conf_t, resource_metadata),
+                 OR_AUTHCFG, "Serve the RFC 9728 document of ClaimsResource and point challenges to it (default On)"),
+    AP_INIT_TAKE1("ClaimsResourceDocs", set_resource_docs, NULL, OR_AUTHCFG,
+                  "URL of the resource's documentation (resource_documentation)"),
+    AP_INIT_TAKE1("ClaimsErrorFormat", set_error_format, NULL, OR_AUTHCFG,
+                  "Bodies of refusals: html, problem-json (RFC 9457) or auto (default: problem-json when "
+                  "Accept asks for JSON)"),
     {NULL}
 };
 

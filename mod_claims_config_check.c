@@ -23,6 +23,12 @@ static int section_sets(const ap_directive_t *sec, const char *name)
     return 0;
 }
 
+/* ClaimsResource is an audience too (issue 16: the resource's default audience, RFC 8707). */
+static int sets_audience(const ap_directive_t *sec)
+{
+    return section_sets(sec, "ClaimsAudience") || section_sets(sec, "ClaimsResource");
+}
+
 static int uses_claims(apr_pool_t *p, const ap_directive_t *sec)
 {
     for (const ap_directive_t *d = sec->first_child; d != NULL; d = d->next) {
@@ -87,11 +93,11 @@ static const mc_srv_conf_t *vhost_conf(const ap_directive_t *d, server_rec *s)
  * d's, sets ClaimsAudience. */
 static int audience_from_outside(apr_pool_t *p, const ap_directive_t *d, const ap_directive_t *outer)
 {
-    if (outer != NULL && section_sets(outer, "ClaimsAudience")) {
+    if (outer != NULL && sets_audience(outer)) {
         return 1;
     }
     for (const ap_directive_t *o = outer != NULL ? outer->first_child : ap_conftree; o != NULL; o = o->next) {
-        if (o != d && o->first_child != NULL && section_sets(o, "ClaimsAudience")
+        if (o != d && o->first_child != NULL && sets_audience(o)
             && strcasecmp(o->directive, d->directive) == 0 && o->args != NULL && d->args != NULL) {
             const char *ow = section_path(p, o), *dw = section_path(p, d);
             if (strncmp(dw, ow, strlen(ow)) == 0) {
@@ -143,7 +149,7 @@ static const char *check_audiences(const audience_walk_t *w, const ap_directive_
         if ((err = check_container(w, d, sc, in_vhost, &handled)) != NULL) {
             return err;
         }
-        if (handled || !uses_claims(w->p, d) || section_sets(d, "ClaimsAudience")
+        if (handled || !uses_claims(w->p, d) || sets_audience(d)
             || (all_issuers_have_audience(sc) && (in_vhost || every_vhost_has_audience(w->s)))
             || audience_from_outside(w->p, d, outer)) {
             continue;

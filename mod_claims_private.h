@@ -11,7 +11,9 @@
  *                 -> status -> status_html, status_json, status_prom -> status_view
  *                 -> status_view -> counters -> config_issuer
  *                                -> remote   -> socache
- *                 -> authz, identity, expr -> authn -> counters, remote, introspect
+ *                 -> authz, identity, expr, problem -> authn -> counters, remote, introspect,
+ *                                                             metadata
+ *                 -> authz -> metadata -> config
  *                 -> introspect -> remote, socache, config_issuer
  *
  * `make glue-deps` (tests/check-glue-deps.py) draws the real graph from #include lines and

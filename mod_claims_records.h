@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "claims_alg.h"
+#include "claims_cache.h"
 #include "claims_export.h"
 #include "claims_fetch.h"
 #include "claims_introspect.h"
@@ -46,6 +47,11 @@
 /* ClaimsExport */
 #define MC_EXPORT_ALL 1                /* every top-level claim (the default) */
 #define MC_EXPORT_LIST 2               /* the paths listed (none: an empty list) */
+
+/* ClaimsErrorFormat */
+#define MC_ERRORS_HTML 0               /* httpd's page */
+#define MC_ERRORS_PROBLEM 1            /* RFC 9457 application/problem+json */
+#define MC_ERRORS_AUTO 2               /* problem+json when Accept asks for JSON (the default) */
 
 /* defaults */
 #define MC_DEFAULT_REFRESH apr_time_from_sec(3600)
@@ -112,6 +118,7 @@ typedef struct mc_srv_conf_t {
     apr_array_header_t *scrub_prefixes;
     apr_array_header_t *cert_headers;  /* mc_cert_header_t: every ClaimsClientCertHeader of the
                                         * server, removed from requests of other peers */
+    struct mc_metadata_docs_t *metadata; /* the RFC 9728 documents this server serves (issue 16) */
 } mc_srv_conf_t;
 
 /* ClaimsClientCertHeader: an RFC 9440 Client-Cert header and the proxies it is believed from */
@@ -151,7 +158,40 @@ typedef struct mc_dir_conf_t {
     apr_interval_time_t dpop_window;   /* ClaimsDPoPWindow; 0: unset (60 s) */
     int dpop_nonce;                    /* ClaimsDPoPNonce: MC_UNSET (off), 0, 1 */
     const mc_cert_header_t *cert_header;  /* ClaimsClientCertHeader; NULL: none */
+    /* protected resource metadata (RFC 9728) and error bodies (RFC 9457): issue 16 */
+    const char *resource;              /* ClaimsResource; NULL: none */
+    const char *resource_metadata_url; /* its RFC 9728 metadata URL; goes with resource */
+    claims_audience_t resource_audience; /* the resource as this location's default audience */
+    int resource_metadata;             /* ClaimsResourceMetadata: MC_UNSET (On), 0, 1 */
+    const char *resource_docs;         /* ClaimsResourceDocs; NULL: none */
+    int error_format;                  /* ClaimsErrorFormat MC_ERRORS_*; MC_UNSET: auto */
+    apr_array_header_t *required_scopes; /* const char *: the fixed scopes of this section's
+                                        * Require scope lines (NULL: none; then inherited) */
 } mc_dir_conf_t;
+
+/* ---- the request record */
+
+/* What authentication found, kept in the request config for providers, fixups, ap_expr. */
+typedef struct mc_state_t {
+    claims_verified_t v;
+    const claims_cached_t *cached;     /* the cache entry behind v, when the cache is on */
+    const mc_issuer_t *issuer;
+    const char *user;
+    int anonymous;                     /* ClaimsOptional and no token: no identity */
+    int introspected;                  /* an opaque token, its claims from the issuer's endpoint */
+    const char *token;                 /* the token as sent */
+    const char *signed_jwt;            /* a signed JWT standing for the token: the token itself
+                                        * or an RFC 9701 answer; NULL for a JSON answer */
+    /* sender constraint (mod_claims_binding.c) */
+    int dpop;                          /* the token came as Authorization: DPoP */
+    const char *jkt;                   /* the thumbprint of its verified proof's key */
+    const char *jti;                   /* the proof's jti, remembered once the request is good */
+    apr_interval_time_t jti_ttl;       /* how long it must be remembered */
+    int cnf;                           /* CLAIMS_CNF_* bits of the token's binding */
+    const char *why;                   /* the fixed reason of a DPoP refusal (error_description) */
+    int use_nonce;                     /* refused for its nonce: error="use_dpop_nonce" */
+    int nonce_renew;                   /* accepted with the previous step's nonce: send a fresh one */
+} mc_state_t;
 
 /* ---- accessors: the defaults, in one place */
 static inline mc_srv_conf_t *mc_srv(const server_rec *s)
@@ -202,6 +242,24 @@ static inline int mc_dpop(const mc_dir_conf_t *dc)
 static inline apr_interval_time_t mc_dpop_window(const mc_dir_conf_t *dc)
 {
     return dc->dpop_window > 0 ? dc->dpop_window : MC_DEFAULT_DPOP_WINDOW;
+}
+
+/* The audiences a token needs here: ClaimsAudience, else ClaimsResource (RFC 8707), else
+ * unset (the issuer's). The merge keeps the nearer of the two. */
+static inline const claims_audience_t *mc_audience(const mc_dir_conf_t *dc)
+{
+    return dc->audience.set || dc->resource == NULL ? &dc->audience : &dc->resource_audience;
+}
+
+/* The RFC 9728 metadata URL that challenges here point to, or NULL. */
+static inline const char *mc_resource_metadata_url(const mc_dir_conf_t *dc)
+{
+    return dc != NULL && dc->resource != NULL && dc->resource_metadata != 0 ? dc->resource_metadata_url : NULL;
+}
+
+static inline int mc_error_format(const mc_dir_conf_t *dc)
+{
+    return dc->error_format == MC_UNSET ? MC_ERRORS_AUTO : dc->error_format;
 }
 
 static inline int mc_cache_on(const mc_srv_conf_t *sc)

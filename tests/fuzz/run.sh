@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${FUZZ_OUT:-$here/out}
 secs=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_JOBS:-1}
-all="fuzz_jws fuzz_json fuzz_jwk fuzz_discovery fuzz_bearer fuzz_claims fuzz_introspect"
+all="fuzz_jws fuzz_json fuzz_jwk fuzz_discovery fuzz_bearer fuzz_claims fuzz_introspect fuzz_problem"
 fuzzers=${*:-$all}
 
 # Largest input per target: tokens a little over the 8 KiB cap (so the cap itself is exercised),

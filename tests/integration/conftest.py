@@ -396,21 +396,37 @@ def _parse_challenge(v):
     return scheme, params
 
 
+def split_challenges(value):
+    """The challenges of one WWW-Authenticate value, which may hold several joined with ", "
+    (as requests and fetch() join repeated fields): split where a new scheme begins."""
+    return [c for c in re.split(r",\s*(?=[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*\s+[A-Za-z_]+=)", value) if c.strip()]
+
+
+def _www_authenticate(resp):
+    raw = getattr(resp, "raw", None)
+    if raw is not None and hasattr(raw, "headers") and hasattr(raw.headers, "getlist"):
+        values = raw.headers.getlist("WWW-Authenticate")
+    else:
+        v = resp.headers.get("WWW-Authenticate")
+        values = [v] if v is not None else []
+    return [c for v in values for c in split_challenges(v)]
+
+
 def challenges(resp):
-    """Every WWW-Authenticate field of resp, parsed: {scheme: {param: value}}; each scheme
+    """Every WWW-Authenticate challenge of resp, parsed: {scheme: {param: value}}; each scheme
     (Bearer, DPoP: RFC 9449 section 7.1) at most once, each attribute at most once."""
     out = {}
-    for v in resp.raw.headers.getlist("WWW-Authenticate") if resp.raw is not None else []:
+    for v in _www_authenticate(resp):
         scheme, params = _parse_challenge(v)
-        assert scheme not in out, "two %s challenges: %r" % (scheme, resp.raw.headers.getlist("WWW-Authenticate"))
+        assert scheme not in out, "two %s challenges: %r" % (scheme, _www_authenticate(resp))
         out[scheme] = params
     return out
 
 
 def challenge(resp):
     """The first WWW-Authenticate challenge (the Bearer one, where there is one) parsed into
-    (scheme, {param: value})."""
-    values = resp.raw.headers.getlist("WWW-Authenticate") if resp.raw is not None else []
+    (scheme, {param: value}). resp: a requests response, or anything with .headers."""
+    values = _www_authenticate(resp)
     if not values:
         return None, {}
     all_ = challenges(resp)

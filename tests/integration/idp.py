@@ -16,11 +16,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def make_ca_and_cert(directory):
-    """A CA and a server certificate for 127.0.0.1/localhost; returns (ca_path, cert, key)."""
+def make_ca_and_cert(directory, name="mod_claims test CA"):
+    """A CA and a server certificate for 127.0.0.1/localhost; returns (ca_path, cert, key). Two
+    CAs trusted together need names of their own (name), or a verifier may pick the wrong one."""
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mod_claims test CA")])
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
           .not_valid_before(now - datetime.timedelta(minutes=5))

@@ -46,7 +46,7 @@ def test_no_documented_directive_is_unknown(doc):
     assert not unknown, "%s names directives the module lacks: %s" % (doc, sorted(unknown))
 
 
-@pytest.mark.parametrize("example", ["keycloak.conf", "entra-id.conf", "auth0.conf"])
+@pytest.mark.parametrize("example", ["keycloak.conf", "entra-id.conf", "auth0.conf", "mcp.conf"])
 def test_example_configuration_passes_configtest(make_httpd, example):
     h = make_httpd(read(os.path.join("conf", "examples", example)),
                    modules=["socache_shmcb", "proxy", "proxy_http"], start=False)

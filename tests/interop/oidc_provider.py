@@ -85,7 +85,7 @@ def interop_missing():
     if version is None or version < NODE_MIN:
         return "%s is Node.js %s; tests/interop needs >= %d.%d" % (
             NODE, ".".join(map(str, version or ())) or "?", *NODE_MIN)
-    for pkg in ("oidc-provider", "openid-client", "jose"):
+    for pkg in ("oidc-provider", "openid-client", "jose", "@modelcontextprotocol/sdk", "zod"):
         if not os.path.isfile(os.path.join(NODE_MODULES, pkg, "package.json")):
             return ("%s not installed in %s: run build/deps.sh or npm ci --prefix tests/interop"
                     % (pkg, NODE_MODULES))

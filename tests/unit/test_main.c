@@ -44,6 +44,8 @@ int main(void)
     srunner_add_suite(sr, fetch_suite());
     srunner_add_suite(sr, introspect_suite());
     srunner_add_suite(sr, dpop_suite());
+    srunner_add_suite(sr, metadata_suite());
+    srunner_add_suite(sr, problem_suite());
     if (vectors) {
         printf("conformance vectors: %s\n", tu_vectors_dir());
         srunner_add_suite(sr, vectors_suite());

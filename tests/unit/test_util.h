@@ -40,6 +40,8 @@ Suite *policy_suite(void);
 Suite *fetch_suite(void);
 Suite *introspect_suite(void);
 Suite *dpop_suite(void);
+Suite *metadata_suite(void);
+Suite *problem_suite(void);
 Suite *vectors_suite(void);
 
 /* ------------------------------------------------------------------ pools, test cases */
