@@ -13,7 +13,7 @@
 /* request notes shared between the hooks */
 #define MC_NOTE_SCOPES "claims-missing-scopes"  /* the scopes of a failed Require scope */
 #define MC_NOTE_IN_AUTHZ "claims-in-authz"
-#define MC_NOTE_EVALUATED "claims-evaluated"     /* a claim/scope provider decided on claims */
+#define MC_NOTE_EVALUATED "claims-evaluated"     /* a claim/scope line failed on the claims */
 
 
 /* Whether the location's AuthType is ours. */

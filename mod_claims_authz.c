@@ -40,12 +40,43 @@ typedef struct require_claim_t {
     apr_array_header_t *values;        /* claim_value_t */
     const void *foreign;               /* the line as parsed by the provider we shadow */
     const char *error;                 /* our parse error when only the shadowed one took it */
+    int negated;                       /* under `Require not` or <RequireNone> (mc_negated) */
 } require_claim_t;
 
 typedef struct require_scope_t {
     apr_array_header_t *scopes;        /* claim_value_t */
     const char *text;                  /* the fixed scopes, for the scope="..." attribute */
+    int negated;
 } require_scope_t;
+
+/* Whether a Require line's result is turned around: `Require not`, each enclosing <RequireNone>
+ * (an odd number of them). A denial on claims is then a granted line. */
+static int negated(const cmd_parms *cmd)
+{
+    const ap_directive_t *d = cmd->directive;
+    int n = 0;
+    if (d == NULL) {
+        return 0;
+    }
+    if (d->args != NULL && strncasecmp(d->args, "not", 3) == 0 && apr_isspace(d->args[3])) {
+        n++;
+    }
+    for (d = d->parent; d != NULL; d = d->parent) {
+        n += strcasecmp(d->directive, "<RequireNone") == 0;
+    }
+    return n % 2;
+}
+
+/* The note check_authz reads (mod_claims_authn.c): this line, as the request's authorization
+ * sees it, failed on the token's claims (a denial, or a grant that a negation turns into one),
+ * so a refusal is insufficient_scope rather than a plain 403. */
+static authz_status noted(request_rec *r, int is_negated, authz_status st)
+{
+    if ((st == AUTHZ_DENIED && !is_negated) || (st == AUTHZ_GRANTED && is_negated)) {
+        apr_table_setn(r->notes, MC_NOTE_EVALUATED, "1");
+    }
+    return st;
+}
 
 /* mod_auth_openidc also registers "claim"; loaded before us (Debian's order), it is shadowed
  * and gets back every request whose AuthType is not ours. */
@@ -119,6 +150,8 @@ static const char *parse_claim_line(cmd_parms *cmd, const char *line, const void
     const char *path = ap_getword_conf(cmd->pool, &p);
     char *perr = NULL;
 
+    rc->negated = negated(cmd);
+
     if (shadowed_claim_provider != NULL && shadowed_claim_provider->parse_require_line != NULL) {
         if (shadowed_claim_provider->parse_require_line(cmd, line, &rc->foreign) != NULL) {
             rc->foreign = NULL;
@@ -161,7 +194,6 @@ static authz_status claim_check(request_rec *r, const char *line, const void *pa
     if (state == NULL || state->anonymous || r->user == NULL) {
         return AUTHZ_DENIED_NO_USER;
     }
-    apr_table_setn(r->notes, MC_NOTE_EVALUATED, "1");
     if (rc->error != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MC_LOGNO(031) "%s", rc->error);
         return AUTHZ_GENERAL_ERROR;
@@ -175,12 +207,12 @@ static authz_status claim_check(request_rec *r, const char *line, const void *pa
             return AUTHZ_GENERAL_ERROR;
         }
         if (claims_match(v, e)) {
-            return AUTHZ_GRANTED;
+            return noted(r, rc->negated, AUTHZ_GRANTED);
         }
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(033) "Require claim %s not satisfied",
                   rc->path->text);
-    return AUTHZ_DENIED;
+    return noted(r, rc->negated, AUTHZ_DENIED);
 }
 
 /* RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
@@ -202,6 +234,7 @@ static const char *parse_scope_line(cmd_parms *cmd, const char *line, const void
 {
     require_scope_t *rs = apr_pcalloc(cmd->pool, sizeof(*rs));
     const char *p = line, *w, *werr = NULL;
+    rs->negated = negated(cmd);
     rs->scopes = apr_array_make(cmd->pool, 2, sizeof(claim_value_t));
     while ((w = next_word(cmd, &p, &werr)) != NULL) {
         claim_value_t *cv = apr_array_push(rs->scopes);
@@ -228,7 +261,9 @@ static const char *parse_scope_line(cmd_parms *cmd, const char *line, const void
     if (rs->scopes->nelts == 0) {
         return "Require scope: needs at least one scope";
     }
-    mc_metadata_note_scopes(cmd, rs->text);  /* scopes_supported (RFC 9728, issue 16) */
+    if (!rs->negated) {
+        mc_metadata_note_scopes(cmd, rs->text);  /* scopes_supported (RFC 9728, issue 16) */
+    }
     *parsed = rs;
     return NULL;
 }
@@ -240,7 +275,6 @@ static authz_status scope_check(request_rec *r, const char *line, const void *pa
     if (state == NULL || state->anonymous || r->user == NULL) {
         return AUTHZ_DENIED_NO_USER;
     }
-    apr_table_setn(r->notes, MC_NOTE_EVALUATED, "1");
     for (int i = 0; i < rs->scopes->nelts; i++) {
         const claim_value_t *cv = &APR_ARRAY_IDX(rs->scopes, i, claim_value_t);
         const char *scope;
@@ -259,13 +293,13 @@ static authz_status scope_check(request_rec *r, const char *line, const void *pa
         if (!claims_has_scope(state->v.claims, scope, strlen(scope))) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(035) "Require scope: scope %s missing",
                           claims_log_escape(r->pool, scope, strlen(scope), 64));
-            if (rs->text != NULL) {
-                apr_table_setn(r->notes, MC_NOTE_SCOPES, rs->text);
+            if (rs->text != NULL && !rs->negated) {
+                apr_table_setn(r->notes, MC_NOTE_SCOPES, rs->text);  /* what the client should ask for */
             }
-            return AUTHZ_DENIED;
+            return noted(r, rs->negated, AUTHZ_DENIED);
         }
     }
-    return AUTHZ_GRANTED;
+    return noted(r, rs->negated, AUTHZ_GRANTED);
 }
 
 static const authz_provider claim_provider = {claim_check, parse_claim_line};

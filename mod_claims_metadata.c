@@ -71,25 +71,6 @@ const char *mc_resource_metadata_param(request_rec *r)
     return url != NULL ? apr_pstrcat(r->pool, ", resource_metadata=\"", url, "\"", NULL) : "";
 }
 
-/* ------------------------------------------------------------------ scopes of Require lines */
-
-static int required_positively(const cmd_parms *cmd)
-{
-    const ap_directive_t *d = cmd->directive;
-    if (d == NULL) {
-        return 1;
-    }
-    if (d->args != NULL && strncasecmp(d->args, "not", 3) == 0 && apr_isspace(d->args[3])) {
-        return 0;
-    }
-    for (d = d->parent; d != NULL; d = d->parent) {
-        if (strcasecmp(d->directive, "<RequireNone") == 0) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static void add_unique(apr_array_header_t *list, const char *s)
 {
     for (int i = 0; i < list->nelts; i++) {
@@ -105,8 +86,7 @@ void mc_metadata_note_scopes(cmd_parms *cmd, const char *scopes)
     mc_dir_conf_t *dc;
     const char *w, *text = scopes;
     /* .htaccess files are read per request: they never change a document built at start-up */
-    if (scopes == NULL || cmd->context == NULL || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_MPM
-        || !required_positively(cmd)) {
+    if (scopes == NULL || cmd->context == NULL || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_MPM) {
         return;
     }
     /* a section with no directive of ours has no record of ours yet: httpd makes it */

@@ -14,9 +14,9 @@
  * with it (RFC 9728 section 5.1). */
 const char *mc_resource_metadata_param(request_rec *r);
 
-/* Called by the Require scope provider as it parses a line: the fixed scopes it requires
- * (space-separated) become scopes_supported of the section's resource, unless the line is
- * negated (`Require not scope`, inside <RequireNone>). */
+/* Called by the Require scope provider as it parses a line that is not negated (`Require not
+ * scope`, inside <RequireNone>): the fixed scopes it requires (space-separated) become
+ * scopes_supported of the section's resource. */
 void mc_metadata_note_scopes(cmd_parms *cmd, const char *scopes);
 
 void mc_register_metadata_hooks(apr_pool_t *p);

@@ -23,6 +23,11 @@ LOCATIONS = {
     "ip-all": ["<RequireAll>", "Require claim sub alice", "Require ip 127.0.0.1", "</RequireAll>"],
     "ip-any": ["<RequireAny>", "Require claim sub bob", "Require ip 127.0.0.1", "</RequireAny>"],
     "ip-elsewhere": ["<RequireAll>", "Require claim sub alice", "Require ip 192.0.2.1", "</RequireAll>"],
+    "scope-then-ip": ["<RequireAll>", "Require scope orders:read", "Require ip 192.0.2.1", "</RequireAll>"],
+    "scope-then-env": ["<RequireAll>", "Require scope orders:read", "Require env CLAIMS_TEST_UNSET", "</RequireAll>"],
+    "scope-then-expr": ["<RequireAll>", "Require scope orders:read", "Require expr \"%{HTTP:X-Tool} != 'rm'\"",
+                        "</RequireAll>"],
+    "not-scope": ["<RequireAll>", "Require valid-user", "Require not scope blocked", "</RequireAll>"],
     "nested": ["<RequireAny>", "<RequireAll>", "Require claim groups ops", "Require scope deploy", "</RequireAll>",
                "Require claim groups admin", "</RequireAny>"],
     "lit-true": ["Require claim v true"],
@@ -185,6 +190,24 @@ def test_failing_require_ip_is_403_without_insufficient_scope(api, keys):
     r = api.get(P + "ip-elsewhere", tok(keys))
     assert r.status_code == 403
     assert challenge(r)[1].get("error") != "insufficient_scope"
+
+
+def test_scope_that_passes_does_not_make_a_failing_ip_rule_insufficient_scope(api, keys):
+    """A <RequireAll> whose scope line is satisfied and whose ip line fails: the token is not
+    the problem, so no insufficient_scope (and no scope to ask for)."""
+    for name, headers in (("scope-then-ip", {}), ("scope-then-env", {}), ("scope-then-expr", {"X-Tool": "rm"})):
+        r = api.get(P + name, tok(keys, scope="orders:read"), headers=headers)
+        assert r.status_code == 403, name
+        assert "WWW-Authenticate" not in r.headers, (name, r.headers)
+    assert api.get(P + "scope-then-expr", tok(keys, scope="orders:read"), headers={"X-Tool": "ls"}).status_code == 200
+
+
+def test_negated_scope_that_is_present_is_insufficient_scope_without_a_scope_to_ask_for(api, keys):
+    r = api.get(P + "not-scope", tok(keys, scope="orders:read blocked"))
+    assert r.status_code == 403
+    params = challenge(r)[1]
+    assert params["error"] == "insufficient_scope" and "scope" not in params
+    assert api.get(P + "not-scope", tok(keys, scope="orders:read")).status_code == 200
 
 
 # ------------------------------------------------------------------ typed matching (CL-52, CL-48)
