@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 out=${1:-${FUZZ_OUT:-$here/out}}
 CC=${FUZZ_CC:-clang-14}
-HARNESSES="fuzz_jws fuzz_json fuzz_jwk fuzz_discovery fuzz_bearer fuzz_claims fuzz_introspect fuzz_problem"
+HARNESSES="fuzz_jws fuzz_json fuzz_jwk fuzz_discovery fuzz_bearer fuzz_claims fuzz_introspect fuzz_problem fuzz_dpop"
 
 command -v "$CC" >/dev/null || { echo "build.sh: $CC not found (apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 1; }
 pkgs="apr-1 apr-util-1 jansson libcrypto libcurl"

@@ -34,6 +34,10 @@
 #define FZ_ISS_RESTRICTED "https://restricted.example"  /* allow-list PS256 + EdDSA only */
 #define FZ_AUDIENCE       "api://fuzz"
 #define FZ_NOW            1750000000.0                 /* the fixed "now" of claims_validate */
+/* What a DPoP proof must match in fuzz_dpop.c (seeds: gen_seeds.c). */
+#define FZ_DPOP_HTM       "POST"
+#define FZ_DPOP_HTU       "https://rs.example/api/items"
+#define FZ_DPOP_TOKEN     "fuzz-access-token.eyJzdWIiOiJhbGljZSJ9.c2ln"
 
 typedef struct fz_keys_t {
     EVP_PKEY *rsa;                 /* RSA-2048, e = 65537 */

@@ -7,13 +7,14 @@
  * No third-party vectors are copied. ECDSA and RSA-PSS signatures are randomised, so those seeds
  * change when regenerated; they stay valid either way.
  *
- * Usage: gen_seeds <corpus-dir>   (creates <corpus-dir>/{jws,jwk,discovery,bearer,claims,introspect}/)
+ * Usage: gen_seeds <corpus-dir>   (creates <corpus-dir>/{jws,jwk,discovery,bearer,claims,introspect,dpop}/)
  */
 #include "claims.h"
 #include "claims_alg.h"
 #include "fuzz_common.h"
 
 #include <apr_strings.h>
+#include <openssl/evp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,6 +288,63 @@ static void introspect(const fz_keys_t *k)
           ".", fz_b64url(pool, (const unsigned char *)ti, strlen(ti)), ".", NULL));
 }
 
+/* DPoP: "#header\npayload" templates (fuzz_dpop.c fills in $J, $K, $A, $N, $P and signs
+ * them), complete proofs signed here, a token's cnf, and Client-Cert values. */
+static void dpop_template(const char *name, const char *header, const char *payload)
+{
+    puts_("dpop", name, apr_pstrcat(pool, "#", header, "\n", payload, NULL));
+}
+
+static const char *dpop_claims(const char *extra)
+{
+    return apr_psprintf(pool, "{\"jti\":\"e1j3V_bKic8-LAEB\",\"htm\":\"" FZ_DPOP_HTM "\",\"htu\":\"" FZ_DPOP_HTU
+                        "\",\"iat\":%.0f,\"ath\":\"$A\"%s%s}", FZ_NOW, extra ? "," : "", extra ? extra : "");
+}
+
+static void dpop(const fz_keys_t *k)
+{
+    static const char *const algs[] = {"ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA", "Ed25519", "Ed448"};
+    unsigned char md[32], *der;
+    unsigned int mdlen = 0;
+    size_t der_len = 0;
+    char *ath, *b64;
+
+    for (int i = 0; i < 8; i++) {
+        dpop_template(apr_psprintf(pool, "template-%s", algs[i]),
+                      apr_psprintf(pool, "{\"typ\":\"dpop+jwt\",\"alg\":\"%s\",\"jwk\":$J}", algs[i]),
+                      dpop_claims(i % 2 ? "\"nonce\":\"$N\"" : NULL));
+    }
+    dpop_template("nonce-previous", "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"jwk\":$J}", dpop_claims("\"nonce\":\"$P\""));
+    dpop_template("other-key", "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"jwk\":$K}", dpop_claims(NULL));
+    dpop_template("typ-application", "{\"typ\":\"application/DPoP+JWT\",\"alg\":\"EdDSA\",\"jwk\":$J,\"kid\":\"x\"}",
+                  dpop_claims("\"cnf\":{\"jkt\":\"fuzz-jkt-presented-with-the-proof-000000000\"}"));
+    dpop_template("htu-variant", "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"jwk\":$J}",
+                  "{\"jti\":\"a\",\"htm\":\"POST\",\"htu\":\"HTTPS://RS.Example:443/api/./x/../items?q#f\","
+                  "\"iat\":1749999990.5,\"ath\":\"$A\"}");
+    dpop_template("hs256", "{\"typ\":\"dpop+jwt\",\"alg\":\"HS256\",\"jwk\":{\"kty\":\"oct\",\"k\":\"AAAA\"}}",
+                  dpop_claims(NULL));
+    dpop_template("private-jwk", "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"jwk\":{\"kty\":\"EC\",\"crv\":\"P-256\","
+                  "\"x\":\"AA\",\"y\":\"AA\",\"d\":\"AA\"}}", dpop_claims(NULL));
+
+    EVP_Digest(FZ_DPOP_TOKEN, strlen(FZ_DPOP_TOKEN), md, &mdlen, EVP_sha256(), NULL);
+    ath = fz_b64url(pool, md, mdlen);
+    for (int i = 0; i < 8; i += 3) {
+        claims_alg_t a = claims_alg_from_name(algs[i], strlen(algs[i]));
+        const char *hdr = apr_psprintf(pool, "{\"typ\":\"dpop+jwt\",\"alg\":\"%s\",\"jwk\":%s}", algs[i],
+                                       fz_jwk(pool, fz_key_for(k, a), NULL, NULL, NULL));
+        const char *pl = apr_psprintf(pool, "{\"jti\":\"p%d\",\"htm\":\"POST\",\"htu\":\"" FZ_DPOP_HTU "\","
+                                      "\"iat\":%.0f,\"ath\":\"%s\"}", i, FZ_NOW, ath);
+        puts_("dpop", apr_psprintf(pool, "proof-%s", algs[i]), fz_token(pool, k, a, hdr, pl));
+    }
+    puts_("dpop", "cnf-both", "{\"sub\":\"a\",\"cnf\":{\"jkt\":\"fuzz-jkt-presented-with-the-proof-000000000\","
+          "\"x5t#S256\":\"fuzz-x5t-of-the-connection-certificate-0000\"}}");
+    puts_("dpop", "htu-ipv6", "https://[2001:DB8::1]:8443/a/%7e/%2f?x");
+    der = fz_cert(pool, k, k->p256, 0, &der_len);
+    b64 = apr_palloc(pool, (der_len + 2) / 3 * 4 + 1);
+    EVP_EncodeBlock((unsigned char *)b64, der, (int)der_len);
+    puts_("dpop", "client-cert", apr_pstrcat(pool, " :", b64, ": ", NULL));
+}
+
 int main(int argc, char **argv)
 {
     const fz_keys_t *k;
@@ -307,6 +365,7 @@ int main(int argc, char **argv)
     bearer(k);
     claims();
     introspect(k);
+    dpop(k);
     printf("gen_seeds: %d files written under %s\n", written, root);
     return 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs each fuzz harness for a bounded time on a copy of its seed corpus; fails on any finding.
 #
-#   tests/fuzz/run.sh [fuzz_jws fuzz_jwk ...]      (default: all seven)
+#   tests/fuzz/run.sh [fuzz_jws fuzz_jwk ...]      (default: all eight)
 #
 # Environment:
 #   FUZZ_SECONDS  seconds per fuzzer (default 60)
@@ -20,14 +20,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${FUZZ_OUT:-$here/out}
 secs=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_JOBS:-1}
-all="fuzz_jws fuzz_json fuzz_jwk fuzz_discovery fuzz_bearer fuzz_claims fuzz_introspect fuzz_problem"
+all="fuzz_jws fuzz_json fuzz_jwk fuzz_discovery fuzz_bearer fuzz_claims fuzz_introspect fuzz_problem fuzz_dpop"
 fuzzers=${*:-$all}
 
 # Largest input per target: tokens a little over the 8 KiB cap (so the cap itself is exercised),
 # key files up to 16 KiB (an 8192-bit RSA JWK Set with a few keys), text values 4 KiB.
 max_len() {
     case "$1" in
-    fuzz_jws|fuzz_introspect) echo 10240 ;;
+    fuzz_jws|fuzz_introspect|fuzz_dpop) echo 10240 ;;
     fuzz_jwk) echo 16384 ;;
     *) echo 4096 ;;
     esac

@@ -1020,6 +1020,43 @@ START_TEST(test_key_cache_keeps_no_refused_key_and_rechecks_the_allow_list)
 }
 END_TEST
 
+START_TEST(test_key_cache_hits_verify_every_algorithm)
+{
+    const alg_case_t cases[] = {
+        {"ES256", CLAIMS_ALG_ES256, &tu_keys.ec256}, {"ES384", CLAIMS_ALG_ES384, &tu_keys.ec384},
+        {"ES512", CLAIMS_ALG_ES512, &tu_keys.ec521}, {"RS256", CLAIMS_ALG_RS256, &tu_keys.rsa},
+        {"PS256", CLAIMS_ALG_PS256, &tu_keys.rsa}, {"PS384", CLAIMS_ALG_PS384, &tu_keys.rsa_3072},
+        {"EdDSA", CLAIMS_ALG_EDDSA, &tu_keys.ed25519}, {"Ed448", CLAIMS_ALG_ED448, &tu_keys.ed448},
+    };
+    claims_dpop_expect_t e = expect();
+    apr_uint64_t hits = 0;
+    e.keys = claims_dpop_keys_create(tu_p, 64);
+    for (int i = 0; i < TU_COUNT(cases); i++) {
+        claims_dpop_result_t out;
+        const char *jwk = tu_jwk(tu_p, *cases[i].key, NULL);
+        const char *good = valid_proof(cases[i].name, cases[i].alg, *cases[i].key);
+        /* a PSS proof signed with salt 0 under the same header: refused on a hit too (CL-32) */
+        pl_t pl = {0};
+        const char *hdr = apr_psprintf(tu_p, "{\"alg\":\"%s\",\"typ\":\"dpop+jwt\",\"jwk\":%s}", cases[i].name, jwk);
+        char *input = tu_signing_input(tu_p, hdr, payload(&pl));
+        apr_size_t sig_len;
+        unsigned char *sig = tu_sign(tu_p, cases[i].alg, *cases[i].key, NULL, 0, input, strlen(input), 0, &sig_len);
+        const char *salt0 = tu_join(tu_p, input, sig, sig_len);
+
+        for (int round = 0; round < 2; round++) {
+            ck_assert_msg(run(good, &e, &out) == CLAIMS_OK, "%s round %d: %s", cases[i].name, round, out.why);
+            ck_assert_str_eq(out.jkt, thumbprint_of(jwk));
+            if (claims_alg_info(cases[i].alg)->family == CLAIMS_FAMILY_PSS) {
+                ck_assert_int_eq(run(salt0, &e, &out), CLAIMS_ERR_DPOP);
+                ck_assert_int_eq(out.fail, CLAIMS_DPOP_SIGNATURE);
+            }
+        }
+    }
+    claims_dpop_keys_stats(e.keys, &hits, NULL);
+    ck_assert_uint_ge(hits, TU_COUNT(cases));
+}
+END_TEST
+
 START_TEST(test_key_cache_replacement_leaves_keys_in_use_valid)
 {
     claims_dpop_keys_t *keys = claims_dpop_keys_create(tu_p, 1);
@@ -1139,6 +1176,7 @@ Suite *dpop_suite(void)
     tc = tu_tcase("key cache", 60);
     tcase_add_test(tc, test_key_cache_serves_a_repeated_header_and_still_checks_the_signature);
     tcase_add_test(tc, test_key_cache_keeps_no_refused_key_and_rechecks_the_allow_list);
+    tcase_add_test(tc, test_key_cache_hits_verify_every_algorithm);
     tcase_add_test(tc, test_key_cache_replacement_leaves_keys_in_use_valid);
     tcase_add_test(tc, test_key_cache_is_shared_by_threads);
     suite_add_tcase(s, tc);
