@@ -137,18 +137,18 @@ claims_status_t mc_binding_proof(request_rec *r, const mc_dir_conf_t *dc, const 
     }
     apr_table_do(count_proof, &proofs, client_request(r)->headers_in, "DPoP", NULL);
     if (proofs.n == 0) {
-        state->why = "no DPoP proof";
+        state->why = claims_binding_text(CLAIMS_BIND_NO_PROOF);
         log_dpop(r, state->why, quiet);
         return CLAIMS_ERR_DPOP;
     }
     /* httpd joins repeated fields with ", "; a compact JWS has no comma (RFC 9449 4.3 check 1) */
     if (proofs.n > 1 || strchr(proofs.value, ',') != NULL) {
-        state->why = "more than one DPoP proof";
+        state->why = claims_binding_text(CLAIMS_BIND_TWO_PROOFS);
         log_dpop(r, state->why, quiet);
         return CLAIMS_ERR_DPOP;
     }
     if (expected_url(r, &htu) != CLAIMS_OK) {
-        state->why = "the URL of this request cannot be matched";
+        state->why = claims_binding_text(CLAIMS_BIND_URL);
         log_dpop(r, state->why, quiet);
         return CLAIMS_ERR_DPOP;
     }
@@ -264,16 +264,15 @@ static const char *cnf_why(const json_t *claims, int kind, const mc_state_t *sta
 {
     const json_t *cnf = json_object_get(claims, "cnf");
     if (!json_is_object(cnf) || json_object_size(cnf) == 0 || (kind & ~(CLAIMS_CNF_JKT | CLAIMS_CNF_X5T)) != 0) {
-        return "the token's cnf is not understood here";
+        return claims_binding_text(CLAIMS_BIND_CNF_UNKNOWN);
     }
     if ((kind & CLAIMS_CNF_JKT) && state->jkt == NULL) {
-        return "a DPoP-bound token needs the DPoP scheme and a proof";
+        return claims_binding_text(CLAIMS_BIND_NEEDS_PROOF);
     }
     if ((kind & CLAIMS_CNF_X5T) && x5t == NULL) {
-        return "a certificate-bound token needs the client certificate";
+        return claims_binding_text(CLAIMS_BIND_NEEDS_CERT);
     }
-    return (kind & CLAIMS_CNF_JKT) ? "the token is bound to another key or certificate"
-                                   : "the token is bound to another certificate";
+    return claims_binding_text((kind & CLAIMS_CNF_JKT) ? CLAIMS_BIND_OTHER_KEY : CLAIMS_BIND_OTHER_CERT);
 }
 
 claims_status_t mc_binding_check(request_rec *r, const mc_dir_conf_t *dc, mc_state_t *state, int remember,
@@ -294,10 +293,10 @@ claims_status_t mc_binding_check(request_rec *r, const mc_dir_conf_t *dc, mc_sta
     state->cnf = kind;
     if (state->dpop && !(kind & CLAIMS_CNF_JKT)) {
         /* RFC 9449 7.1: the proof's key must be the one the token is bound to; it has none */
-        return refuse_binding(r, state, "a token sent with a DPoP proof must be DPoP-bound", quiet);
+        return refuse_binding(r, state, claims_binding_text(CLAIMS_BIND_UNBOUND), quiet);
     }
     if (mc_dpop(dc) == MC_DPOP_REQUIRED && !(kind & CLAIMS_CNF_JKT)) {
-        return refuse_binding(r, state, "only DPoP-bound tokens are accepted here (ClaimsDPoP Required)", quiet);
+        return refuse_binding(r, state, claims_binding_text(CLAIMS_BIND_REQUIRED), quiet);
     }
     if (!remember || state->jti == NULL) {
         return CLAIMS_OK;
@@ -311,7 +310,7 @@ claims_status_t mc_binding_check(request_rec *r, const mc_dir_conf_t *dc, mc_sta
         apr_table_setn(top->notes, MC_NOTE_JTI, "1");
         return CLAIMS_OK;
     case MC_REPLAY_SEEN:
-        state->why = "the DPoP proof was used before";
+        state->why = claims_binding_text(CLAIMS_BIND_REPLAYED);
         log_dpop(r, state->why, quiet);
         return CLAIMS_ERR_DPOP;
     default:

@@ -261,6 +261,26 @@ claims_status_t claims_dpop_verify(apr_pool_t *p, const char *proof, apr_size_t 
  * *kind (may be NULL): CLAIMS_CNF_* bits of the members found, set also on a refusal. */
 claims_status_t claims_cnf_check(const json_t *claims, const char *jkt, const char *x5t, int *kind);
 
+/* Why a request's sender constraint was refused beyond the checks of a proof itself (those
+ * are claims_dpop_fail_t): fixed printable texts for a log line, an RFC 6750
+ * error_description and an RFC 9457 detail. */
+typedef enum claims_binding_why_t {
+    CLAIMS_BIND_NO_PROOF = 0,         /* Authorization: DPoP without a DPoP header */
+    CLAIMS_BIND_TWO_PROOFS,           /* more than one DPoP header (RFC 9449 4.3 check 1) */
+    CLAIMS_BIND_URL,                  /* this request's URL makes no htu */
+    CLAIMS_BIND_REPLAYED,             /* the proof's jti was seen within its window */
+    CLAIMS_BIND_CNF_UNKNOWN,          /* a cnf this module does not understand */
+    CLAIMS_BIND_NEEDS_PROOF,          /* a cnf.jkt token without the DPoP scheme and a proof */
+    CLAIMS_BIND_NEEDS_CERT,           /* a cnf x5t#S256 token without a client certificate */
+    CLAIMS_BIND_OTHER_KEY,            /* bound to another key (or key and certificate) */
+    CLAIMS_BIND_OTHER_CERT,           /* bound to another certificate */
+    CLAIMS_BIND_UNBOUND,              /* a proof came with a token that is not DPoP-bound */
+    CLAIMS_BIND_REQUIRED,             /* ClaimsDPoP Required and the token is not DPoP-bound */
+    CLAIMS_BIND_COUNT
+} claims_binding_why_t;
+
+const char *claims_binding_text(claims_binding_why_t w);
+
 /* ------------------------------------------------------------------ client certificates (RFC 8705, RFC 9440) */
 
 /* x5t#S256 of a certificate: base64url(SHA-256(der)), CLAIMS_JKT_LEN characters. The bytes are

@@ -30,6 +30,25 @@ static int cnf_member_ok(const json_t *v, const char *presented)
         && same_text(json_string_value(v), json_string_length(v), presented, strlen(presented));
 }
 
+static const char *const binding_texts[CLAIMS_BIND_COUNT] = {
+    [CLAIMS_BIND_NO_PROOF] = "no DPoP proof",
+    [CLAIMS_BIND_TWO_PROOFS] = "more than one DPoP proof",
+    [CLAIMS_BIND_URL] = "the URL of this request cannot be matched",
+    [CLAIMS_BIND_REPLAYED] = "the DPoP proof was used before",
+    [CLAIMS_BIND_CNF_UNKNOWN] = "the token's cnf is not understood here",
+    [CLAIMS_BIND_NEEDS_PROOF] = "a DPoP-bound token needs the DPoP scheme and a proof",
+    [CLAIMS_BIND_NEEDS_CERT] = "a certificate-bound token needs the client certificate",
+    [CLAIMS_BIND_OTHER_KEY] = "the token is bound to another key or certificate",
+    [CLAIMS_BIND_OTHER_CERT] = "the token is bound to another certificate",
+    [CLAIMS_BIND_UNBOUND] = "a token sent with a DPoP proof must be DPoP-bound",
+    [CLAIMS_BIND_REQUIRED] = "only DPoP-bound tokens are accepted here (ClaimsDPoP Required)",
+};
+
+const char *claims_binding_text(claims_binding_why_t w)
+{
+    return (unsigned)w < CLAIMS_BIND_COUNT ? binding_texts[w] : "the token's binding is not satisfied";
+}
+
 claims_status_t claims_cnf_check(const json_t *claims, const char *jkt, const char *x5t, int *kind)
 {
     json_t *cnf = claims != NULL ? json_object_get(claims, "cnf") : NULL;

@@ -2,6 +2,7 @@
  * claims_problem.c - RFC 9457 bodies for RFC 6750 refusals; see claims_problem.h.
  */
 #include "claims_problem.h"
+#include "claims_dpop.h"
 
 #include <apr_lib.h>
 #include <apr_strings.h>
@@ -113,12 +114,23 @@ static const char *known_error(const char *e)
     return NULL;
 }
 
-/* The module's own text equal to d, or NULL: a body only ever carries one of these. */
+/* The module's own text equal to d, or NULL: a body only ever carries one of these (a status,
+ * a DPoP proof's refusal, a binding's refusal). */
 static const char *fixed_text(const char *d)
 {
     for (int st = 0; d != NULL && st < CLAIMS_STATUS_COUNT; st++) {
         if (strcmp(d, claims_status_text((claims_status_t)st)) == 0) {
             return claims_status_text((claims_status_t)st);
+        }
+    }
+    for (int f = CLAIMS_DPOP_OK + 1; d != NULL && f < CLAIMS_DPOP_FAIL_COUNT; f++) {
+        if (strcmp(d, claims_dpop_fail_text((claims_dpop_fail_t)f)) == 0) {
+            return claims_dpop_fail_text((claims_dpop_fail_t)f);
+        }
+    }
+    for (int w = 0; d != NULL && w < CLAIMS_BIND_COUNT; w++) {
+        if (strcmp(d, claims_binding_text((claims_binding_why_t)w)) == 0) {
+            return claims_binding_text((claims_binding_why_t)w);
         }
     }
     return NULL;

@@ -813,3 +813,18 @@ def test_log_says_why_and_never_holds_the_proof(api, bound):
     assert "DPoP proof refused: " in log
     assert proof.split(".")[1][:20] not in log and proof.split(".")[2][:20] not in log
     assert token.split(".")[2][:20] not in log
+
+
+def test_problem_json_body_follows_the_dpop_challenge(api, bound):
+    """ClaimsErrorFormat auto (the default): a client asking for JSON gets the error of the
+    challenge that carries it, the DPoP one for a DPoP request (RFC 9457, issue 16)."""
+    token, key = bound
+    r = call(api, "/cgi/env.py", token, proof_for(api, key, token, claims={"htm": "PUT"}),
+             headers={"Accept": "application/json"})
+    assert r.status_code == 401
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["error"] == "invalid_dpop_proof" and body["detail"] == challenges(r)["DPoP"]["error_description"]
+    r = call(api, "/cgi/env.py", token, scheme="Bearer", headers={"Accept": "application/json"})
+    body = r.json()
+    assert body["error"] == "invalid_token" and body["detail"] == challenges(r)["Bearer"]["error_description"]

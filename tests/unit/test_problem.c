@@ -5,7 +5,9 @@
 #include "test_util.h"
 
 #include "claims_problem.h"
+#include "claims_dpop.h"
 
+#include <apr_strings.h>
 #include <jansson.h>
 #include <string.h>
 
@@ -137,6 +139,28 @@ START_TEST(test_body_refuses_a_detail_that_is_not_a_fixed_text)
 }
 END_TEST
 
+/* DPoP refusals (RFC 9449): the error is on the DPoP challenge, the detail one of the proof's or
+ * the binding's fixed texts, each within the error_description charset (CL-56). */
+START_TEST(test_dpop_refusals_keep_their_fixed_texts)
+{
+    for (int f = CLAIMS_DPOP_OK + 1; f < CLAIMS_DPOP_FAIL_COUNT + CLAIMS_BIND_COUNT; f++) {
+        const char *text = f < CLAIMS_DPOP_FAIL_COUNT ? claims_dpop_fail_text((claims_dpop_fail_t)f)
+                                                      : claims_binding_text((claims_binding_why_t)(f - CLAIMS_DPOP_FAIL_COUNT));
+        const char *error = f < CLAIMS_DPOP_FAIL_COUNT ? "invalid_dpop_proof" : "invalid_token";
+        json_t *j = body_of(401, apr_psprintf(tu_p, "DPoP realm=\"api\", algs=\"ES256 EdDSA\", error=\"%s\", "
+                                                    "error_description=\"%s\"", error, text));
+        ck_assert_ptr_nonnull(text);
+        for (const char *c = text; *c; c++) {
+            ck_assert_msg(*c >= 0x20 && *c <= 0x7e && *c != '"' && *c != '\\', "text %d: %s", f, text);
+        }
+        ck_assert_str_eq(member(j, "error"), error);
+        ck_assert_str_eq(member(j, "detail"), text);
+    }
+    ck_assert_str_eq(member(body_of(401, "DPoP realm=\"api\", algs=\"ES256\", error=\"use_dpop_nonce\", "
+                                         "error_description=\"a nonce is required\""), "error"), "use_dpop_nonce");
+}
+END_TEST
+
 Suite *problem_suite(void)
 {
     Suite *s = suite_create("problem");
@@ -149,6 +173,7 @@ Suite *problem_suite(void)
     tcase_add_loop_test(tc, test_body_never_holds_anything_but_fixed_texts, 0,
                         (int)(sizeof(hostile) / sizeof(hostile[0])));
     tcase_add_test(tc, test_body_refuses_a_detail_that_is_not_a_fixed_text);
+    tcase_add_test(tc, test_dpop_refusals_keep_their_fixed_texts);
     suite_add_tcase(s, tc);
     return s;
 }
