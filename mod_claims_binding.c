@@ -32,6 +32,7 @@
 
 static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *ssl_var;
 static claims_store_secret_t *nonce_secret;   /* ClaimsDPoPNonceSecret, or random per start */
+static claims_dpop_keys_t *proof_keys;        /* per child: the keys of recent proofs, imported once */
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -162,6 +163,7 @@ claims_status_t mc_binding_proof(request_rec *r, const mc_dir_conf_t *dc, const 
     e.token_len = len;
     e.nonce_required = mc_dpop_nonce_required(dc);
     e.nonce_secret = nonce_secret;
+    e.keys = proof_keys;
     st = claims_dpop_verify(r->pool, proofs.value, strlen(proofs.value), &e, &res);
     if (st != CLAIMS_OK) {
         if (st == CLAIMS_ERR_DPOP) {
@@ -390,8 +392,20 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     return OK;
 }
 
+static void child_init(apr_pool_t *pchild, server_rec *s)
+{
+    /* a client signs every proof with one key: its import (curve and strength checks) is done
+     * once per child, the signature still checked on every proof */
+    proof_keys = claims_dpop_keys_create(pchild, 0);
+    if (proof_keys == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, MC_LOGNO(105) "no cache of DPoP proof keys in this child: "
+                     "each proof's key is imported again");
+    }
+}
+
 void mc_register_binding_hooks(apr_pool_t *p)
 {
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(scrub_cert_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_post_perdir_config(scrub_cert_header_here, NULL, NULL, APR_HOOK_REALLY_FIRST);
