@@ -167,6 +167,8 @@ def test_grafana_dashboard_queries_run_on_the_real_prometheus(idp, make_httpd, k
         fresh(h, "/cgi/env.py", mint(keys.rsa))
         fresh(h, "/cgi/env.py")
     prom.wait("rate(claims_tokens_accepted_total[1m]) > 0", lambda r: len(r) == 1)
+    # the refusals of the same requests, in a scrape of their own on a busy machine
+    prom.wait("sum(rate(claims_tokens_refused_total[1m])) > 0", lambda r: len(r) == 1)
     subst = {"$job": "claims", "$instance": ".*", "$__rate_interval": "1m", "$__range": "1m", "$__interval": "1s"}
     for title, expr in exprs:
         names = set(re.findall(r"\b(claims_[a-z_]+)\b", expr))
