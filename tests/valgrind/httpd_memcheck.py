@@ -1,7 +1,10 @@
 """valgrind memcheck on a single-process httpd (apache2 -X) with the module, serving a scripted mix
 of valid and hostile requests (issue 7): fails on any memcheck error or definite leak, or on an
 answer other than the expected one. Run with /usr/bin/python3 (make valgrind-httpd)."""
+import hashlib
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -10,7 +13,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import requests  # noqa: E402
-from conftest import HTTPD, Httpd, Keys, issuer_block, mint, now  # noqa: E402
+from conftest import HTTPD, Httpd, Keys, b64u, issuer_block, mint, now, sign  # noqa: E402
+from jwcrypto import jwk  # noqa: E402
 
 kd = tempfile.mkdtemp(prefix="vgkeys-"); os.chmod(kd, 0o755)
 keys = Keys(kd)
@@ -28,7 +32,14 @@ h = Httpd(root, issuer_block(keys) + """
     Require valid-user
     ClaimsHeader X-User sub
 </Location>
-""")
+<Location /nonce/>
+    AuthType claims
+    AuthName api
+    Require valid-user
+    ClaimsDPoPNonce On
+</Location>
+ScriptAlias /nonce/ %s/cgi-bin/
+""" % root, modules=["socache_shmcb"])
 conf = h.conf_path()
 log = os.path.join(root, "valgrind.log")
 p = subprocess.Popen(["valgrind", "--error-exitcode=9", "--leak-check=full", "--errors-for-leak-kinds=definite",
@@ -57,6 +68,40 @@ for i in range(3):
     for v in ["Bearer", "Bearer a b", "Basic eA==", "Bearer {x}"]:
         requests.get(h.url + "/cgi/env.py", headers={"Authorization": v}, timeout=30)
     requests.get(h.url + "/static/index.html", headers={"Authorization": "Bearer " + good, "X-User": "evil"}, timeout=30)
+
+# DPoP (issue 15): a bound token with good, replayed, hostile and nonce-less proofs
+dkey = jwk.JWK.generate(kty="EC", crv="P-256")
+bound = mint(keys.rsa, cnf={"jkt": dkey.thumbprint()})
+
+
+def proof(path, nonce=None, **over):
+    payload = {"jti": secrets.token_urlsafe(12), "htm": "GET", "htu": h.url + path, "iat": now(),
+               "ath": b64u(hashlib.sha256(bound.encode()).digest())}
+    if nonce:
+        payload["nonce"] = nonce
+    payload.update(over)
+    return sign(dkey, {"typ": "dpop+jwt", "alg": "ES256", "jwk": json.loads(dkey.export_public())}, payload)
+
+
+for i in range(3):
+    used = proof("/cgi/env.py")
+    for name, pr, want in [("dpop", used, 200), ("replay", used, 401), ("htm", proof("/cgi/env.py", htm="PUT"), 401),
+                           ("garbage", "x.y.z", 401), ("none", None, 401)]:
+        hdr = {"Authorization": "DPoP " + bound}
+        if pr is not None:
+            hdr["DPoP"] = pr
+        r = requests.get(h.url + "/cgi/env.py", headers=hdr, timeout=30)
+        if r.status_code != want:
+            bad += 1; print("MISMATCH", name, r.status_code, want)
+    r = requests.get(h.url + "/nonce/env.py", headers={"Authorization": "DPoP " + bound, "DPoP": proof("/nonce/env.py")},
+                     timeout=30)
+    nonce = r.headers.get("DPoP-Nonce")
+    r2 = requests.get(h.url + "/nonce/env.py", headers={"Authorization": "DPoP " + bound,
+                                                        "DPoP": proof("/nonce/env.py", nonce)}, timeout=30)
+    if r.status_code != 401 or not nonce or r2.status_code != 200:
+        bad += 1; print("MISMATCH nonce", r.status_code, nonce, r2.status_code)
+    if requests.get(h.url + "/cgi/env.py", headers={"Authorization": "Bearer " + bound}, timeout=30).status_code != 401:
+        bad += 1; print("MISMATCH bearer downgrade")
 p.send_signal(signal.SIGTERM)
 rc = p.wait(timeout=120)
 text = open(log).read()
