@@ -369,6 +369,16 @@ static claims_status_t verify_signature_or_introspect(request_rec *r, const clai
     return st;
 }
 
+/* The DPoP proof of a token that came as Authorization: DPoP (mod_claims_binding.c); a
+ * sub-request or internal redirect takes the proof its parent checked for the same token. */
+static claims_status_t check_proof(request_rec *r, const mc_dir_conf_t *dc, const char *token, apr_size_t len,
+                                   mc_state_t *state, int quiet)
+{
+    const mc_state_t *parent = r->main != NULL || r->prev != NULL
+                               ? mc_get_state(r->main != NULL ? r->main : r->prev) : NULL;
+    return mc_binding_proof(r, dc, token, len, parent, state, quiet);
+}
+
 /* Verifies the token of r (and its DPoP proof, when it came with one: before the token, so a
  * bad proof costs no signature check) and what it is bound to. quiet: an expression evaluated
  * before authentication; it logs nothing and does not use the proof up. */
@@ -399,13 +409,8 @@ static claims_status_t verify_token(request_rec *r, const mc_dir_conf_t *dc, con
         }
         return CLAIMS_ERR_CONFIG;
     }
-    if (dpop) {
-        /* a sub-request or internal redirect: its parent checked the same proof already */
-        const mc_state_t *parent = r->main != NULL || r->prev != NULL
-                                   ? mc_get_state(r->main != NULL ? r->main : r->prev) : NULL;
-        if ((st = mc_binding_proof(r, dc, token, len, parent, state, quiet)) != CLAIMS_OK) {
-            return st;
-        }
+    if (dpop && (st = check_proof(r, dc, token, len, state, quiet)) != CLAIMS_OK) {
+        return st;
     }
     st = verify_signature_or_introspect(r, &verifier, token, len, now, state);
     if (st != CLAIMS_OK) {

@@ -5,6 +5,7 @@
 
 #include "http_core.h"
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <errno.h>
 #include <string.h>
@@ -78,4 +79,17 @@ const char *mc_where(cmd_parms *cmd)
         return "(unknown)";
     }
     return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
+}
+
+int mc_valid_header_name(const char *s)
+{
+    if (*s == '\0') {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!apr_isalnum(*s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL) {
+            return 0;
+        }
+    }
+    return 1;
 }

@@ -32,6 +32,9 @@ const char *mc_set_slot(cmd_parms *cmd, void *record, const char *arg);
 /* Adds one ClaimsAudience word to *list (or sets *any for "any"). */
 const char *mc_add_audience(cmd_parms *cmd, apr_array_header_t **list, int *any, const char *arg);
 
+/* Whether s is an HTTP field name (RFC 9110 token characters, at least one). */
+int mc_valid_header_name(const char *s);
+
 /* file:line of the directive being read. */
 const char *mc_where(cmd_parms *cmd);
 
