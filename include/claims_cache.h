@@ -3,9 +3,9 @@
  * verification through it and through the level shared by a server's children.
  *
  * Promises:
- *  - an entry is found by the exact token bytes: a keyed hash (SipHash-2-4, a random key per
- *    cache) of the token's length and its last 32 bytes (a part of the signature) picks the
- *    bucket, then the stored token is compared with memcmp, so no look-up relies on a digest
+ *  - an entry is found by the exact token bytes: a keyed hash (SipHash-1-3, a random key per
+ *    cache, or the shared level's key when one is attached) of the token's length and its last
+ *    16 bytes (a part of the signature) picks the bucket, then the stored token is compared with memcmp, so no look-up relies on a digest
  *    being collision-free, and a hit costs neither a syntax scan nor a digest of the whole
  *    token; an entry is also keyed by the issuer record it was verified under: a token verified
  *    at two virtual hosts that each declare its issuer has an entry for each record, and a

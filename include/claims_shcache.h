@@ -86,8 +86,8 @@ typedef struct claims_shcache_stats_t {
  * random key could be drawn. */
 claims_shcache_t *claims_shcache_create(apr_pool_t *p, void *base, apr_size_t size);
 
-/* The keyed hash of a token that picks its bucket: SipHash over its length and its last
- * (at most) 32 bytes, a part of the signature for a JWS. Only a choice of bucket: records are
+/* The keyed hash of a token that picks its bucket: SipHash-1-3 over its length and its last
+ * (at most) 16 bytes, a part of the signature for a JWS. Only a choice of bucket: records are
  * found by comparing the exact bytes. */
 apr_uint64_t claims_shcache_hash(const claims_shcache_t *sh, const char *token, apr_size_t len);
 

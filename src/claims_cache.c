@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TAIL 32                        /* bytes of a token's end that pick its bucket */
+#define TAIL 16                        /* bytes of a token's end (its signature's) that pick its bucket */
 #define KEY_IDS 64                     /* key identities kept (direct-mapped by serial) */
 #define SEEN_PER_ENTRY 4               /* tokens remembered as seen, per entry of the budget */
 #define EXPECTED_ENTRY 1024            /* bytes, to size the table from a byte budget */
@@ -27,8 +27,8 @@ struct entry_t {
     apr_size_t token_len;
     double expires;
     apr_size_t bytes;
-    unsigned refs;                     /* under the cache lock */
-    int linked;                        /* in the table and the LRU list */
+    volatile apr_uint32_t refs;        /* atomic: one for the table while linked, one per request
+                                        * holding it; the last one to let go frees it */
     entry_t *hnext;
     entry_t *prev, *next;              /* LRU: most recently used at head */
     claims_cache_t *cache;
@@ -66,10 +66,6 @@ static void share(volatile apr_uint64_t *ctr, apr_int64_t delta)
     apr_atomic_add64(ctr, (apr_uint64_t)delta);  /* two's complement: adding -n subtracts */
 }
 
-typedef struct entry_ref_t {
-    entry_t *e;
-} entry_ref_t;
-
 static void entry_free(entry_t *e)
 {
     json_decref(e->pub.claims);
@@ -104,15 +100,14 @@ static void unlink_entry(claims_cache_t *c, entry_t *e)
         c->tail = e->prev;
     }
     e->prev = e->next = e->hnext = NULL;
-    e->linked = 0;
     c->entries--;
     c->bytes -= e->bytes;
     if (c->shared != NULL) {
         share(&c->shared->entries, -1);
         share(&c->shared->bytes, -(apr_int64_t)e->bytes);
     }
-    if (e->refs == 0) {
-        entry_free(e);
+    if (apr_atomic_dec32(&e->refs) == 0) {
+        entry_free(e);                 /* the table's was the last reference */
     }
 }
 
@@ -141,26 +136,22 @@ static void to_front(claims_cache_t *c, entry_t *e)
     }
 }
 
+/* A request's reference, let go when its pool is cleared: no lock (an entry that is still
+ * linked holds the table's reference, so only an unlinked one can reach zero here). */
 static apr_status_t release_entry(void *data)
 {
-    entry_ref_t *ref = data;
-    entry_t *e = ref->e;
-    claims_cache_t *c = e->cache;
-    apr_thread_mutex_lock(c->lock);
-    if (--e->refs == 0 && !e->linked) {
+    entry_t *e = data;
+    if (apr_atomic_dec32(&e->refs) == 0) {
         entry_free(e);
     }
-    apr_thread_mutex_unlock(c->lock);
     return APR_SUCCESS;
 }
 
-/* Takes a reference for the lifetime of p. Called with the lock held. */
+/* Takes a reference for the lifetime of p. Called with the lock held (so e is linked). */
 static const claims_cached_t *hand_out(entry_t *e, apr_pool_t *p)
 {
-    entry_ref_t *ref = apr_palloc(p, sizeof(*ref));
-    e->refs++;
-    ref->e = e;
-    apr_pool_cleanup_register(p, ref, release_entry, apr_pool_cleanup_null);
+    apr_atomic_inc32(&e->refs);
+    apr_pool_cleanup_register(p, e, release_entry, apr_pool_cleanup_null);
     return &e->pub;
 }
 
@@ -169,7 +160,7 @@ static apr_status_t cache_cleanup(void *data)
     claims_cache_t *c = data;
     while (c->head != NULL) {
         entry_t *e = c->head;
-        e->refs = 0;  /* the pool of every request is gone by now */
+        apr_atomic_set32(&e->refs, 1);  /* the pool of every request is gone by now */
         unlink_entry(c, e);
     }
     return APR_SUCCESS;
@@ -257,12 +248,26 @@ apr_uint64_t claims_cache_hash(const claims_cache_t *c, const char *token, apr_s
     apr_uint64_t l = (apr_uint64_t)len;
     memcpy(buf, &l, sizeof(l));
     memcpy(buf + sizeof(l), token + len - n, n);
-    return claims_siphash(&c->key, buf, sizeof(l) + n);
+    return claims_siphash13(&c->key, buf, sizeof(l) + n);
 }
 
 static int same_token(const entry_t *e, apr_uint64_t hash, const char *token, apr_size_t len)
 {
     return e->hash == hash && e->token_len == len && memcmp(e->token, token, len) == 0;
+}
+
+/* The record of trusted that verification would choose for a token of issuer's iss: the first
+ * with that iss (claims_issuer_find), found without comparing strings when it is issuer itself
+ * (the usual case: one record per iss). */
+static const claims_issuer_t *chosen_issuer(const claims_issuer_t *const *trusted, int ntrusted,
+                                            const claims_issuer_t *issuer)
+{
+    for (int i = 0; i < ntrusted; i++) {
+        if (trusted[i] == issuer || strcmp(trusted[i]->iss, issuer->iss) == 0) {
+            return trusted[i];
+        }
+    }
+    return NULL;
 }
 
 /* The live entry of the token verified under the record of trusted that claims_verify_uncached
@@ -284,7 +289,7 @@ static entry_t *find_entry(claims_cache_t *c, apr_uint64_t hash, const char *tok
             unlink_entry(c, e);        /* never outlives exp */
             continue;
         }
-        chosen = claims_issuer_find(trusted, ntrusted, e->pub.issuer->iss, strlen(e->pub.issuer->iss));
+        chosen = chosen_issuer(trusted, ntrusted, e->pub.issuer);
         if (chosen == e->pub.issuer) {
             return e;
         }
@@ -452,7 +457,7 @@ static void link_entry(claims_cache_t *c, entry_t *e, apr_size_t b)
     }
     e->hnext = c->buckets[b];
     c->buckets[b] = e;
-    e->linked = 1;
+    apr_atomic_set32(&e->refs, 1);     /* the table's */
     e->next = c->head;
     if (c->head != NULL) {
         c->head->prev = e;

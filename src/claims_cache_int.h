@@ -8,7 +8,7 @@
 
 #include "claims_cache.h"
 
-/* The cache's keyed hash of a token (its length and last 32 bytes): picks the bucket. With a
+/* The cache's keyed hash of a token (its length and last 16 bytes): picks the bucket. With a
  * shared level attached it is claims_shcache_hash (the same function, the level's key). */
 apr_uint64_t claims_cache_hash(const claims_cache_t *c, const char *token, apr_size_t len);
 

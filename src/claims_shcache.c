@@ -22,7 +22,7 @@ _Static_assert(CLAIMS_SHCACHE_MAX_TOKEN < 65536, "record lengths are 16-bit");
 
 #define SEG_MAGIC 0x434c4d53u        /* "CLMS" */
 #define SEG_LAYOUT 1u
-#define TAIL 32                      /* bytes of a token's end that pick its bucket */
+#define TAIL 16                      /* bytes of a token's end (its signature's) that pick its bucket */
 #define BUSY 1u                      /* cell word: a writer owns the cell */
 #define MAX_CELLS ((CLAIMS_SHCACHE_MAX_TOKEN + (apr_size_t)sizeof(rec_t) + CLAIMS_SHCACHE_CELL - 1) \
                    / CLAIMS_SHCACHE_CELL)
@@ -166,7 +166,7 @@ apr_uint64_t claims_shcache_hash(const claims_shcache_t *sh, const char *token, 
     uint64_t l = (uint64_t)len;
     memcpy(buf, &l, 8);
     memcpy(buf + 8, token + len - n, n);
-    return claims_siphash(&sh->hash_key, buf, 8 + n);
+    return claims_siphash13(&sh->hash_key, buf, 8 + n);
 }
 
 /* ------------------------------------------------------------------ look-up */

@@ -48,7 +48,10 @@ int claims_siphash_random_key(claims_siphash_key_t *key)
     return ok;
 }
 
-apr_uint64_t claims_siphash(const claims_siphash_key_t *key, const void *data, apr_size_t len)
+/* SipHash-c-d: c compression rounds per message word, d finalization rounds (inlined into the
+ * two variants below with constant c and d, so that the rounds unroll). */
+static inline apr_uint64_t siphash_cd(const claims_siphash_key_t *key, const void *data, apr_size_t len, int c,
+                                      int d)
 {
     const unsigned char *in = data;
     apr_size_t whole = len - len % 8;
@@ -60,8 +63,9 @@ apr_uint64_t claims_siphash(const claims_siphash_key_t *key, const void *data, a
     for (apr_size_t i = 0; i < whole; i += 8) {
         m = load_le64(in + i);
         v3 ^= m;
-        SIPROUND;                      /* two compression rounds: SipHash-2-4 */
-        SIPROUND;
+        for (int r = 0; r < c; r++) {
+            SIPROUND;
+        }
         v0 ^= m;
     }
     /* the last word: the remaining bytes, and the length modulo 256 in its top byte */
@@ -69,13 +73,23 @@ apr_uint64_t claims_siphash(const claims_siphash_key_t *key, const void *data, a
     last[7] = (unsigned char)(len & 0xff);
     m = load_le64(last);
     v3 ^= m;
-    SIPROUND;
-    SIPROUND;
+    for (int r = 0; r < c; r++) {
+        SIPROUND;
+    }
     v0 ^= m;
     v2 ^= 0xff;
-    SIPROUND;                          /* four finalization rounds */
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
+    for (int r = 0; r < d; r++) {
+        SIPROUND;
+    }
     return v0 ^ v1 ^ v2 ^ v3;
+}
+
+apr_uint64_t claims_siphash(const claims_siphash_key_t *key, const void *data, apr_size_t len)
+{
+    return siphash_cd(key, data, len, 2, 4);
+}
+
+apr_uint64_t claims_siphash13(const claims_siphash_key_t *key, const void *data, apr_size_t len)
+{
+    return siphash_cd(key, data, len, 1, 3);
 }

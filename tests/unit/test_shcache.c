@@ -25,14 +25,17 @@
 
 /* ------------------------------------------------------------------ siphash */
 
-static apr_uint64_t openssl_siphash(const unsigned char key[16], const unsigned char *data, size_t len)
+static apr_uint64_t openssl_siphash(const unsigned char key[16], const unsigned char *data, size_t len,
+                                    unsigned int c, unsigned int d)
 {
     EVP_MAC *mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
     EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
     size_t size = 8, n = 0;
     unsigned char out[8];
     apr_uint64_t v = 0;
-    OSSL_PARAM params[2] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size), OSSL_PARAM_construct_end()};
+    OSSL_PARAM params[4] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
+                            OSSL_PARAM_construct_uint(OSSL_MAC_PARAM_C_ROUNDS, &c),
+                            OSSL_PARAM_construct_uint(OSSL_MAC_PARAM_D_ROUNDS, &d), OSSL_PARAM_construct_end()};
     ck_assert_ptr_nonnull(ctx);
     ck_assert(EVP_MAC_init(ctx, key, 16, params) == 1 && EVP_MAC_update(ctx, data, len) == 1
               && EVP_MAC_final(ctx, out, &n, sizeof(out)) == 1 && n == 8);
@@ -45,8 +48,8 @@ static apr_uint64_t openssl_siphash(const unsigned char key[16], const unsigned 
 }
 
 /* The paper's test vector (key 00..0f, message 00..0e), then random keys and every length up
- * to 80 bytes (all tails of the last word) against OpenSSL's SIPHASH. */
-START_TEST(test_siphash_is_siphash_2_4)
+ * to 80 bytes (all tails of the last word) against OpenSSL's SIPHASH, with 2-4 and 1-3 rounds. */
+START_TEST(test_siphash_is_siphash_2_4_and_1_3)
 {
     unsigned char key[16], msg[80];
     claims_siphash_key_t k;
@@ -62,7 +65,9 @@ START_TEST(test_siphash_is_siphash_2_4)
         ck_assert(RAND_bytes(key, sizeof(key)) == 1 && RAND_bytes(msg, sizeof(msg)) == 1);
         claims_siphash_key(&k, key);
         for (size_t len = 0; len <= sizeof(msg); len++) {
-            ck_assert_msg(claims_siphash(&k, msg, len) == openssl_siphash(key, msg, len), "length %zu", len);
+            ck_assert_msg(claims_siphash(&k, msg, len) == openssl_siphash(key, msg, len, 2, 4), "length %zu", len);
+            ck_assert_msg(claims_siphash13(&k, msg, len) == openssl_siphash(key, msg, len, 1, 3), "1-3, length %zu",
+                          len);
         }
     }
 }
@@ -424,7 +429,7 @@ Suite *shcache_suite(void)
 {
     Suite *s = suite_create("shcache");
     TCase *tc = tu_tcase("siphash", 30);
-    tcase_add_test(tc, test_siphash_is_siphash_2_4);
+    tcase_add_test(tc, test_siphash_is_siphash_2_4_and_1_3);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("shared level", 60);
