@@ -1,11 +1,21 @@
 /*
- * mod_claims_counters.h - the verified-token cache of each child, and the figures every child
- * adds to and the status page reads: tokens accepted and refused by issuer record and reason,
- * and the caches' entries, bytes, hits, misses and evictions, summed over all children.
+ * mod_claims_counters.h - the verified-token caches (each child's own level, and the level
+ * shared by all children of the server), and the figures every child adds to and the status
+ * page reads: tokens accepted and refused by issuer record and reason, signatures computed,
+ * and the caches' entries, bytes, hits, misses and evictions.
  *
- * The figures live in one anonymous shared memory segment made at start-up (before the
- * children are forked) and change by atomic adds; a restart starts them from zero, and the
- * segment remembers when that was (the status page's uptime).
+ * One budget per server: ClaimsCacheSize (default 32 MiB) bounds all the verified-token
+ * caches of one server together. With one child (the MPM runs at most one), the child's level
+ * gets it all and there is no shared level. With N > 1 (AP_MPMQ_MAX_DAEMONS: MaxRequestWorkers
+ * for prefork, MaxRequestWorkers / ThreadsPerChild for event and worker), three quarters are
+ * the shared level (one anonymous segment made in post_config, before the children are forked)
+ * and each child's own level gets a quarter divided by N. Whatever the MPM and N, the caches
+ * of a server generation take at most ClaimsCacheSize (plus each child's small fixed table);
+ * during a graceful restart the children of the old generation keep theirs until they exit.
+ *
+ * The figures live in another anonymous shared memory segment made at start-up and change by
+ * atomic adds; a restart starts them from zero, and the segment remembers when that was (the
+ * status page's uptime).
  */
 #ifndef MOD_CLAIMS_COUNTERS_H
 #define MOD_CLAIMS_COUNTERS_H
@@ -19,8 +29,15 @@ typedef struct mc_counts_t {
     apr_uint64_t refused[CLAIMS_STATUS_COUNT];
 } mc_counts_t;
 
-/* This child's verified-token cache (NULL when ClaimsCache Off). */
+/* This child's verified-token cache, with the shared level attached; with ClaimsCache Off one
+ * that keeps nothing and counts the signatures (NULL only when none could be made). */
 claims_cache_t *mc_token_cache(void);
+
+/* Whether tokens are cached (ClaimsCache On and a cache could be made). */
+int mc_token_cache_on(void);
+
+/* The figures of the level shared by the children; 0 when there is none. */
+int mc_read_shared_level(claims_shcache_stats_t *out);
 
 /* Counts a token decision (issuer: the mc_issuer_t behind it, or NULL before one was known). */
 void mc_count(const claims_issuer_t *issuer, claims_status_t st);

@@ -222,6 +222,8 @@ static void caches(request_rec *r, const mc_status_view_t *view)
                    (apr_uint64_t)c->figures.evictions);
     }
     ap_rputs("</table>\n", r);
+    ap_rprintf(r, "<p id=\"signatures\">Token signatures computed: %" APR_UINT64_T_FMT " (what the caches did not "
+                  "save), all children.</p>\n", view->signature_verifications);
     if (view->introspection) {
         ap_rprintf(r, "<p id=\"introspection\">Introspection of opaque tokens: %" APR_UINT64_T_FMT " calls, %"
                       APR_UINT64_T_FMT " active, %" APR_UINT64_T_FMT " inactive, %" APR_UINT64_T_FMT

@@ -173,6 +173,7 @@ void mc_status_json(request_rec *r, const mc_status_view_t *view)
         const mc_sv_cache_t *c = &APR_ARRAY_IDX(view->caches, i, mc_sv_cache_t);
         json_object_set_new(doc, c->member, cache_json(c));
     }
+    json_object_set_new(doc, "signature_verifications", jint(view->signature_verifications));
     if (view->introspection) {
         json_t *in = json_object();
         json_object_set_new(in, "calls", jint(view->introspect.calls));

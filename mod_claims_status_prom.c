@@ -217,6 +217,9 @@ void mc_status_prometheus(request_rec *r, const mc_status_view_t *view)
     tokens(r, view);
     key_sets(r, view);
     caches(r, view);
+    family(r, "claims_signature_verifications_total", "counter",
+           "Token signatures computed (what the caches did not save), all child processes.");
+    ap_rprintf(r, "claims_signature_verifications_total %" APR_UINT64_T_FMT "\n", view->signature_verifications);
     if (view->introspection) {
         family(r, "claims_introspection_requests_total", "counter",
                "Calls to introspection endpoints (cache misses that asked), all child processes.");

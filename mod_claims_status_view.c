@@ -249,6 +249,24 @@ static void collect_issuer(request_rec *r, const mc_issuer_t *ic, mc_sv_issuer_t
     }
 }
 
+/* The verified-token level shared by the children: a hit is a signature it saved, a miss a
+ * look-up that did not (the token was verified afresh). */
+static void collect_shared_level(request_rec *r, mc_status_view_t *view)
+{
+    claims_shcache_stats_t st;
+    mc_sv_cache_t *c = apr_array_push(view->caches);
+    memset(c, 0, sizeof(*c));
+    c->name = "verified_tokens_shared";
+    c->member = "shared_cache";
+    c->enabled = mc_read_shared_level(&st);
+    c->figures.entries = st.entries;
+    c->figures.bytes = st.bytes;
+    c->figures.hits = st.hits;
+    c->figures.misses = st.misses;
+    c->figures.evictions = st.evictions;
+    c->hit_ratio = st.hits + st.misses > 0 ? (double)st.hits / (double)(st.hits + st.misses) : -1.0;
+}
+
 static void collect_caches(request_rec *r, mc_status_view_t *view)
 {
     mc_sv_cache_t *c;
@@ -257,10 +275,12 @@ static void collect_caches(request_rec *r, mc_status_view_t *view)
     memset(c, 0, sizeof(*c));
     c->name = "verified_tokens";
     c->member = "cache";
-    c->enabled = mc_token_cache() != NULL;
+    c->enabled = mc_token_cache_on();
     mc_read_cache_counts(&c->figures);
     c->hit_ratio = c->figures.hits + c->figures.misses > 0
                    ? (double)c->figures.hits / (double)(c->figures.hits + c->figures.misses) : -1.0;
+    view->signature_verifications = c->figures.verifications;
+    collect_shared_level(r, view);
     view->introspection = mc_read_introspect_counts(&view->introspect);
     if (view->introspection) {
         /* the introspection answers' cache: its entries live in the socache, only look-ups count */

@@ -58,7 +58,8 @@ typedef struct mc_sv_issuer_t {
     const char *last_error;            /* display text, URLs redacted; NULL when none */
 } mc_sv_issuer_t;
 
-/* The verified-token cache (and, later, the others: introspection, replay store). */
+/* A cache: the verified tokens of each child ("verified_tokens", all children summed), the level
+ * the children share ("verified_tokens_shared"), the introspection answers. */
 typedef struct mc_sv_cache_t {
     const char *name;                  /* "verified_tokens": the Prometheus label cache= */
     const char *member;                /* "cache": its member of the JSON document */
@@ -73,7 +74,9 @@ typedef struct mc_status_view_t {
     int have_counts;
     apr_array_header_t *issuers;       /* mc_sv_issuer_t, in configuration order */
     mc_counts_t before;                /* refusals before an issuer was known */
-    apr_array_header_t *caches;        /* mc_sv_cache_t */
+    apr_array_header_t *caches;        /* mc_sv_cache_t: this process's level and the shared one
+                                        * first, then the introspection answers' */
+    apr_uint64_t signature_verifications;  /* signatures computed, all children */
     int introspection;                 /* an issuer introspects opaque tokens */
     mc_introspect_counts_t introspect; /* its calls and answers, all children */
     const char *openssl, *curl, *jansson, *httpd;  /* versions of the running libraries */

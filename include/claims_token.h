@@ -4,8 +4,14 @@
  * Authorization: the scheme "Bearer" matched case-insensitively, one or more spaces, then
  * exactly one b64token (1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="),
  * optionally followed by spaces. Another scheme is "no token"; "Bearer" with no token, two
- * tokens or a character outside b64token is a malformed request.
- *
+ * tokens or a character outside b64token is a malformed request. One exception to where that
+ * last check happens: a token with exactly two dots (the shape of a compact JWS, the one that
+ * goes to signature verification) is delimited here without a look at each character, and
+ * claims_verify_token refuses it as a malformed request (CLAIMS_ERR_REQUEST) when it is not a
+ * b64token; a token byte for byte equal to one it verified needs no check, so a cache hit costs
+ * no scan. A caller that uses such a token without claims_verify_token checks it first with
+ * claims_token_is_b64token. Tokens of any other shape (opaque tokens, which may be
+ * introspected) are checked here.
  * Cookie (ClaimsTokenFrom cookie=NAME): pairs separated by ';' or ',' (httpd joins repeated
  * Cookie headers with ", "), blanks (space, tab) around a pair skipped. A pair's name is what
  * comes before its first '=' without the blanks in front of that '=', compared exactly (case
@@ -26,7 +32,9 @@
 
 #include "claims.h"
 
-/* CLAIMS_OK (*token, *len point into value), CLAIMS_NO_TOKEN, or CLAIMS_ERR_REQUEST. */
+/* CLAIMS_OK (*token, *len point into value; a b64token, or, with exactly two dots, a run of
+ * characters other than space whose check is claims_verify_token's), CLAIMS_NO_TOKEN, or
+ * CLAIMS_ERR_REQUEST. */
 claims_status_t claims_token_from_authorization(const char *value, const char **token, apr_size_t *len);
 
 typedef enum claims_scheme_t {

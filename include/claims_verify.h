@@ -57,6 +57,18 @@ typedef struct claims_verifier_t {
 claims_status_t claims_verify_uncached(const claims_verifier_t *v, apr_pool_t *p, const char *token,
                                        apr_size_t len, claims_verified_t *out);
 
+/* The signature step of verification: CLAIMS_OK when key verifies jws, else the refusal
+ * claims_jws_verify would give. claims_jws_verify itself is one; the verified-token cache
+ * passes one that also counts the verifications and knows the tokens its shared level has
+ * seen verified under the same key material (claims_cache.h). */
+typedef claims_status_t (*claims_sig_check_fn)(void *baton, const claims_jws_t *jws, const claims_key_t *key);
+
+/* claims_verify_uncached with check (NULL: claims_jws_verify) as its signature step: the same
+ * work in the same order, the same answers where check answers as claims_jws_verify does. */
+claims_status_t claims_verify_uncached_with(const claims_verifier_t *v, apr_pool_t *p, const char *token,
+                                            apr_size_t len, claims_sig_check_fn check, void *baton,
+                                            claims_verified_t *out);
+
 /* The simple form: claims_verify_uncached with trusted, ntrusted and max_len, and each issuer's
  * own keys. */
 claims_status_t claims_verify(apr_pool_t *p, const char *token, apr_size_t len, apr_size_t max_len,

@@ -43,6 +43,13 @@ static int select_keys(const claims_verifier_t *v, apr_pool_t *p, const claims_i
 claims_status_t claims_verify_uncached(const claims_verifier_t *v, apr_pool_t *p, const char *token,
                                        apr_size_t len, claims_verified_t *out)
 {
+    return claims_verify_uncached_with(v, p, token, len, NULL, NULL, out);
+}
+
+claims_status_t claims_verify_uncached_with(const claims_verifier_t *v, apr_pool_t *p, const char *token,
+                                            apr_size_t len, claims_sig_check_fn check, void *baton,
+                                            claims_verified_t *out)
+{
     claims_jws_t *jws;
     json_t *claims, *iss;
     const claims_issuer_t *issuer;
@@ -80,7 +87,7 @@ claims_status_t claims_verify_uncached(const claims_verifier_t *v, apr_pool_t *p
             st = CLAIMS_ERR_ALG_NOT_ALLOWED;
             continue;
         }
-        st = claims_jws_verify(jws, cand[i]);
+        st = check != NULL ? check(baton, jws, cand[i]) : claims_jws_verify(jws, cand[i]);
         if (st == CLAIMS_OK) {
             out->claims = claims;
             out->key = cand[i];

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-The mod_claims benchmark (issue 6): real apache2 instances on 127.0.0.1 serving one static file,
+The mod_claims benchmark (issues 6 and 17): real apache2 instances on 127.0.0.1 serving one static file,
 unprotected (the baseline), behind mod_claims, and, when Debian's packages are installed, behind
 mod_auth_openidc (AuthType oauth20, local keys) and mod_oauth2 (OAuth2TokenVerify jwk), for
 RS256 (RSA-2048), ES256 and EdDSA (Ed25519) tokens, the same token repeated and a new token on
@@ -10,6 +10,8 @@ every request. It reports
       measured the same way in the same run;
   (b) the bare cost of one EVP verification (bare_verify.c), measured the same way;
   (c) wrk requests per second and server CPU per request, as ratios to the baseline;
+  (d) the prefork scenario (prefork.py): signatures computed for many tokens spread over many
+      children, and the children's memory, with the cache and without;
 then checks the issue's targets, writes the table and a JSON record, and a per-function profile
 of mod_claims' overhead. Started by run.sh (`make bench`), which compiles the two helpers.
 Its servers are the integration suite's Httpd (tests/integration/conftest.py), set up for the
@@ -43,15 +45,18 @@ from jwcrypto.common import json_encode
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import conftest as H  # noqa: E402  (the integration suite's Httpd)
+import prefork  # noqa: E402  (the prefork scenario)
 
 ALGS = ("RS256", "ES256", "EdDSA")
 ISSUER = "https://idp.bench.test"
 AUDIENCE = "https://api.bench.test"
 MODULES_DIR = H.APACHE_MODULES
 STATIC_BYTES = 1024
-TARGET_HIT_INSTR = 20000
-TARGET_NEW_VS_BARE = 1.15
+TARGET_HIT_INSTR = 8000          # issue 17
+TARGET_NEW_VS_BARE = 1.08
 TARGET_RPS_RATIO = 0.90
+TARGET_VERIFY_RATIO = 1.05       # prefork: signatures per distinct token
+TARGET_RSS_MIB = 64              # prefork: children's summed RSS above the same server without cache
 
 # Why a peer is not measured for an algorithm (Debian 12's packages, checked when this was written).
 UNSUPPORTED = {
@@ -243,7 +248,9 @@ class BenchHttpd(H.Httpd):
         root = os.path.join(work, "%s-%s" % (cfg.name, mode))
         os.makedirs(root)
         os.chmod(root, 0o755)
-        super().__init__(root, cfg.body, mpm="event", loglevel="", claims_module=None)
+        super().__init__(root, cfg.body, mpm="prefork" if mode == "prefork" else "event", loglevel="",
+                         claims_module=None)
+        self.mpm_lines = []
         self.modules = list(self.MODULES)
         self.cfg = cfg
         self.mode = mode
@@ -252,6 +259,7 @@ class BenchHttpd(H.Httpd):
         self.port = next(iter(cfg.ports.values()))  # the port start() waits on
         self.url = "http://127.0.0.1:%d" % self.port
         self.dumps = 0
+        self.cg_server_limit = 2
         os.makedirs(os.path.join(root, "cg"))
         os.chmod(os.path.join(root, "cg"), 0o777)  # callgrind writes its dumps as User
         for a in ALGS:
@@ -266,7 +274,11 @@ class BenchHttpd(H.Httpd):
         lines += ["TypesConfig /etc/mime.types", "DocumentRoot %s/htdocs" % r, "KeepAlive On",
                   "MaxKeepAliveRequests 0", "KeepAliveTimeout 60", "Timeout 120", "MaxConnectionsPerChild 0"]
         if self.mode == "callgrind":
-            lines += ["ThreadsPerChild 4", "ServerLimit 1"]
+            # ServerLimit 2: the MPM may run two children, so mod_claims makes the level they
+            # share (as on any server of more than one child); apache2 -X runs one process
+            lines += ["ThreadsPerChild 4", "ServerLimit %d" % self.cg_server_limit]
+        elif self.mode == "prefork":
+            lines += self.mpm_lines
         else:
             lines += ["StartServers 1", "ServerLimit 1", "ThreadsPerChild 25", "MaxRequestWorkers 25",
                       "MinSpareThreads 1", "MaxSpareThreads 25"]
@@ -421,6 +433,18 @@ def parse_callgrind(path, module="mod_claims.so"):
     return total, self_cost, incl_cost, out_calls
 
 
+# the shared object of each module measured, for its own cost (module_cost)
+MODULE_OBJECTS = {"claims": "mod_claims.so", "openidc": "mod_auth_openidc.so", "oauth2": "mod_oauth2.so"}
+
+
+def module_cost(self_cost, out_calls, module):
+    """What a module's code costs: the self instructions of its functions plus the inclusive
+    cost of everything they call outside it. Unlike the difference to the baseline, this does
+    not include the MPM's and httpd's per-request path, whose instruction count moves by a few
+    hundred between runs (timers, the event loop), so it is stable to a few instructions."""
+    return sum(c for k, c in self_cost.items() if k.startswith(module + ":")) + sum(out_calls.values())
+
+
 def per_request(a, b, n):
     """Per-request cost from two measurements of n1 and n2 = n1 + n requests."""
     return (b - a) / float(n)
@@ -435,6 +459,8 @@ def counter_per_request(c1, c2, n):
 
 def measure_callgrind(cfg, mat, st, work, cg_module, keep_profiles):
     srv = BenchHttpd(cfg, "callgrind", work, mat, cg_module)
+    srv.cg_server_limit = st.cg_server_limit
+    module = MODULE_OBJECTS.get(cfg.name)
     n1, n2 = (st.n1, st.n2) if cfg.name in ("baseline", "claims") else (st.peer_n1, st.peer_n2)
     t0 = time.time()
     log("callgrind: %s: starting apache2 -X under valgrind" % cfg.name)
@@ -473,11 +499,14 @@ def measure_callgrind(cfg, mat, st, work, cg_module, keep_profiles):
                 f1 = dump()
                 send(second)
                 f2 = dump()
-                t1, s1, i1, o1 = parse_callgrind(f1)
-                t2, s2, i2, o2 = parse_callgrind(f2)
+                t1, s1, i1, o1 = parse_callgrind(f1, module or "mod_claims.so")
+                t2, s2, i2, o2 = parse_callgrind(f2, module or "mod_claims.so")
                 n = n2 - n1
                 phases[phase] = {"n1": n1, "n2": n2, "instr_n1": t1, "instr_n2": t2,
                                  "instr_per_request": per_request(t1, t2, n)}
+                if module is not None:
+                    phases[phase]["module_per_request"] = per_request(module_cost(s1, o1, module),
+                                                                      module_cost(s2, o2, module), n)
                 if keep_profiles:
                     phases[phase]["_self"] = counter_per_request(s1, s2, n)
                     phases[phase]["_incl"] = counter_per_request(i1, i2, n)
@@ -592,6 +621,31 @@ def measure_wrk(configs, mat, st, work, cg_module):
 
 
 # --------------------------------------------------------------------------------------------
+# phase (d): prefork, many tokens over many children
+
+def measure_prefork(configs, mat, st, work, cg_module):
+    """The prefork scenario (prefork.py) with mod_claims' configuration, with the cache at its
+    default and with ClaimsCache Off, one server after the other."""
+    claims = next(c for c in configs if c.name == "claims")
+    log("prefork: minting %d RS256 tokens" % st.prefork_tokens)
+    tokens = [mat.mint("RS256") for _ in range(st.prefork_tokens)]
+    result = {"children": st.prefork_children, "tokens": len(tokens), "sends_per_token": st.prefork_children}
+    for name, extra in (("cache", ""), ("no_cache", "ClaimsCache Off\n")):
+        body, mpm_lines = prefork.scenario_config(BenchHttpd, claims, st.prefork_children)
+        port = H.free_port()
+        cfg = Config("claims-prefork-" + name.replace("_", "-"), ["RS256"], {"RS256": port}, body + extra)
+        srv = BenchHttpd(cfg, "prefork", work, mat, cg_module)
+        srv.mpm_lines = mpm_lines
+        srv.start_timeout = 60
+        srv.start()
+        try:
+            result[name] = prefork.run_one(srv, tokens, st.prefork_children, log)
+        finally:
+            srv.stop()
+    return result
+
+
+# --------------------------------------------------------------------------------------------
 # report
 
 def median(values):
@@ -687,7 +741,23 @@ def render_profile(profiles):
     return "\n".join(lines)
 
 
-def build_report(st, cg, checks, bare, wrk, machine, module, elapsed):
+def prefork_targets(pf):
+    """The prefork scenario's targets (issue 17): signatures per distinct token, and the
+    children's summed RSS above the same server without the cache."""
+    if not pf or "cache" not in pf or "no_cache" not in pf:
+        return []
+    ratio = (pf["cache"]["verifications"] or 0) / float(pf["tokens"])
+    delta = (pf["cache"]["rss_kib_sum"] - pf["no_cache"]["rss_kib_sum"]) / 1024.0
+    return [
+        {"target": "prefork: signatures <= %.2f x distinct tokens" % TARGET_VERIFY_RATIO, "alg": "RS256",
+         "value": round(ratio, 3), "limit": TARGET_VERIFY_RATIO,
+         "met": pf["cache"]["verifications"] is not None and ratio <= TARGET_VERIFY_RATIO},
+        {"target": "prefork: children's RSS <= cache off + %d MiB" % TARGET_RSS_MIB, "alg": "RS256",
+         "value": round(delta, 1), "limit": TARGET_RSS_MIB, "met": delta <= TARGET_RSS_MIB},
+    ]
+
+
+def build_report(st, cg, checks, bare, wrk, machine, module, elapsed, pf=None):
     base_rps = {a: wrk["baseline"]["runs"].get(a, {}).get("rps") for a in ALGS}
     base_cpu = {a: wrk["baseline"]["runs"].get(a, {}).get("cpu_us_per_request") for a in ALGS}
     rows = []
@@ -705,9 +775,12 @@ def build_report(st, cg, checks, bare, wrk, machine, module, elapsed):
             w = wrk.get(name, {}).get("runs", {}).get(alg, {})
             bw = wrk["baseline"]["runs"].get(alg, {})
             rounds = [a["rps"] / b["rps"] for a, b in zip(w.get("runs", []), bw.get("runs", [])) if b["rps"]]
+            own = {ph: cg[name][alg][ph].get("module_per_request") for ph in ("repeat", "distinct")}
             row.update({
                 "instr_above_baseline_repeat": round(rep),
                 "instr_above_baseline_distinct": round(new),
+                "module_instr_repeat": None if own["repeat"] is None else round(own["repeat"]),
+                "module_instr_distinct": None if own["distinct"] is None else round(own["distinct"]),
                 "distinct_vs_bare": new / bare[alg]["full"],
                 "checks": {"callgrind": checks[name][alg]["answers"],
                            "wrk": wrk.get(name, {}).get("checks", {}).get(alg, {}).get("answers")},
@@ -737,9 +810,10 @@ def build_report(st, cg, checks, bare, wrk, machine, module, elapsed):
                         "alg": alg, "value": None if r["wrk_rps_ratio"] is None else round(r["wrk_rps_ratio"], 3),
                         "limit": TARGET_RPS_RATIO, "per_round": r["wrk_rps_ratio_per_round"],
                         "met": r["wrk_rps_ratio"] is not None and r["wrk_rps_ratio"] >= TARGET_RPS_RATIO})
+    targets += prefork_targets(pf)
 
     return {
-        "issue": 6,
+        "issue": 17,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "mod_claims": module,
         "machine": machine,
@@ -753,20 +827,43 @@ def build_report(st, cg, checks, bare, wrk, machine, module, elapsed):
                          "wrk_runs": wrk["baseline"]["runs"].get(a, {}).get("runs")} for a in ALGS},
         "loadavg_during_wrk": wrk.get("_loadavg"),
         "results": rows,
+        "prefork": pf,
         "targets": targets,
     }
+
+
+def render_prefork(pf):
+    """The prefork scenario's lines of the table."""
+    out = ["prefork: %d children, %s distinct RS256 tokens each sent %d times, every child every token once "
+           "(keep-alive connection c sends token i in round r when (i + r) %% %d == c)"
+           % (pf["children"], fmt_int(pf["tokens"]), pf["sends_per_token"], pf["children"])]
+    for name, label in (("cache", "cache (default)"), ("no_cache", "ClaimsCache Off")):
+        r = pf.get(name)
+        if r is None:
+            continue
+        out.append("  %-16s %9s requests (%s), %9s signatures (%.2f per token), children's RSS %7.1f MiB, "
+                   "PSS %7.1f MiB, %.1f s" % (
+                       label, fmt_int(r["requests"]), ", ".join("%s: %s" % kv for kv in sorted(r["answers"].items())),
+                       fmt_int(r["verifications"]), (r["verifications"] or 0) / float(pf["tokens"]),
+                       r["rss_kib_sum"] / 1024.0, r["pss_kib_sum"] / 1024.0, r["seconds"]))
+    if "cache" in pf and "no_cache" in pf:
+        out.append("  the cache's memory, all children: RSS %+.1f MiB, PSS %+.1f MiB (RSS counts a shared page once "
+                   "per child that touched it)" % ((pf["cache"]["rss_kib_sum"] - pf["no_cache"]["rss_kib_sum"]) / 1024.0,
+                                                   (pf["cache"]["pss_kib_sum"] - pf["no_cache"]["pss_kib_sum"]) / 1024.0))
+    return out
 
 
 def render_table(rep):
     st, m = rep["settings"], rep["machine"]
     out = []
-    out.append("mod_claims benchmark (issue 6), %s, %s (source %s)" % (
+    out.append("mod_claims benchmark (issues 6, 17), %s, %s (source %s)" % (
         rep["date"], rep["mod_claims"]["path"], rep["mod_claims"]["source_revision"] or "not a git tree"))
     out.append("machine: %s, %s cores, Debian %s, %s, %s" % (m["cpu"], m["cores"], m["debian"],
                                                            m["apache2"], m["openssl"]))
-    out.append("callgrind: apache2 -X (event MPM), keep-alive, static %d-byte file, %d + %d warm-up requests, then "
-               "(I(N2)-I(N1))/(N2-N1) with N1/N2 = %d/%d (baseline, mod_claims), %d/%d (peers)"
-               % (STATIC_BYTES, st["warmup"], st["warmup"], st["n1"], st["n2"], st["peer_n1"], st["peer_n2"]))
+    out.append("callgrind: apache2 -X (event MPM, ServerLimit %d), keep-alive, static %d-byte file, %d + %d warm-up "
+               "requests, then (I(N2)-I(N1))/(N2-N1) with N1/N2 = %d/%d (baseline, mod_claims), %d/%d (peers)"
+               % (st["cg_server_limit"], STATIC_BYTES, st["warmup"], st["warmup"], st["n1"], st["n2"], st["peer_n1"],
+                  st["peer_n2"]))
     out.append("wrk: -t%d -c%d, keep-alive, same token, %d interleaved runs of %d s per configuration; "
                "server CPU from /proc" % (st["wrk_threads"], st["wrk_connections"], st["wrk_rounds"],
                                          st["wrk_seconds"]))
@@ -782,9 +879,11 @@ def render_table(rep):
                    % (a, fmt_int(b["instr_per_request_repeat"]), fmt_int(b["wrk_rps"]),
                       "n/a" if b["cpu_us_per_request"] is None else "%.1f" % b["cpu_us_per_request"]))
     out.append("")
-    head = "%-6s %-17s %14s %14s %9s %10s %8s %9s %8s" % (
-        "alg", "module", "same token", "new token", "new/bare", "wrk req/s", "vs base", "CPU us/r", "vs base")
-    out.append("instructions per request above the baseline (callgrind); wrk and CPU as ratios to the baseline")
+    head = "%-6s %-17s %11s %9s %11s %11s %9s %10s %8s %9s %8s" % (
+        "alg", "module", "same token", "(own)", "new token", "(own)", "new/bare", "wrk req/s", "vs base",
+        "CPU us/r", "vs base")
+    out.append("instructions per request above the baseline (callgrind), and (own): what the module's code and "
+               "its calls cost, without httpd's path; wrk and CPU as ratios to the baseline")
     out.append(head)
     out.append("-" * len(head))
     for a in ALGS:
@@ -792,13 +891,17 @@ def render_table(rep):
             if "unsupported" in r:
                 out.append("%-6s %-17s %s" % (a, r["module"], "not measured: " + r["unsupported"]))
                 continue
-            out.append("%-6s %-17s %14s %14s %9s %10s %8s %9s %8s" % (
-                a, r["module"], fmt_int(r["instr_above_baseline_repeat"]), fmt_int(r["instr_above_baseline_distinct"]),
+            out.append("%-6s %-17s %11s %9s %11s %11s %9s %10s %8s %9s %8s" % (
+                a, r["module"], fmt_int(r["instr_above_baseline_repeat"]), fmt_int(r.get("module_instr_repeat")),
+                fmt_int(r["instr_above_baseline_distinct"]), fmt_int(r.get("module_instr_distinct")),
                 fmt_ratio(r["distinct_vs_bare"]), fmt_int(r["wrk_rps"]), fmt_ratio(r["wrk_rps_ratio"]),
                 "n/a" if r["cpu_us_per_request"] is None else "%.1f" % r["cpu_us_per_request"],
                 fmt_ratio(r["cpu_ratio"])))
+    if rep.get("prefork"):
+        out.append("")
+        out += render_prefork(rep["prefork"])
     out.append("")
-    out.append("targets (issue 6), mod_claims:")
+    out.append("targets (issue 17), mod_claims:")
     for t in rep["targets"]:
         value = "n/a" if t["value"] is None else (fmt_int(t["value"]) if isinstance(t["value"], int)
                                                   else "%.3f" % t["value"])
@@ -826,7 +929,10 @@ class Settings:
         self.wrk_seconds = env_int("BENCH_WRK_SECONDS", 2)
         self.wrk_rounds = env_int("BENCH_WRK_ROUNDS", 3)
         self.wrk_threads = env_int("BENCH_WRK_THREADS", 2)
-        self.wrk_connections = env_int("BENCH_WRK_CONNECTIONS", 20)
+        self.wrk_connections = env_int("BENCH_WRK_CONNECTIONS", 64)
+        self.cg_server_limit = env_int("BENCH_CG_SERVER_LIMIT", 2)
+        self.prefork_children = env_int("BENCH_PREFORK_CHILDREN", 32)
+        self.prefork_tokens = env_int("BENCH_PREFORK_TOKENS", 2000)
         self.jobs = env_int("BENCH_JOBS", 2)
         self.peers = os.environ.get("BENCH_PEERS", "auto")
         self.configs = os.environ.get("BENCH_CONFIGS", "baseline,claims,openidc,oauth2")
@@ -880,8 +986,11 @@ def main():
         wrk = measure_wrk(configs, mat, st, args.work, args.cg_module)
         wrk["_loadavg"] = {"before": loadavg_before, "after": os.getloadavg()}
 
+    # (d): prefork, signatures and memory (BENCH_PREFORK_CHILDREN=0 skips it)
+    pf = measure_prefork(configs, mat, st, args.work, args.cg_module) if st.prefork_children > 0 else None
+
     report = build_report(st, cg, checks, bare, wrk, machine_info(), module_identity(args.src, args.module),
-                          time.time() - started)
+                          time.time() - started, pf)
     report["profile"] = {a: profile_tables(cg, a, 15) for a in ALGS}
     table = render_table(report)
     profile_text = render_profile(report["profile"])

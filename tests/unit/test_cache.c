@@ -1,8 +1,9 @@
 /*
  * test_cache.c - the verified-token cache (claims_cache.h) and verification through it
- * (claims_verify_token): entries bounded by exp, keyed on the exact token bytes and on the
+ * (claims_verify_token): entries bounded by exp, found by the exact token bytes and keyed on the
  * issuer record, refused where their issuer is not trusted, verified afresh once their key left
- * the set. SECURITY.md CL-67.
+ * the set; the level shared by the children (claims_shcache.h) standing in for a signature only
+ * where verification would use a key of the same material; signatures counted. SECURITY.md CL-67.
  */
 #include "test_util.h"
 
@@ -41,6 +42,13 @@ static apr_uint64_t cache_hits(claims_cache_t *c)
     claims_cache_stats_t st;
     claims_cache_get_stats(c, &st);
     return st.hits;
+}
+
+static apr_uint64_t signatures(claims_cache_t *c)
+{
+    claims_cache_stats_t st;
+    claims_cache_get_stats(c, &st);
+    return st.verifications;
 }
 
 /* ------------------------------------------------------------------ entries */
@@ -286,6 +294,223 @@ START_TEST(test_cache_entry_keeps_the_export_collision_report)
 }
 END_TEST
 
+/* The look-up compares the exact bytes: a token that differs from a cached one only in its last
+ * byte (the end of the signature, which picks the bucket) or only in its header, with the very
+ * same signature (the same bucket), is not served from the cache, and is refused. */
+START_TEST(test_cache_lookup_compares_the_exact_bytes_of_look_alike_tokens)
+{
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_issuer_t *a = tu_issuer("https://issuer.a", 0);
+    const claims_cached_t *e = NULL;
+    char *tok, *last, *other_header;
+    tu_issuer_jwk(a, tu_keys.ec256, "ES256", "k1");
+    tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, tu_hdr("ES256", "k1"), TU_PAYLOAD_A);
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+    ck_assert_uint_eq(cache_hits(c), 1);
+    last = apr_pstrdup(tu_p, tok);
+    last[strlen(last) - 1] = last[strlen(last) - 1] == 'A' ? 'Q' : 'A';   /* 86 chars: 4 spare bits */
+    other_header = apr_pstrcat(tu_p, tu_b64(tu_p, "{\"alg\":\"ES256\",\"kid\":\"k1\",\"typ\":\"JWT\"}"),
+                               strchr(tok, '.'), NULL);
+    ck_assert_int_eq(verify_cached_at(c, last, a, NULL, CACHE_NOW, &e), CLAIMS_ERR_SIGNATURE);
+    ck_assert_ptr_null(e);
+    ck_assert_int_eq(verify_cached_at(c, other_header, a, NULL, CACHE_NOW, &e), CLAIMS_ERR_SIGNATURE);
+    ck_assert_ptr_null(e);
+    ck_assert_uint_eq(cache_hits(c), 1);
+    ck_assert_uint_eq(signatures(c), 3);
+}
+END_TEST
+
+/* A token that is not a b64token is a malformed request (claims_token.h), whatever else is
+ * wrong with it; a cached token needs no such check (it is byte for byte one that verified). */
+START_TEST(test_verify_token_refuses_a_token_outside_b64token_as_a_malformed_request)
+{
+    static const char *bad[] = {"a@b.c.d", "a.b.c\t", "eyJ.e30.x y", "a.b.=c", "\xc3\xa9.a.b"};
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_issuer_t *a = tu_issuer("https://issuer.a", 0);
+    const claims_cached_t *e = NULL;
+    tu_issuer_jwk(a, tu_keys.ec256, "ES256", "k1");
+    for (int i = 0; i < TU_COUNT(bad); i++) {
+        ck_assert_msg(verify_cached_at(c, bad[i], a, NULL, CACHE_NOW, &e) == CLAIMS_ERR_REQUEST, "%s", bad[i]);
+        ck_assert_msg(verify_cached_at(NULL, bad[i], a, NULL, CACHE_NOW, &e) == CLAIMS_ERR_REQUEST, "%s", bad[i]);
+    }
+    /* a well-formed token that fails keeps its own reason */
+    ck_assert_int_eq(verify_cached_at(c, "e30.e30.c2ln", a, NULL, CACHE_NOW, &e), CLAIMS_ERR_ALG);
+    ck_assert_int_eq(verify_cached_at(c, "a.b.c=", a, NULL, CACHE_NOW, &e), CLAIMS_ERR_BASE64);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ the shared level */
+
+/* Two children: caches of their own, the level shared, and each its own key objects of the
+ * same issuer's key (as two processes that loaded the same configuration have). */
+typedef struct children_t {
+    claims_shcache_t *level;
+    claims_cache_t *c1, *c2;
+    claims_issuer_t *a1, *a2;
+    const claims_issuer_t *at1[1], *at2[1];
+} children_t;
+
+static void two_children(children_t *k, apr_size_t level_size)
+{
+    k->level = claims_shcache_create(tu_p, apr_pcalloc(tu_p, level_size), level_size);
+    ck_assert_ptr_nonnull(k->level);
+    k->c1 = claims_cache_create(tu_p, 16, 1 << 20);
+    k->c2 = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_cache_attach_shared(k->c1, k->level);
+    claims_cache_attach_shared(k->c2, k->level);
+    k->a1 = tu_issuer("https://issuer.a", 0);
+    k->a2 = tu_issuer("https://issuer.a", 0);
+    tu_issuer_jwk(k->a1, tu_keys.ec256, "ES256", "k1");
+    tu_issuer_jwk(k->a2, tu_keys.ec256, "ES256", "k1");
+    k->at1[0] = k->a1;
+    k->at2[0] = k->a2;
+}
+
+static claims_shcache_stats_t level_stats(claims_shcache_t *sh)
+{
+    claims_shcache_stats_t st;
+    claims_shcache_get_stats(sh, &st);
+    return st;
+}
+
+/* A token verified in one child is not verified again in another: the shared level stands in
+ * for the signature, and everything else is the second child's own (its issuer record, its key
+ * object). A token verified afresh goes to the shared level only; a child keeps it in its own
+ * level from the second time it sees it, and serves it from there after. */
+START_TEST(test_shared_level_saves_the_signature_in_another_child)
+{
+    children_t k;
+    claims_verified_t out;
+    const claims_cached_t *e = (const claims_cached_t *)&k;
+    char *tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, tu_hdr("ES256", "k1"), TU_PAYLOAD_A);
+    two_children(&k, 1 << 20);
+    ck_assert_int_eq(verify_in(k.c1, k.at1, 1, tok, &out, &e), CLAIMS_OK);
+    ck_assert_ptr_null(e);                         /* in the shared level, not in c1's */
+    ck_assert_uint_eq(signatures(k.c1), 1);
+    ck_assert_uint_eq(level_stats(k.level).stores, 1);
+
+    ck_assert_int_eq(verify_in(k.c2, k.at2, 1, tok, &out, &e), CLAIMS_OK);
+    ck_assert_uint_eq(signatures(k.c2), 0);
+    ck_assert_ptr_eq(out.issuer, k.a2);
+    ck_assert_ptr_eq(out.key, APR_ARRAY_IDX(k.a2->keys, 0, const claims_key_t *));
+    ck_assert_str_eq(json_string_value(json_object_get(out.claims, "sub")), "alice");
+    ck_assert_ptr_null(e);                         /* c2 sees it for the first time */
+    ck_assert_uint_eq(level_stats(k.level).hits, 1);
+    ck_assert_int_eq(verify_in(k.c2, k.at2, 1, tok, &out, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);                      /* the second time: into c2's own level */
+    ck_assert_int_eq(verify_in(k.c2, k.at2, 1, tok, &out, &e), CLAIMS_OK);
+    ck_assert_uint_eq(cache_hits(k.c2), 1);
+
+    ck_assert_int_eq(verify_in(k.c1, k.at1, 1, tok, &out, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);                      /* c1 verified it: its second sighting */
+    ck_assert_uint_eq(signatures(k.c1) + signatures(k.c2), 1);
+    ck_assert_uint_eq(level_stats(k.level).hits, 3);
+}
+END_TEST
+
+/* A record of the shared level is refused where the token's issuer is not trusted, as
+ * verification refuses it, without a signature computed. */
+START_TEST(test_shared_level_record_is_refused_where_its_issuer_is_not_trusted)
+{
+    children_t k;
+    claims_verified_t out;
+    const claims_cached_t *e = NULL;
+    claims_issuer_t *b = tu_issuer("https://issuer.b", 0);
+    const claims_issuer_t *at_b[1] = {b};
+    char *tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, tu_hdr("ES256", "k1"), TU_PAYLOAD_A);
+    two_children(&k, 1 << 20);
+    tu_issuer_jwk(b, tu_keys.ec256, "ES256", "k1");
+    ck_assert_int_eq(verify_in(k.c1, k.at1, 1, tok, &out, &e), CLAIMS_OK);
+    ck_assert_int_eq(verify_in(k.c2, at_b, 1, tok, &out, &e), CLAIMS_ERR_ISSUER);
+    ck_assert_ptr_null(e);
+    ck_assert_uint_eq(signatures(k.c2), 0);
+}
+END_TEST
+
+/* The shared level stands in only for a key of the same material: where the issuer's key with
+ * that kid is another key (another virtual host's declaration, or a rotated set), the token is
+ * verified with it, and refused. */
+START_TEST(test_shared_level_stands_in_only_for_a_key_of_the_same_material)
+{
+    children_t k;
+    claims_verified_t out;
+    const claims_cached_t *e = NULL;
+    char *tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, tu_hdr("ES256", "k1"), TU_PAYLOAD_A);
+    two_children(&k, 1 << 20);
+    k.a2->keys = apr_array_make(tu_p, 1, sizeof(claims_key_t *));
+    tu_issuer_jwk(k.a2, tu_keys.ec256_b, "ES256", "k1");
+    ck_assert_int_eq(verify_in(k.c1, k.at1, 1, tok, &out, &e), CLAIMS_OK);
+    ck_assert_int_eq(verify_in(k.c2, k.at2, 1, tok, &out, &e), CLAIMS_ERR_SIGNATURE);
+    ck_assert_uint_eq(signatures(k.c2), 1);
+    ck_assert_uint_eq(level_stats(k.level).hits, 0);
+    ck_assert_uint_eq(level_stats(k.level).misses, 2);   /* c1's first look, and c2's */
+}
+END_TEST
+
+/* A record of the shared level never outlives the token's exp: at exp another child verifies
+ * the token itself (and refusing it is the caller's validation). */
+START_TEST(test_shared_level_record_never_outlives_the_token_exp)
+{
+    children_t k;
+    claims_verified_t out;
+    const claims_cached_t *e = NULL;
+    char *tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, tu_hdr("ES256", "k1"), PAYLOAD_EXP_SOON);
+    claims_verifier_t v2;
+    two_children(&k, 1 << 20);
+    ck_assert_int_eq(verify_in(k.c1, k.at1, 1, tok, &out, &e), CLAIMS_OK);
+    v2 = (claims_verifier_t){k.at2, 1, 0, NULL, NULL, k.c2};
+    ck_assert_int_eq(claims_verify_token(&v2, tu_p, tok, strlen(tok), CACHE_NOW + 99, &out, &e), CLAIMS_OK);
+    ck_assert_uint_eq(signatures(k.c2), 0);
+    ck_assert_int_eq(claims_verify_token(&v2, tu_p, tok, strlen(tok), CACHE_NOW + 100, &out, &e), CLAIMS_OK);
+    ck_assert_uint_eq(signatures(k.c2) >= 1, 1);
+}
+END_TEST
+
+/* A token the shared level cannot take (larger than an eighth of it) is kept in the child's
+ * own level at once, so that it is not verified on every request. */
+START_TEST(test_token_too_large_for_the_shared_level_is_kept_by_the_child)
+{
+    children_t k;
+    claims_verified_t out;
+    const claims_cached_t *e = NULL;
+    char *payload = apr_psprintf(tu_p, "{\"iss\":\"https://issuer.a\",\"sub\":\"alice\",\"aud\":\"api\","
+                                 "\"exp\":4102444800,\"pad\":\"%0*d\"}", 9000, 0);
+    char *tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, tu_hdr("ES256", "k1"), payload);
+    claims_verifier_t v;
+    two_children(&k, CLAIMS_SHCACHE_MIN_SIZE);
+    v = (claims_verifier_t){k.at1, 1, 16384, NULL, NULL, k.c1};
+    ck_assert_int_eq(claims_verify_token(&v, tu_p, tok, strlen(tok), CACHE_NOW, &out, &e), CLAIMS_OK);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(level_stats(k.level).dropped, 1);
+    ck_assert_int_eq(claims_verify_token(&v, tu_p, tok, strlen(tok), CACHE_NOW, &out, &e), CLAIMS_OK);
+    ck_assert_uint_eq(signatures(k.c1), 1);
+}
+END_TEST
+
+/* A cache that keeps nothing (ClaimsCache Off) verifies every time and counts every signature,
+ * also in the figures shared between processes. */
+START_TEST(test_cache_off_verifies_every_time_and_counts_the_signatures)
+{
+    claims_cache_t *c = claims_cache_create_off(tu_p);
+    claims_cache_counters_t shared;
+    claims_issuer_t *a = tu_issuer("https://issuer.a", 0);
+    const claims_cached_t *e = NULL;
+    char *tok;
+    memset(&shared, 0, sizeof(shared));
+    claims_cache_share_counters(c, &shared);
+    tu_issuer_jwk(a, tu_keys.ec256, "ES256", "k1");
+    tok = tu_jws(tu_p, CLAIMS_ALG_ES256, tu_keys.ec256, NULL, 0, tu_hdr("ES256", "k1"), TU_PAYLOAD_A);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(verify_cached_at(c, tok, a, NULL, CACHE_NOW, &e), CLAIMS_OK);
+        ck_assert_ptr_null(e);
+    }
+    ck_assert_uint_eq(signatures(c), 3);
+    ck_assert_uint_eq(shared.verifications, 3);
+    ck_assert_uint_eq(shared.hits + shared.misses + shared.entries, 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ claims_verify_token */
 
 /* Without a cache, claims_verify_token is claims_verify_uncached: nothing cached, *cached NULL. */
@@ -391,6 +616,17 @@ Suite *cache_suite(void)
     tcase_add_test(tc, test_cache_hit_is_verified_afresh_once_its_key_left_the_set);
     tcase_add_test(tc, test_cache_entry_is_replaced_once_verified_afresh_with_a_refreshed_key);
     tcase_add_test(tc, test_cache_entry_keeps_the_export_collision_report);
+    tcase_add_test(tc, test_cache_lookup_compares_the_exact_bytes_of_look_alike_tokens);
+    tcase_add_test(tc, test_verify_token_refuses_a_token_outside_b64token_as_a_malformed_request);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("shared level", 30);
+    tcase_add_test(tc, test_shared_level_saves_the_signature_in_another_child);
+    tcase_add_test(tc, test_shared_level_record_is_refused_where_its_issuer_is_not_trusted);
+    tcase_add_test(tc, test_shared_level_stands_in_only_for_a_key_of_the_same_material);
+    tcase_add_test(tc, test_shared_level_record_never_outlives_the_token_exp);
+    tcase_add_test(tc, test_token_too_large_for_the_shared_level_is_kept_by_the_child);
+    tcase_add_test(tc, test_cache_off_verifies_every_time_and_counts_the_signatures);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("verify_token", 30);

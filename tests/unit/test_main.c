@@ -33,6 +33,7 @@ int main(void)
     srunner_add_suite(sr, jws_suite());
     srunner_add_suite(sr, verify_suite());
     srunner_add_suite(sr, cache_suite());
+    srunner_add_suite(sr, shcache_suite());
     srunner_add_suite(sr, keys_suite());
     srunner_add_suite(sr, jwk_suite());
     srunner_add_suite(sr, validate_suite());

@@ -4,6 +4,7 @@
  */
 #include "test_util.h"
 
+#include "claims_cache.h"
 #include "claims_token.h"
 
 #include <string.h>
@@ -71,7 +72,31 @@ START_TEST(test_missing_header_is_no_token)
 }
 END_TEST
 
-/* CL-03: "Bearer" with no token, two tokens, or a value outside b64token is a bad request. */
+/* CL-03: "Bearer" with no token or with two is refused as the header is read. */
+static const char *const not_one_token[] = {
+    "Bearer",
+    "Bearer ",
+    "Bearer    ",
+    "Bearer a b",
+    "Bearer a.b.c d.e.f",
+    "Bearer abc def  ",
+    "Bearer abc\t def",
+};
+
+START_TEST(test_bearer_without_exactly_one_token_is_invalid_request)
+{
+    const char *tok = NULL;
+    apr_size_t len = 0;
+    ck_assert_msg(claims_token_from_authorization(not_one_token[_i], &tok, &len) == CLAIMS_ERR_REQUEST,
+                  "\"%s\" is not ERR_REQUEST", not_one_token[_i]);
+}
+END_TEST
+
+/* CL-03: "Bearer" with no token, two tokens, or a value outside b64token is a bad request:
+ * refused as the header is read, or, with the shape of a compact JWS (two dots), delimited
+ * there and refused as a malformed request by claims_verify_token, which checks the characters
+ * of a token it has not verified before (claims_token.h), with a cache, without, and with a
+ * cache that keeps nothing. */
 static const char *const malformed[] = {
     "Bearer",
     "Bearer ",
@@ -104,8 +129,48 @@ START_TEST(test_malformed_bearer_values_are_invalid_request)
 {
     const char *tok = NULL;
     apr_size_t len = 0;
-    ck_assert_msg(claims_token_from_authorization(malformed[_i], &tok, &len) == CLAIMS_ERR_REQUEST,
-                  "\"%s\" is not ERR_REQUEST", malformed[_i]);
+    claims_issuer_t *a = tu_issuer("https://issuer.a", 0);
+    const claims_issuer_t *trusted[1] = {a};
+    claims_verifier_t plain = {trusted, 1, 0, NULL, NULL, NULL};
+    claims_verifier_t cached = {trusted, 1, 0, NULL, NULL, claims_cache_create(tu_p, 16, 1 << 20)};
+    claims_verifier_t off = {trusted, 1, 0, NULL, NULL, claims_cache_create_off(tu_p)};
+    const claims_verifier_t *verifiers[3] = {&plain, &cached, &off};
+    claims_status_t st = claims_token_from_authorization(malformed[_i], &tok, &len);
+    tu_issuer_jwk(a, tu_keys.ec256, "ES256", "k1");
+    ck_assert_msg(st == CLAIMS_ERR_REQUEST || st == CLAIMS_OK, "\"%s\": %d", malformed[_i], st);
+    for (int i = 0; st == CLAIMS_OK && i < 3; i++) {
+        claims_verified_t out;
+        const claims_cached_t *e = NULL;
+        ck_assert_msg(claims_verify_token(verifiers[i], tu_p, tok, len, 1700000000.0, &out, &e) == CLAIMS_ERR_REQUEST,
+                      "\"%s\" is not ERR_REQUEST (verifier %d)", malformed[_i], i);
+    }
+}
+END_TEST
+
+/* Only a token with exactly two dots is left to claims_verify_token's check; one of any other
+ * shape (an opaque token, which may go to introspection instead) is checked as it is read. */
+static const struct {
+    const char *value;
+    claims_status_t st;
+} shapes[] = {
+    {"Bearer a@b", CLAIMS_ERR_REQUEST},
+    {"Bearer a@b.c", CLAIMS_ERR_REQUEST},
+    {"Bearer a.b.c.d@", CLAIMS_ERR_REQUEST},
+    {"Bearer a@b.c.d", CLAIMS_OK},
+    {"Bearer a\tb.c.d  ", CLAIMS_OK},
+    {"Bearer a.b.c", CLAIMS_OK},
+    {"Bearer abc", CLAIMS_OK},
+};
+
+START_TEST(test_only_jws_shaped_tokens_leave_their_check_to_verification)
+{
+    const char *tok = NULL;
+    apr_size_t len = 0;
+    ck_assert_msg(claims_token_from_authorization(shapes[_i].value, &tok, &len) == shapes[_i].st,
+                  "\"%s\"", shapes[_i].value);
+    if (shapes[_i].st == CLAIMS_OK) {
+        ck_assert(memchr(tok, ' ', len) == NULL && len > 0);
+    }
 }
 END_TEST
 
@@ -334,7 +399,9 @@ Suite *token_suite(void)
     tcase_add_loop_test(tc, test_other_schemes_are_no_token, 0, TU_COUNT(other_scheme));
     tcase_add_test(tc, test_missing_header_is_no_token);
     tcase_add_loop_test(tc, test_dpop_scheme_is_taken_only_where_accepted, 0, TU_COUNT(schemes));
+    tcase_add_loop_test(tc, test_bearer_without_exactly_one_token_is_invalid_request, 0, TU_COUNT(not_one_token));
     tcase_add_loop_test(tc, test_malformed_bearer_values_are_invalid_request, 0, TU_COUNT(malformed));
+    tcase_add_loop_test(tc, test_only_jws_shaped_tokens_leave_their_check_to_verification, 0, TU_COUNT(shapes));
     tcase_add_test(tc, test_malformed_request_maps_to_the_invalid_request_class);
     tcase_add_test(tc, test_b64token_charset_is_exact);
     tcase_add_test(tc, test_b64token_allows_equals_only_at_the_end);

@@ -29,6 +29,7 @@ Suite *json_suite(void);
 Suite *jws_suite(void);
 Suite *verify_suite(void);
 Suite *cache_suite(void);
+Suite *shcache_suite(void);
 Suite *keys_suite(void);
 Suite *jwk_suite(void);
 Suite *validate_suite(void);
