@@ -59,7 +59,7 @@ static void head(request_rec *r, const mc_status_view_t *view)
     if (view->started_at > 0) {
         ap_rprintf(r, "<p>Up %s since the last start or restart (%s); figures summed over all child "
                       "processes since then. Page at %s.</p>\n",
-                   duration(r, apr_time_sec(view->now - view->started_at)), date_of(r, view->started_at),
+                   duration(r, apr_time_sec(view->now) - apr_time_sec(view->started_at)), date_of(r, view->started_at),
                    date_of(r, view->now));
     }
     else {

@@ -151,7 +151,7 @@ static json_t *head_json(const mc_status_view_t *view)
     json_object_set_new(doc, "time", jtime(view->now));
     json_object_set_new(doc, "started_at", jtime(view->started_at));
     json_object_set_new(doc, "uptime_seconds", view->started_at > 0
-                        ? json_integer((json_int_t)apr_time_sec(view->now - view->started_at)) : json_null());
+                        ? json_integer((json_int_t)apr_time_sec(view->now) - apr_time_sec(view->started_at)) : json_null());
     return doc;
 }
 
