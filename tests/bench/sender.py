@@ -11,6 +11,9 @@ authentication) and mod_claims, both with a plain port and a loopback TLS virtua
            verified-token cache hits), and a fresh proof on every request (its own jti), all
            signed with that one key (one client: the proof key's import is cached). The proofs
            are made before the server starts, one for each request, in the order they are sent.
+  dpop_newkey  (informational) the same with a new proof key on every request: since the
+           token names its key (cnf.jkt), a new token too, so a token never seen before, a key
+           never imported before and a proof; compared with two bare verifications + SHA-256.
   bound    over one keep-alive TLS connection with the client certificate: the same ES256 token
            with cnf {"x5t#S256": thumbprint of the client certificate} on every request;
   unbound  then on that connection the same claims with the member renamed "cnx" (not a
@@ -49,6 +52,7 @@ import conftest as H
 TARGET_DPOP_VS_BARE = 1.15
 TARGET_CERT_EXTRA = 5000
 DPOP_PATH = "/dpop/static.txt"
+PHASES = ("dpop", "dpop_newkey", "bound", "unbound")
 MTLS_PATH = "/mtls/static.txt"
 
 
@@ -107,6 +111,7 @@ class SenderMaterial:
                                          "jwk": json.loads(self.proof_key.export_public())})
         self.proofs = [self.proof(i) for i in range(n_proofs)]
         self.spare = [self.proof(n_proofs + i) for i in range(2)]
+        self.newkey = [self.new_key_request(B, n_proofs + 2 + i) for i in range(n_proofs)]
         header, payload, sig = self.proofs[0].split(".")
         raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
         der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
@@ -127,13 +132,25 @@ class SenderMaterial:
                             protected=json_encode({"alg": "ES256", "kid": mat.kid["ES256"], "typ": "JWT"}))
         return token.serialize(compact=True)
 
-    def proof(self, i):
-        """Proof number i: a jti of its own (all proofs have the same length), iat now."""
+    def proof(self, i, key=None, token=None):
+        """Proof number i: a jti of its own (all proofs have the same length), iat now; by the
+        proof key for the DPoP-bound token unless another key and its token are given."""
+        header = self.proof_header
+        ath = self.ath
+        if key is not None:
+            header = json_encode({"typ": "dpop+jwt", "alg": "ES256", "jwk": json.loads(key.export_public())})
+            ath = b64u(hashlib.sha256(token.encode()).digest())
         payload = {"jti": "bench-proof-%08d" % i, "htm": "GET", "htu": self.htu, "iat": int(time.time()),
-                   "ath": self.ath}
+                   "ath": ath}
         p = jws.JWS(json_encode(payload))
-        p.add_signature(self.proof_key, alg="ES256", protected=self.proof_header)
+        p.add_signature(key or self.proof_key, alg="ES256", protected=header)
         return p.serialize(compact=True)
+
+    def new_key_request(self, B, i):
+        """The headers of a request with a new proof key, and so a new token bound to it."""
+        key = jwk.JWK.generate(kty="EC", crv="P-256")
+        token = self.mint(B, {"cnf": {"jkt": key.thumbprint()}})
+        return self.dpop_headers(self.proof(i, key, token), token)
 
     def dpop_headers(self, proof, token=None):
         return {"Authorization": "DPoP " + (token or self.dpop_token), "DPoP": proof}
@@ -269,6 +286,9 @@ def measure_server(B, name, cfg, sm, st, work, cg_module, tls_port):
         send(plain, DPOP_PATH, proofs[:w])
         dump(plain)  # the warm-up, discarded
         out["dpop"] = phase(plain, DPOP_PATH, proofs[w:w + n1], proofs[w + n1:w + n1 + n2])
+        send(plain, DPOP_PATH, sm.newkey[:w])
+        dump(plain)
+        out["dpop_newkey"] = phase(plain, DPOP_PATH, sm.newkey[w:w + n1], sm.newkey[w + n1:w + n1 + n2])
         plain.close()
 
         tls = Conn(tls_port, True, (sm.client_crt, sm.client_key))
@@ -279,9 +299,9 @@ def measure_server(B, name, cfg, sm, st, work, cg_module, tls_port):
         out["bound"] = phase(tls, MTLS_PATH, [bound] * n1, [bound] * n2)
         out["unbound"] = phase(tls, MTLS_PATH, [unbound] * n1, [unbound] * n2)
         tls.close()
-        B.log("sender: %s: %.0f instr/request DPoP, %.0f certificate-bound, %.0f unbound" % (
-            name, out["dpop"]["instr_per_request"], out["bound"]["instr_per_request"],
-            out["unbound"]["instr_per_request"]))
+        B.log("sender: %s: %.0f instr/request DPoP, %.0f with a new key, %.0f certificate-bound, %.0f unbound" % (
+            name, out["dpop"]["instr_per_request"], out["dpop_newkey"]["instr_per_request"],
+            out["bound"]["instr_per_request"], out["unbound"]["instr_per_request"]))
     finally:
         srv.stop()
     B.log("sender: %s done in %.0f s" % (name, time.time() - t0))
@@ -312,7 +332,7 @@ def measure(B, mat, st, work, cg_module, claims_module, bare_bin, results):
     http_ports = {"baseline": H.free_port(), "claims": H.free_port()}
     tls_ports = {"baseline": H.free_port(), "claims": H.free_port()}
     n_proofs = st.warmup + st.n1 + st.n2
-    B.log("sender: making %d DPoP proofs, the tokens and the certificates" % n_proofs)
+    B.log("sender: making %d DPoP proofs, as many with new keys and tokens, the certificates" % (2 * n_proofs))
     # the proofs name the mod_claims server's URL; the baseline gets the very same bytes
     sm = SenderMaterial(B, mat, n_proofs, http_ports["claims"])
     configs = {name: B.Config("sender-" + name, ["ES256"], {"ES256": http_ports[name]},
@@ -335,6 +355,7 @@ def measure(B, mat, st, work, cg_module, claims_module, bare_bin, results):
     c, b = cg["claims"], cg["baseline"]
     dpop = c["dpop"]["instr_per_request"] - b["dpop"]["instr_per_request"]
     extra = c["bound"]["instr_per_request"] - c["unbound"]["instr_per_request"]
+    newkey = c["dpop_newkey"]["instr_per_request"] - b["dpop_newkey"]["instr_per_request"]
     res = {
         "n1": st.n1, "n2": st.n2, "warmup": st.warmup, "proofs": n_proofs,
         "token_bytes": {"dpop": len(sm.dpop_token), "bound": len(sm.bound_token), "unbound": len(sm.unbound_token)},
@@ -342,11 +363,13 @@ def measure(B, mat, st, work, cg_module, claims_module, bare_bin, results):
         "checks": checks,
         "bare": bare,
         "instr_per_request": {name: {ph: round(cg[name][ph]["instr_per_request"])
-                                     for ph in ("dpop", "bound", "unbound")} for name in cg},
-        "module_instr_per_request": {ph: round(c[ph]["module_per_request"]) for ph in ("dpop", "bound", "unbound")},
+                                     for ph in PHASES} for name in cg},
+        "module_instr_per_request": {ph: round(c[ph]["module_per_request"]) for ph in PHASES},
         "dpop_above_baseline": round(dpop),
         "dpop_vs_bare": dpop / bare["sum"],
         "dpop_own_vs_bare": c["dpop"]["module_per_request"] / bare["sum"],
+        "dpop_newkey_above_baseline": round(newkey),
+        "dpop_newkey_vs_two_bare": newkey / (bare["sum"] + bare["es256_proof_verification"]),
         "bound_above_baseline": round(c["bound"]["instr_per_request"] - b["bound"]["instr_per_request"]),
         "unbound_above_baseline": round(c["unbound"]["instr_per_request"] - b["unbound"]["instr_per_request"]),
         "bound_minus_unbound": round(extra),
@@ -366,7 +389,7 @@ def measure(B, mat, st, work, cg_module, claims_module, bare_bin, results):
 
     prof_dir = os.path.join(results, "profile")
     os.makedirs(prof_dir, exist_ok=True)
-    for ph in ("dpop", "bound", "unbound"):
+    for ph in PHASES:
         stem = "claims-sender-%s" % ph
         shutil.copyfile(c[ph]["_file"], os.path.join(prof_dir, stem + ".callgrind"))
         ann = B.run_quiet(["callgrind_annotate", "--inclusive=yes", "--threshold=99.5", c[ph]["_file"]])
@@ -392,7 +415,12 @@ def render(B, sd):
            "  %-44s %11s %11s %11s %9s %9s" % ("", "mod_claims", "baseline", "above base", "(own)", "/bare"),
            "  %-44s %11s %11s %11s %9s %8.2fx" % (
                "DPoP, fresh proof each request, one key", f(ipr["claims"]["dpop"]), f(ipr["baseline"]["dpop"]),
-               f(sd["dpop_above_baseline"]), f(own["dpop"]), sd["dpop_vs_bare"])]
+               f(sd["dpop_above_baseline"]), f(own["dpop"]), sd["dpop_vs_bare"]),
+           "  %-44s %11s %11s %11s %9s %8.2fx" % (
+               "DPoP, new key (and token) each request", f(ipr["claims"]["dpop_newkey"]),
+               f(ipr["baseline"]["dpop_newkey"]), f(sd["dpop_newkey_above_baseline"]), f(own["dpop_newkey"]),
+               sd["dpop_newkey_vs_two_bare"]),
+           "  (/bare: DPoP over bare verification + SHA-256; new key over two bare verifications + SHA-256)"]
     for ph, label in (("bound", "TLS, certificate-bound token (x5t#S256)"), ("unbound", "TLS, same token unbound")):
         out.append("  %-44s %11s %11s %11s %9s" % (label, f(ipr["claims"][ph]), f(ipr["baseline"][ph]),
                                                     f(sd[ph + "_above_baseline"]), f(own[ph])))
