@@ -72,8 +72,8 @@ static mc_replay_t insert_socache(request_rec *r, const unsigned char *digest, a
     apr_status_t rv;
     mc_replay_t out;
 
-    id[0] = 'j';
-    memcpy(id + 1, digest, CLAIMS_STORE_ID_LEN);
+    memcpy(id, digest, CLAIMS_STORE_ID_LEN);  /* the keyed digest first: it spreads the subcaches */
+    id[CLAIMS_STORE_ID_LEN] = 'j';
     /* the look-up and the insert under the store's one mutex: atomic for this machine */
     if (mc_socache_lock(socache) != APR_SUCCESS) {
         return MC_REPLAY_DOWN;

@@ -97,8 +97,8 @@ int mc_socache_child_init(mc_socache_t *c, apr_pool_t *pchild, server_rec *s)
 void mc_socache_id(const mc_socache_t *c, char kind, const char *const *parts, int nparts,
                    unsigned char id[MC_RECORD_ID_LEN])
 {
-    id[0] = (unsigned char)kind;
-    claims_store_id(c->secret, parts, nparts, id + 1);
+    claims_store_id(c->secret, parts, nparts, id);
+    id[CLAIMS_STORE_ID_LEN] = (unsigned char)kind;  /* last: see MC_RECORD_ID_LEN */
 }
 
 const claims_store_secret_t *mc_socache_secret(const mc_socache_t *c)

@@ -13,7 +13,11 @@
 
 #include "mod_claims_records.h"
 
-#define MC_RECORD_ID_LEN (1 + CLAIMS_STORE_ID_LEN)   /* a kind byte, then the digest */
+/* The digest, then a kind byte: never the kind first. mod_socache_shmcb picks the subcache by an
+ * id's first byte, so a constant first byte put every record of a kind in one of its subcaches
+ * (1/64 of a 2 MiB store), scanned whole on every look-up and evicting records before their
+ * time: a DPoP jti among them, whose replay then passed. */
+#define MC_RECORD_ID_LEN (CLAIMS_STORE_ID_LEN + 1)
 #define MC_SOCACHE_MAX_TTL apr_time_from_sec(29 * 86400)
 
 typedef struct mc_socache_t mc_socache_t;

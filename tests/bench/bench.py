@@ -12,6 +12,8 @@ every request. It reports
   (c) wrk requests per second and server CPU per request, as ratios to the baseline;
   (d) the prefork scenario (prefork.py): signatures computed for many tokens spread over many
       children, and the children's memory, with the cache and without;
+  (e) the sender-constrained scenario (sender.py, issue 15): a DPoP request with a fresh proof,
+      and a certificate-bound token against the same token unbound, in instructions;
 then checks the issue's targets, writes the table and a JSON record, and a per-function profile
 of mod_claims' overhead. Started by run.sh (`make bench`), which compiles the two helpers.
 Its servers are the integration suite's Httpd (tests/integration/conftest.py), set up for the
@@ -46,6 +48,7 @@ from jwcrypto.common import json_encode
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import conftest as H  # noqa: E402  (the integration suite's Httpd)
 import prefork  # noqa: E402  (the prefork scenario)
+import sender  # noqa: E402  (the sender-constrained scenario)
 
 ALGS = ("RS256", "ES256", "EdDSA")
 ISSUER = "https://idp.bench.test"
@@ -900,8 +903,10 @@ def render_table(rep):
     if rep.get("prefork"):
         out.append("")
         out += render_prefork(rep["prefork"])
+    if rep.get("sender"):
+        out += [""] + sender.render(sys.modules[__name__], rep["sender"])
     out.append("")
-    out.append("targets (issue 17), mod_claims:")
+    out.append("targets (issues 15, 17), mod_claims:")
     for t in rep["targets"]:
         value = "n/a" if t["value"] is None else (fmt_int(t["value"]) if isinstance(t["value"], int)
                                                   else "%.3f" % t["value"])
@@ -933,6 +938,7 @@ class Settings:
         self.cg_server_limit = env_int("BENCH_CG_SERVER_LIMIT", 2)
         self.prefork_children = env_int("BENCH_PREFORK_CHILDREN", 32)
         self.prefork_tokens = env_int("BENCH_PREFORK_TOKENS", 2000)
+        self.sender = env_int("BENCH_SENDER", 1)
         self.jobs = env_int("BENCH_JOBS", 2)
         self.peers = os.environ.get("BENCH_PEERS", "auto")
         self.configs = os.environ.get("BENCH_CONFIGS", "baseline,claims,openidc,oauth2")
@@ -989,8 +995,14 @@ def main():
     # (d): prefork, signatures and memory (BENCH_PREFORK_CHILDREN=0 skips it)
     pf = measure_prefork(configs, mat, st, args.work, args.cg_module) if st.prefork_children > 0 else None
 
+    # (e): DPoP and certificate-bound tokens under callgrind (BENCH_SENDER=0 skips it)
+    sd = (sender.measure(sys.modules[__name__], mat, st, args.work, args.cg_module, args.module, args.bare,
+                         args.results) if st.sender else None)
+
     report = build_report(st, cg, checks, bare, wrk, machine_info(), module_identity(args.src, args.module),
                           time.time() - started, pf)
+    report["sender"] = sd
+    report["targets"] += sender.targets(sd)
     report["profile"] = {a: profile_tables(cg, a, 15) for a in ALGS}
     table = render_table(report)
     profile_text = render_profile(report["profile"])

@@ -6,7 +6,8 @@
 # Environment: CLAIMS_BUILD_DIR (default: the source tree), CLAIMS_MODULE (default
 # $CLAIMS_BUILD_DIR/.libs/mod_claims.so), BENCH_RESULTS_DIR (default tests/bench/results),
 # BENCH_KEEP=1 keeps the scratch directory; BENCH_N1, BENCH_N2, BENCH_WARMUP, BENCH_WRK_SECONDS,
-# BENCH_WRK_THREADS, BENCH_WRK_CONNECTIONS, BENCH_JOBS, BENCH_PEERS=none: see README.md.
+# BENCH_WRK_THREADS, BENCH_WRK_CONNECTIONS, BENCH_JOBS, BENCH_PEERS=none, BENCH_SENDER=0 (skips the
+# DPoP and certificate-bound scenario, sender.py): see README.md.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
