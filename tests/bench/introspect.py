@@ -268,6 +268,7 @@ def summarize(s, op, tok, res, elapsed):
                      "own": round(p["module_per_request"]),
                      "own_without_transfer": round(p["module_without_transfer"]),
                      "transfer": round(p["transfer_per_request"]), "curl_all": round(p["curl_per_request"]),
+                     "own_without_curl": round(p["module_per_request"] - p["curl_per_request"]),
                      "introspections": p["introspections"], "n1": p["n1"], "n2": p["n2"],
                      "calls_out_of_module": p["calls_out_of_module"], "_file": p["_file"]}
         out["modules"][name.split("-", 1)[1]] = m
@@ -325,6 +326,8 @@ def render(intro, rows, fmt_int):
                "own-xfer: own minus curl_easy_perform's inclusive cost (the HTTP exchange: connection, TLS "
                "handshake, request, answer), what the 50,000 target is about; all curl: every libcurl call of the "
                "module (with easy_init/setopt/cleanup)")
+    out.append("  a miss without any libcurl call (own - all curl): %s" % ", ".join(
+        "%s %s" % (m["module"], fmt_int(m["miss"]["own_without_curl"])) for m in intro["modules"].values()))
     if "openidc_not_measured" in intro:
         out.append("  mod_auth_openidc not measured: " + intro["openidc_not_measured"].splitlines()[0])
     jwt = next((r for r in rows if r["config"] == "claims" and r["alg"] == "RS256" and "unsupported" not in r), None)
