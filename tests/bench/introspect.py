@@ -29,6 +29,7 @@ Settings: BENCH_INTROSPECT (1; 0 skips the scenario), BENCH_INTROSPECT_N1/_N2 hi
 import concurrent.futures
 import os
 import secrets
+import shutil
 import sys
 import time
 
@@ -343,16 +344,20 @@ def render(intro, rows, fmt_int):
     return out
 
 
+def stem_of(prof_dir, name, phase):
+    return os.path.join(prof_dir, "introspect-%s-%s" % (name, phase))
+
+
 def save_profiles(intro, prof_dir, run_quiet):
     """callgrind dumps of each module's second phases and their callgrind_annotate, as bench.py
     does for (a): introspect-<module>-<hit|miss>.callgrind / .annotate.txt."""
-    import shutil
     for name, m in (intro or {}).get("modules", {}).items():
         for ph in ("hit", "miss"):
-            src = m[ph].get("_file")
+            src = m[ph].pop("_file", None)  # in the scratch directory: the JSON names the copy
             if not src or not os.path.exists(src):
                 continue
-            stem = os.path.join(prof_dir, "introspect-%s-%s" % (name, ph))
+            stem = stem_of(prof_dir, name, ph)
+            m[ph]["profile"] = os.path.basename(stem) + ".callgrind"
             shutil.copyfile(src, stem + ".callgrind")
             ann = run_quiet(["callgrind_annotate", "--inclusive=yes", "--threshold=99.5", src])
             with open(stem + ".annotate.txt", "w") as f:
