@@ -351,8 +351,9 @@ static claims_status_t verify_signature_or_introspect(request_rec *r, const clai
     mc_introspected_t in;
     claims_status_t st;
 
-    if (mc_is_jws_shaped(token, len)
-        || (ic = mc_introspecting_issuer(verifier->trusted, verifier->ntrusted)) == NULL) {
+    /* the issuers first: where none introspects (most locations) the token is not scanned */
+    if ((ic = mc_introspecting_issuer(verifier->trusted, verifier->ntrusted)) == NULL
+        || mc_is_jws_shaped(token, len)) {
         return claims_verify_token(verifier, r->pool, token, len, now, &state->v, &state->cached);
     }
     if (len > (verifier->max_len != 0 ? verifier->max_len : CLAIMS_DEFAULT_MAX_TOKEN)) {

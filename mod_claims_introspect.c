@@ -66,9 +66,13 @@ static int nfailing;
 
 int mc_is_jws_shaped(const char *token, apr_size_t len)
 {
+    /* memchr, and no further than a third dot: every JWT at an introspecting location passes
+     * here, and a byte-by-byte count cost about 8 instructions per byte of the token */
+    const char *p = token, *end = token + len;
     int dots = 0;
-    for (apr_size_t i = 0; i < len; i++) {
-        dots += token[i] == '.';
+    while (dots < 3 && p < end && (p = memchr(p, '.', (size_t)(end - p))) != NULL) {
+        dots++;
+        p++;
     }
     return dots == 2;
 }

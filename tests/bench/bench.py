@@ -14,6 +14,8 @@ every request. It reports
       children, and the children's memory, with the cache and without;
   (e) the sender-constrained scenario (sender.py, issue 15): a DPoP request with a fresh proof,
       and a certificate-bound token against the same token unbound, in instructions;
+  (f) the introspection scenario (introspect.py, issue 14): opaque tokens from npm oidc-provider,
+      introspected by mod_claims and by mod_auth_openidc, cache hit and miss, measured as (a);
 then checks the issue's targets, writes the table and a JSON record, and a per-function profile
 of mod_claims' overhead. Started by run.sh (`make bench`), which compiles the two helpers.
 Its servers are the integration suite's Httpd (tests/integration/conftest.py), set up for the
@@ -49,6 +51,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import conftest as H  # noqa: E402  (the integration suite's Httpd)
 import prefork  # noqa: E402  (the prefork scenario)
 import sender  # noqa: E402  (the sender-constrained scenario)
+import introspect  # noqa: E402  (the introspection scenario, issue 14)
 
 ALGS = ("RS256", "ES256", "EdDSA")
 ISSUER = "https://idp.bench.test"
@@ -859,7 +862,7 @@ def render_prefork(pf):
 def render_table(rep):
     st, m = rep["settings"], rep["machine"]
     out = []
-    out.append("mod_claims benchmark (issues 6, 17), %s, %s (source %s)" % (
+    out.append("mod_claims benchmark (issues 6, 14, 17), %s, %s (source %s)" % (
         rep["date"], rep["mod_claims"]["path"], rep["mod_claims"]["source_revision"] or "not a git tree"))
     out.append("machine: %s, %s cores, Debian %s, %s, %s" % (m["cpu"], m["cores"], m["debian"],
                                                            m["apache2"], m["openssl"]))
@@ -905,8 +908,11 @@ def render_table(rep):
         out += render_prefork(rep["prefork"])
     if rep.get("sender"):
         out += [""] + sender.render(sys.modules[__name__], rep["sender"])
+    if rep.get("introspection"):
+        out.append("")
+        out += introspect.render(rep["introspection"], rep["results"], fmt_int)
     out.append("")
-    out.append("targets (issues 15, 17), mod_claims:")
+    out.append("targets (issues 14, 15, 17), mod_claims:")
     for t in rep["targets"]:
         value = "n/a" if t["value"] is None else (fmt_int(t["value"]) if isinstance(t["value"], int)
                                                   else "%.3f" % t["value"])
@@ -992,6 +998,10 @@ def main():
         wrk = measure_wrk(configs, mat, st, args.work, args.cg_module)
         wrk["_loadavg"] = {"before": loadavg_before, "after": os.getloadavg()}
 
+    # (e): opaque tokens introspected at oidc-provider, mod_claims and mod_auth_openidc (BENCH_INTROSPECT=0 skips it)
+    intro = (introspect.measure(sys.modules[__name__], st, args.work, args.module, mat, args.cg_module, st.jobs, log)
+             if introspect.Settings(st).enabled else None)
+
     # (d): prefork, signatures and memory (BENCH_PREFORK_CHILDREN=0 skips it)
     pf = measure_prefork(configs, mat, st, args.work, args.cg_module) if st.prefork_children > 0 else None
 
@@ -1003,6 +1013,9 @@ def main():
                           time.time() - started, pf)
     report["sender"] = sd
     report["targets"] += sender.targets(sd)
+    if intro is not None:
+        report["introspection"] = intro
+        report["targets"] += introspect.targets(intro, report["results"])
     report["profile"] = {a: profile_tables(cg, a, 15) for a in ALGS}
     table = render_table(report)
     profile_text = render_profile(report["profile"])
@@ -1020,6 +1033,7 @@ def main():
                 f.write("# callgrind_annotate --inclusive=yes of %d requests (%s token, %s), after warm-up\n"
                         % (st.n2, "same" if phase == "repeat" else "a new", alg))
                 f.write(ann.stdout)
+    introspect.save_profiles(report.get("introspection"), prof_dir, run_quiet)
 
     with open(os.path.join(args.results, "latest.json"), "w") as f:
         json.dump(report, f, indent=2, sort_keys=False)

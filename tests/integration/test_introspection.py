@@ -20,7 +20,7 @@ import pytest
 from jwcrypto import jwk
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
-from oidc_provider import RESOURCE_OPAQUE, oidc_provider  # noqa: E402,F401
+from oidc_provider import RESOURCE, RESOURCE_OPAQUE, oidc_provider  # noqa: E402,F401
 from conftest import challenge, free_port  # noqa: E402
 from idp import make_ca_and_cert  # noqa: E402
 from itest_helpers import echo_backend  # noqa: E402,F401
@@ -148,6 +148,33 @@ def test_a_token_the_issuer_never_issued_is_401_not_active(make_httpd, oidc_prov
     assert r.status_code == 401
     assert challenge(r)[1].get("error") == "invalid_token"
     assert challenge(r)[1].get("error_description") == "token is not active"
+
+
+def test_only_opaque_tokens_go_to_the_endpoint_a_jwt_is_verified_here(make_httpd, oidc_provider, files):
+    """At a location whose issuer introspects, a token shaped as a compact JWS (two dots) is
+    verified with the issuer's keys and never sent to the endpoint, whether it verifies or not;
+    anything else is introspected."""
+    op = oidc_provider
+    location = LOCATION.replace("ClaimsRemoteUser client_id",
+                                "ClaimsRemoteUser client_id\n    ClaimsAudience %s %s" % (RESOURCE_OPAQUE, RESOURCE))
+    h = make_httpd(issuer_conf(op, files) + location, modules=MODS)
+    assert wait_ok(h, opaque(op)).status_code == 200
+    before = introspections(op)
+    jwt = op.jwt_access_token(resource=RESOURCE)
+    assert jwt.count(".") == 2
+    r = h.get("/cgi/env.py", jwt)
+    assert r.status_code == 200, h.log()[-3000:]
+    assert r.json()["REMOTE_USER"] == "basic-client"
+    head, payload, sig = jwt.split(".")
+    for refused in (head + "." + payload + "." + sig[::-1], "a.b.c", ".."):
+        assert h.get("/cgi/env.py", refused).status_code == 401, refused
+    assert introspections(op) == before
+    # one dot, three (a JWT with one more), none: opaque, so introspected (and not active)
+    for odd in ("a.b", "a.b.c.d", jwt + ".", "no-dots-at-all"):
+        assert h.get("/cgi/env.py", odd).status_code == 401, odd
+    assert introspections(op) == before + 4
+    assert h.get("/cgi/env.py", opaque(op)).status_code == 200
+    assert introspections(op) == before + 5
 
 
 def test_answers_are_cached_within_the_ttl(make_httpd, oidc_provider, files):
