@@ -4,6 +4,7 @@
 #include "mod_claims_replay.h"
 #include "mod_claims_socache.h"
 
+#include "claims_ledger.h"
 #include "claims_store.h"
 
 #include "ap_mpm.h"
@@ -13,6 +14,7 @@
 
 #include <apr_atomic.h>
 #include <apr_memcache.h>
+#include <apr_shm.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <hiredis/hiredis.h>
@@ -21,6 +23,10 @@
 #define MC_REPLAY_MUTEX "claims-replay"
 #define MC_REPLAY_TIMEOUT apr_time_from_msec(1000)   /* a store slower than this is down */
 #define MC_REPLAY_POOL 8                             /* redis connections kept per child */
+#define MC_REPLAY_DEFAULT_SIZE 16777216              /* bytes of the default shmcb store */
+#define MC_REPLAY_RECORD_BYTES 256                   /* shmcb bytes a jti is counted for: it
+                                                      * keeps about 150 a record (id, value,
+                                                      * index), spread over 64 subcaches */
 
 typedef enum store_kind_t { STORE_NONE = 0, STORE_SOCACHE, STORE_MEMCACHE, STORE_REDIS } store_kind_t;
 
@@ -32,7 +38,8 @@ static apr_memcache_t *memcache;          /* per child */
 static apr_thread_mutex_t *redis_lock;    /* per child: the idle connections */
 static redisContext *redis_idle[MC_REPLAY_POOL];
 static int redis_nidle;
-static volatile apr_uint32_t down_logged;
+static claims_ledger_t *ledger;           /* shmcb: its live jti, in shared memory */
+static volatile apr_uint32_t down_logged, full_logged;
 
 /* ------------------------------------------------------------------ keys */
 
@@ -81,6 +88,9 @@ static mc_replay_t insert_socache(request_rec *r, const unsigned char *digest, a
     rv = mc_socache_get_locked(socache, r->server, id, buf, sizeof(buf), &data, &len, r->pool);
     if (rv == APR_SUCCESS || rv == APR_EGENERAL) {
         out = MC_REPLAY_SEEN;  /* present (a record we cannot read still counts as seen) */
+    }
+    else if (ledger != NULL && !claims_ledger_admit(ledger, apr_time_sec(apr_time_now()), (apr_int64_t)seconds(ttl))) {
+        out = MC_REPLAY_FULL;  /* storing it would drop a live one */
     }
     else {
         out = mc_socache_put_locked(socache, r->server, id, "1", 1, ttl, r->pool) == APR_SUCCESS ? MC_REPLAY_FIRST
@@ -185,6 +195,18 @@ mc_replay_t mc_replay_insert(request_rec *r, const char *jkt, const char *jti, a
               : kind == STORE_MEMCACHE ? insert_memcache(r, record_key(r, digest), ttl)
                                        : insert_redis(r, record_key(r, digest), ttl);
     }
+    if (out == MC_REPLAY_FULL) {
+        if (apr_atomic_xchg32(&full_logged, 1) == 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MC_LOGNO(095) "the DPoP replay store (ClaimsReplayCache) "
+                          "holds as many unexpired proofs as it can keep (%" APR_UINT64_T_FMT "): new DPoP proofs "
+                          "are refused (503) until some expire; give it more room (shmcb:(BYTES)) or a shorter "
+                          "ClaimsDPoPWindow", claims_ledger_live(ledger));
+        }
+        return out;
+    }
+    if (out == MC_REPLAY_FIRST && ledger != NULL && apr_atomic_read32(&full_logged) != 0) {
+        apr_atomic_set32(&full_logged, 0);
+    }
     if (out == MC_REPLAY_DOWN && apr_atomic_xchg32(&down_logged, 1) == 0) {
         /* once per streak and process */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MC_LOGNO(091) "the DPoP replay store (ClaimsReplayCache) does "
@@ -205,6 +227,36 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     socache = NULL;
     secret = NULL;
     servers = NULL;
+    ledger = NULL;
+    return OK;
+}
+
+/* The bytes of a shmcb spec ("shmcb", "shmcb:PATH(BYTES)", "shmcb:(BYTES)"), as shmcb reads them. */
+static apr_uint64_t shmcb_bytes(const char *spec)
+{
+    const char *open = strchr(spec, '(');
+    apr_int64_t n;
+    if (open == NULL) {
+        return MC_REPLAY_DEFAULT_SIZE;
+    }
+    n = apr_atoi64(open + 1);
+    return n > 0 ? (apr_uint64_t)n : MC_REPLAY_DEFAULT_SIZE;
+}
+
+/* The count of live jti beside shmcb, in memory every child shares (made before they fork). */
+static int open_ledger(apr_pool_t *pconf, server_rec *s, const char *spec)
+{
+    apr_shm_t *shm = NULL;
+    apr_uint64_t capacity = shmcb_bytes(spec) / MC_REPLAY_RECORD_BYTES;
+    apr_status_t rv = apr_shm_create(&shm, claims_ledger_size(), NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, MC_LOGNO(096) "no shared memory for the DPoP replay "
+                     "store's count of live proofs");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ledger = claims_ledger_init(apr_shm_baseaddr_get(shm), capacity);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MC_LOGNO(097) "DPoP replay store: shmcb keeps up to %"
+                 APR_UINT64_T_FMT " unexpired proofs", capacity);
     return OK;
 }
 
@@ -232,7 +284,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         return OK;
     }
     sspec.spec = spec;
-    sspec.shmcb_args = "(2097152)";
+    sspec.shmcb_args = apr_psprintf(pconf, "(%d)", MC_REPLAY_DEFAULT_SIZE);
     sspec.name = "claims-jti";
     sspec.mutex_type = MC_REPLAY_MUTEX;
     sspec.directive = "ClaimsReplayCache";
@@ -242,7 +294,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     }
     secret = mc_socache_secret(socache);
     kind = STORE_SOCACHE;
-    return OK;
+    return strcmp(name, "shmcb") == 0 ? open_ledger(pconf, s, spec) : OK;
 }
 
 static apr_status_t close_redis(void *data)

@@ -8,7 +8,9 @@
  * never a get-then-set across processes that do not share a lock. Keys are keyed digests of
  * the proof key's thumbprint and the jti (ClaimsCacheSecret; a random secret for shmcb). The
  * store fails closed: when it cannot answer, the proof is refused (503), never accepted
- * unchecked.
+ * unchecked. shmcb has a fixed size and would make room by dropping live records, whose proofs
+ * could then be replayed: the jti still live there are counted (claims_ledger.h), and beyond
+ * its capacity (its size / MC_REPLAY_RECORD_BYTES) a new proof is refused (503) instead.
  */
 #ifndef MOD_CLAIMS_REPLAY_H
 #define MOD_CLAIMS_REPLAY_H
@@ -18,7 +20,8 @@
 typedef enum mc_replay_t {
     MC_REPLAY_FIRST = 0,               /* never seen: now remembered */
     MC_REPLAY_SEEN,                    /* seen within its window: a replay */
-    MC_REPLAY_DOWN                     /* the store did not answer: fail closed */
+    MC_REPLAY_DOWN,                    /* the store did not answer: fail closed */
+    MC_REPLAY_FULL                     /* shmcb holds its capacity of live jti: fail closed */
 } mc_replay_t;
 
 /* Remembers (jkt, jti) for ttl, atomically; says whether it was there already. */

@@ -285,6 +285,37 @@ def test_replay_store_keeps_every_proof_of_its_window(make_httpd, keys):
     assert again == [401] * len(again)
 
 
+def test_full_replay_store_refuses_new_proofs_instead_of_forgetting_live_ones(make_httpd, keys):
+    """shmcb makes room for a record by dropping the oldest, live or not: a store that holds as
+    many unexpired jti as it can keep refuses a new proof (503, fail closed, logged once)
+    rather than forget one whose proof could then be replayed; once they expire it takes new
+    ones again. A store of 64 KiB counts 256 jti; with a window of 10 s a jti lives 16 s."""
+    key = dpop_key()
+    token = mint(keys.ec, {"cnf": {"jkt": jkt(key)}})
+    site = ("<Location /index.html>\n    AuthType claims\n    AuthName api\n    ClaimsDPoPWindow 10\n"
+            "    Require valid-user\n</Location>\n")
+    h = make_httpd("ClaimsReplayCache shmcb:(65536)\n" + issuer_block(keys) + site, modules=MODS)
+    h.allowed_errors.append("holds as many unexpired proofs as it can keep")
+    u = h.url + "/index.html"
+    with requests.Session() as s:
+        def send(p):
+            return s.get(u, headers={"Authorization": "DPoP " + token, "DPoP": p}, timeout=10)
+
+        started = time.time()
+        proofs, got = [], []
+        for _ in range(300):
+            proofs.append(dpop_proof(key, "GET", u, access_token=token))
+            got.append(send(proofs[-1]).status_code)
+        assert got[:256] == [200] * 256 and set(got[256:]) == {503}, got
+        assert time.time() - started < 8, "too slow to test within the window"
+        for p in proofs[:256:16]:      # every counted one is still remembered
+            r = send(p)
+            assert r.status_code == 401 and "used before" in challenges(r)["DPoP"]["error_description"]
+        assert h.log().count("holds as many unexpired proofs as it can keep") == 1
+        time.sleep(max(0.0, started + 18 - time.time()))
+        assert send(dpop_proof(key, "GET", u, access_token=token)).status_code == 200
+
+
 def test_two_dpop_headers_are_refused(api, bound):
     token, key = bound
     from itest_helpers import raw_request

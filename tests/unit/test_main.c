@@ -40,6 +40,7 @@ int main(void)
     srunner_add_suite(sr, path_match_suite());
     srunner_add_suite(sr, export_suite());
     srunner_add_suite(sr, store_suite());
+    srunner_add_suite(sr, ledger_suite());
     srunner_add_suite(sr, keyset_suite());
     srunner_add_suite(sr, policy_suite());
     srunner_add_suite(sr, fetch_suite());

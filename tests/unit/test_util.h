@@ -36,6 +36,7 @@ Suite *validate_suite(void);
 Suite *path_match_suite(void);
 Suite *export_suite(void);
 Suite *store_suite(void);
+Suite *ledger_suite(void);
 Suite *keyset_suite(void);
 Suite *policy_suite(void);
 Suite *fetch_suite(void);
