@@ -8,6 +8,7 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -268,6 +269,38 @@ START_TEST(test_private_record_changed_moved_or_under_another_secret_is_refused)
 }
 END_TEST
 
+/* HMAC-SHA-256 by OpenSSL's one-shot HMAC(), for comparison with the store's keyed contexts. */
+static void reference_hmac(const unsigned char *key, size_t klen, const unsigned char *data, size_t len,
+                           unsigned char out[32])
+{
+    unsigned int olen = 0;
+    ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key, (int)klen, data, len, out, &olen));
+    ck_assert_uint_eq(olen, 32);
+}
+
+START_TEST(test_ids_and_purpose_macs_are_hmac_sha256_under_the_derived_keys)
+{
+    /* the keyed contexts set up once per secret give what a fresh HMAC gives, call after call */
+    const char *label_id = "mod_claims store record id v1", *label_aux = "mod_claims store purpose MAC v1";
+    unsigned char id_key[32], aux_key[32], want[32], id[CLAIMS_STORE_ID_LEN], mac[CLAIMS_STORE_MAC_LEN];
+    const unsigned char framed_id[] = {0, 0, 0, 2, 'a', 'b', 0, 0, 0, 1, 'c'};
+    const unsigned char framed_mac[] = {0, 0, 0, 5, 'n', 'o', 'n', 'c', 'e', 'D', 'A', 'T', 'A'};
+    const char *parts[2] = {"ab", "c"};
+    claims_store_secret_t *sec = secret(secret_a);
+
+    reference_hmac(secret_a, 40, (const unsigned char *)label_id, strlen(label_id), id_key);
+    reference_hmac(secret_a, 40, (const unsigned char *)label_aux, strlen(label_aux), aux_key);
+    for (int round = 0; round < 3; round++) {
+        claims_store_id(sec, parts, 2, id);
+        reference_hmac(id_key, 32, framed_id, sizeof(framed_id), want);
+        ck_assert_mem_eq(id, want, CLAIMS_STORE_ID_LEN);
+        ck_assert_int_eq(claims_store_mac(sec, "nonce", "DATA", 4, mac), 0);
+        reference_hmac(aux_key, 32, framed_mac, sizeof(framed_mac), want);
+        ck_assert_mem_eq(mac, want, CLAIMS_STORE_MAC_LEN);
+    }
+}
+END_TEST
+
 Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -280,6 +313,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, test_unsealed_record_of_the_old_layout_is_refused);
     tcase_add_test(tc, test_ids_are_keyed_and_keep_part_boundaries);
     tcase_add_test(tc, test_ids_never_hold_the_named_text);
+    tcase_add_test(tc, test_ids_and_purpose_macs_are_hmac_sha256_under_the_derived_keys);
     tcase_add_test(tc, test_secret_file_loads_and_drops_one_trailing_newline);
     tcase_add_test(tc, test_short_missing_or_directory_secrets_are_refused);
     tcase_add_test(tc, test_random_secrets_differ);
