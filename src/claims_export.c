@@ -218,6 +218,16 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+typedef struct named_t {
+    const char *name;
+    json_t *value;
+} named_t;
+
+static int cmp_named(const void *a, const void *b)
+{
+    return strcmp(((const named_t *)a)->name, ((const named_t *)b)->name);
+}
+
 const char **claims_sorted_names(apr_pool_t *p, const json_t *claims, apr_size_t *n)
 {
     const char **names = apr_palloc(p, (json_object_size(claims) + 1) * sizeof(char *));
@@ -241,10 +251,18 @@ const claims_pair_t *claims_export_pairs(apr_pool_t *p, const json_t *claims, co
         prefix = CLAIMS_DEFAULT_ENV_PREFIX;
     }
     if (paths == NULL) {
+        /* every claim, by name: each name with its value, so that none is looked up again */
+        named_t *all = apr_palloc(p, (json_object_size(claims) + 1) * sizeof(named_t));
         apr_size_t count = 0;
-        const char **names = claims_sorted_names(p, claims, &count);
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)claims, key, v) {
+            all[count].name = key;
+            all[count++].value = v;
+        }
+        qsort(all, count, sizeof(named_t), cmp_named);
         for (apr_size_t k = 0; k < count; k++) {
-            add_claim(&x, names[k], names[k], json_object_get(claims, names[k]), 0);
+            add_claim(&x, all[k].name, all[k].name, all[k].value, 0);
         }
     }
     else {

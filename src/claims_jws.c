@@ -282,6 +282,8 @@ claims_status_t claims_sig_verify(const claims_key_t *key, const unsigned char *
         rc = EVP_DigestVerify(ctx, sig, sig_len, data, len);
     }
     EVP_MD_CTX_free(ctx);
-    ERR_clear_error();
+    if (rc != 1) {
+        ERR_clear_error();  /* a refused signature leaves OpenSSL's reasons queued */
+    }
     return rc == 1 ? CLAIMS_OK : CLAIMS_ERR_SIGNATURE;
 }
