@@ -34,7 +34,14 @@
 
 int mc_is_ours(request_rec *r)
 {
-    const char *t = ap_auth_type(r);
+    const char *t;
+    /* check_authn leaves its state on this very request (never on another: a sub-request or
+     * an internal redirect has its own request_config) only after it found AuthType claims; the
+     * later phases ask again, and ap_auth_type is a hook call plus two string compares */
+    if (ap_get_module_config(r->request_config, &claims_module) != NULL) {
+        return 1;
+    }
+    t = ap_auth_type(r);
     return t != NULL && strcasecmp(t, MC_AUTH_TYPE) == 0;
 }
 
