@@ -39,6 +39,13 @@ static apr_thread_mutex_t *redis_lock;    /* per child: the idle connections */
 static redisContext *redis_idle[MC_REPLAY_POOL];
 static int redis_nidle;
 static claims_ledger_t *ledger;           /* shmcb: its live jti, in shared memory */
+static apr_uint64_t ledger_capacity;
+static const char *store_name;
+
+typedef struct figures_t {               /* in shared memory: every child adds to them */
+    volatile apr_uint64_t accepted, replayed, unavailable, full;
+} figures_t;
+static figures_t *figures;
 static volatile apr_uint32_t down_logged, full_logged;
 
 /* ------------------------------------------------------------------ keys */
@@ -195,6 +202,10 @@ mc_replay_t mc_replay_insert(request_rec *r, const char *jkt, const char *jti, a
               : kind == STORE_MEMCACHE ? insert_memcache(r, record_key(r, digest), ttl)
                                        : insert_redis(r, record_key(r, digest), ttl);
     }
+    if (figures != NULL) {
+        apr_atomic_inc64(out == MC_REPLAY_FIRST ? &figures->accepted : out == MC_REPLAY_SEEN ? &figures->replayed
+                         : out == MC_REPLAY_FULL ? &figures->full : &figures->unavailable);
+    }
     if (out == MC_REPLAY_FULL) {
         if (apr_atomic_xchg32(&full_logged, 1) == 0) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, MC_LOGNO(095) "the DPoP replay store (ClaimsReplayCache) "
@@ -218,6 +229,21 @@ mc_replay_t mc_replay_insert(request_rec *r, const char *jkt, const char *jti, a
     return out;
 }
 
+int mc_read_replay_counts(mc_replay_counts_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (figures == NULL) {
+        return 0;
+    }
+    out->store = store_name;
+    out->accepted = apr_atomic_read64(&figures->accepted);
+    out->replayed = apr_atomic_read64(&figures->replayed);
+    out->unavailable = apr_atomic_read64(&figures->unavailable);
+    out->full = apr_atomic_read64(&figures->full);
+    out->capacity = ledger != NULL ? ledger_capacity : 0;
+    return 1;
+}
+
 /* ------------------------------------------------------------------ start-up */
 
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -228,6 +254,9 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     secret = NULL;
     servers = NULL;
     ledger = NULL;
+    ledger_capacity = 0;
+    figures = NULL;
+    store_name = NULL;
     return OK;
 }
 
@@ -255,6 +284,7 @@ static int open_ledger(apr_pool_t *pconf, server_rec *s, const char *spec)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     ledger = claims_ledger_init(apr_shm_baseaddr_get(shm), capacity);
+    ledger_capacity = capacity;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MC_LOGNO(097) "DPoP replay store: shmcb keeps up to %"
                  APR_UINT64_T_FMT " unexpired proofs", capacity);
     return OK;
@@ -265,10 +295,16 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     const mc_srv_conf_t *sc = mc_srv(s);
     const char *spec = mc_replay_cache_spec(sc), *name = mc_replay_cache_provider(ptemp, sc), *err;
     mc_socache_spec_t sspec;
+    apr_shm_t *shm = NULL;
 
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
         || ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_DUMP) {
         return OK;
+    }
+    store_name = apr_pstrdup(pconf, name);
+    if (apr_shm_create(&shm, sizeof(figures_t), NULL, pconf) == APR_SUCCESS) {
+        figures = apr_shm_baseaddr_get(shm);
+        memset(figures, 0, sizeof(*figures));
     }
     if (strcmp(name, "memcache") == 0 || strcmp(name, "redis") == 0) {
         /* configtest makes sure of the secret (mod_claims_config_check.c) */

@@ -27,6 +27,20 @@ typedef enum mc_replay_t {
 /* Remembers (jkt, jti) for ttl, atomically; says whether it was there already. */
 mc_replay_t mc_replay_insert(request_rec *r, const char *jkt, const char *jti, apr_interval_time_t ttl);
 
+/* What the replay store answered, all children, since the last start (the status page). */
+typedef struct mc_replay_counts_t {
+    const char *store;                 /* "shmcb", "memcache", "redis", another socache's name */
+    apr_uint64_t accepted;             /* proofs seen for the first time: remembered */
+    apr_uint64_t replayed;             /* proofs seen before within their window: refused */
+    apr_uint64_t unavailable;          /* the store did not answer: refused (503) */
+    apr_uint64_t full;                 /* shmcb held its capacity of live jti: refused (503) */
+    apr_uint64_t capacity;             /* shmcb: the live jti it keeps at most; 0 otherwise */
+} mc_replay_counts_t;
+
+/* 0 when there are no figures (no shared memory). A store whose socache module is not loaded
+ * answers nothing: its proofs count as unavailable. */
+int mc_read_replay_counts(mc_replay_counts_t *out);
+
 void mc_register_replay_hooks(apr_pool_t *p);
 
 #endif

@@ -224,6 +224,15 @@ static void caches(request_rec *r, const mc_status_view_t *view)
     ap_rputs("</table>\n", r);
     ap_rprintf(r, "<p id=\"signatures\">Token signatures computed: %" APR_UINT64_T_FMT " (what the caches did not "
                   "save), all children.</p>\n", view->signature_verifications);
+    if (view->replay) {
+        ap_rprintf(r, "<p id=\"dpop-replay\">DPoP proofs, replay store %s: %" APR_UINT64_T_FMT " accepted, %"
+                      APR_UINT64_T_FMT " replays refused, %" APR_UINT64_T_FMT " refused with 503 because the store "
+                      "did not answer, %" APR_UINT64_T_FMT " because it was full%s, all children.</p>\n",
+                   ap_escape_html(r->pool, view->dpop.store), view->dpop.accepted, view->dpop.replayed,
+                   view->dpop.unavailable, view->dpop.full,
+                   view->dpop.capacity > 0 ? apr_psprintf(r->pool, " (it keeps %" APR_UINT64_T_FMT " unexpired proofs)",
+                                                          view->dpop.capacity) : "");
+    }
     if (view->introspection) {
         ap_rprintf(r, "<p id=\"introspection\">Introspection of opaque tokens: %" APR_UINT64_T_FMT " calls, %"
                       APR_UINT64_T_FMT " active, %" APR_UINT64_T_FMT " inactive, %" APR_UINT64_T_FMT

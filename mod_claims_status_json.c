@@ -174,6 +174,16 @@ void mc_status_json(request_rec *r, const mc_status_view_t *view)
         json_object_set_new(doc, c->member, cache_json(c));
     }
     json_object_set_new(doc, "signature_verifications", jint(view->signature_verifications));
+    if (view->replay) {
+        json_t *d = json_object();
+        json_object_set_new(d, "store", json_string(view->dpop.store));
+        json_object_set_new(d, "accepted", jint(view->dpop.accepted));
+        json_object_set_new(d, "replayed", jint(view->dpop.replayed));
+        json_object_set_new(d, "unavailable", jint(view->dpop.unavailable));
+        json_object_set_new(d, "full", jint(view->dpop.full));
+        json_object_set_new(d, "capacity", view->dpop.capacity > 0 ? jint(view->dpop.capacity) : json_null());
+        json_object_set_new(doc, "dpop_replay", d);
+    }
     if (view->introspection) {
         json_t *in = json_object();
         json_object_set_new(in, "calls", jint(view->introspect.calls));

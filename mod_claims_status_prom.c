@@ -220,6 +220,20 @@ void mc_status_prometheus(request_rec *r, const mc_status_view_t *view)
     family(r, "claims_signature_verifications_total", "counter",
            "Token signatures computed (what the caches did not save), all child processes.");
     ap_rprintf(r, "claims_signature_verifications_total %" APR_UINT64_T_FMT "\n", view->signature_verifications);
+    if (view->replay) {
+        family(r, "claims_dpop_proofs_total", "counter",
+               "DPoP proofs by what the replay store answered: accepted (first use), replayed, store_unavailable "
+               "or store_full (both answered 503), all child processes.");
+        sample_u64(r, "claims_dpop_proofs_total", "result=\"accepted\"", view->dpop.accepted);
+        sample_u64(r, "claims_dpop_proofs_total", "result=\"replayed\"", view->dpop.replayed);
+        sample_u64(r, "claims_dpop_proofs_total", "result=\"store_unavailable\"", view->dpop.unavailable);
+        sample_u64(r, "claims_dpop_proofs_total", "result=\"store_full\"", view->dpop.full);
+        if (view->dpop.capacity > 0) {
+            family(r, "claims_dpop_replay_store_capacity", "gauge",
+                   "Unexpired DPoP proofs the shmcb replay store keeps at most; beyond, new proofs get 503.");
+            ap_rprintf(r, "claims_dpop_replay_store_capacity %" APR_UINT64_T_FMT "\n", view->dpop.capacity);
+        }
+    }
     if (view->introspection) {
         family(r, "claims_introspection_requests_total", "counter",
                "Calls to introspection endpoints (cache misses that asked), all child processes.");

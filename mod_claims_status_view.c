@@ -281,6 +281,7 @@ static void collect_caches(request_rec *r, mc_status_view_t *view)
                    ? (double)c->figures.hits / (double)(c->figures.hits + c->figures.misses) : -1.0;
     view->signature_verifications = c->figures.verifications;
     collect_shared_level(r, view);
+    view->replay = mc_read_replay_counts(&view->dpop);
     view->introspection = mc_read_introspect_counts(&view->introspect);
     if (view->introspection) {
         /* the introspection answers' cache: its entries live in the socache, only look-ups count */

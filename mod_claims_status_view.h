@@ -15,6 +15,7 @@
 
 #include "mod_claims_counters.h"
 #include "mod_claims_introspect.h"
+#include "mod_claims_replay.h"
 #include "mod_claims_remote.h"
 
 /* The version of the JSON document's layout (README.md, "Status page": the schema). */
@@ -79,6 +80,8 @@ typedef struct mc_status_view_t {
     apr_uint64_t signature_verifications;  /* signatures computed, all children */
     int introspection;                 /* an issuer introspects opaque tokens */
     mc_introspect_counts_t introspect; /* its calls and answers, all children */
+    int replay;                        /* there is a DPoP replay store */
+    mc_replay_counts_t dpop;           /* what it answered, all children */
     const char *openssl, *curl, *jansson, *httpd;  /* versions of the running libraries */
 } mc_status_view_t;
 

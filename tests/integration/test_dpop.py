@@ -316,6 +316,48 @@ def test_full_replay_store_refuses_new_proofs_instead_of_forgetting_live_ones(ma
         assert send(dpop_proof(key, "GET", u, access_token=token)).status_code == 200
 
 
+STATUS = "<Location /claims-status>\n    SetHandler claims-status\n    Require ip 127.0.0.1\n</Location>\n"
+
+
+def replay_figures(h):
+    """The replay store's figures as the JSON, Prometheus and HTML status pages give them."""
+    from monitoring import check_page, parse_exposition
+    doc = requests.get(h.url + "/claims-status?format=json", timeout=10).json()["dpop_replay"]
+    fams = parse_exposition(requests.get(h.url + "/claims-status?format=prometheus", timeout=10).text)
+    prom = {l["result"]: v for _, l, v in fams["claims_dpop_proofs_total"]["samples"]}
+    html = requests.get(h.url + "/claims-status", timeout=10).text
+    check_page(html)
+    return doc, prom, fams, html
+
+
+def test_status_page_counts_what_the_replay_store_answered(make_httpd, keys):
+    """Issue 18 for issue 15: proofs accepted, replays refused, refusals because the store was
+    full, with the store and its capacity, on every format of the status page."""
+    key = dpop_key()
+    token = mint(keys.ec, {"cnf": {"jkt": jkt(key)}})
+    site = ("<Location /index.html>\n    AuthType claims\n    AuthName api\n    Require valid-user\n"
+            "</Location>\n")
+    h = make_httpd("ClaimsReplayCache shmcb:(65536)\n" + issuer_block(keys) + site + STATUS, modules=MODS)
+    h.allowed_errors.append("holds as many unexpired proofs as it can keep")
+    u = h.url + "/index.html"
+    doc, prom, fams, html = replay_figures(h)
+    assert doc == {"store": "shmcb", "accepted": 0, "replayed": 0, "unavailable": 0, "full": 0, "capacity": 256}
+    with requests.Session() as s:
+        def send(p):
+            return s.get(u, headers={"Authorization": "DPoP " + token, "DPoP": p}, timeout=10).status_code
+        proofs = [dpop_proof(key, "GET", u, access_token=token) for _ in range(3)]
+        assert [send(p) for p in proofs] == [200] * 3
+        assert [send(p) for p in proofs[:2]] == [401] * 2
+        for _ in range(260):
+            send(dpop_proof(key, "GET", u, access_token=token))
+    doc, prom, fams, html = replay_figures(h)
+    assert doc == {"store": "shmcb", "accepted": 256, "replayed": 2, "unavailable": 0, "full": 7, "capacity": 256}
+    assert prom == {"accepted": 256, "replayed": 2, "store_unavailable": 0, "store_full": 7}
+    assert fams["claims_dpop_proofs_total"]["type"] == "counter"
+    assert [v for _, _, v in fams["claims_dpop_replay_store_capacity"]["samples"]] == [256]
+    assert "replay store shmcb: 256 accepted, 2 replays refused" in html
+
+
 def test_two_dpop_headers_are_refused(api, bound):
     token, key = bound
     from itest_helpers import raw_request

@@ -310,6 +310,8 @@ def test_json_schema_is_documented_in_the_readme(server, keys):
         "`schema_version`: %d" % doc["schema_version"] in section, "README does not give schema_version 1"
     members = set(doc) | set(doc["build"]) | set(doc["cache"]) | set(doc["shared_cache"]) | set(doc["issuers"][0])
     members |= set(doc["issuers"][0]["keys"][0]) | set(doc["refusals"][0])
+    assert "dpop_replay" in doc, "the replay store has no figures"
+    members |= set(doc["dpop_replay"])
     undocumented = sorted(m for m in members if "`%s`" % m not in section)
     assert not undocumented, "README JSON schema lacks %s" % undocumented
 
