@@ -111,6 +111,20 @@ static void unlink_entry(claims_cache_t *c, entry_t *e)
     }
 }
 
+/* Links e, in no list, at the head of the list. */
+static void push_front(claims_cache_t *c, entry_t *e)
+{
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head != NULL) {
+        c->head->prev = e;
+    }
+    c->head = e;
+    if (c->tail == NULL) {
+        c->tail = e;
+    }
+}
+
 static void to_front(claims_cache_t *c, entry_t *e)
 {
     if (c->head == e) {
@@ -125,15 +139,7 @@ static void to_front(claims_cache_t *c, entry_t *e)
     else {
         c->tail = e->prev;
     }
-    e->prev = NULL;
-    e->next = c->head;
-    if (c->head != NULL) {
-        c->head->prev = e;
-    }
-    c->head = e;
-    if (c->tail == NULL) {
-        c->tail = e;
-    }
+    push_front(c, e);
 }
 
 /* A request's reference, let go when its pool is cleared: no lock (an entry that is still
@@ -458,14 +464,7 @@ static void link_entry(claims_cache_t *c, entry_t *e, apr_size_t b)
     e->hnext = c->buckets[b];
     c->buckets[b] = e;
     apr_atomic_set32(&e->refs, 1);     /* the table's */
-    e->next = c->head;
-    if (c->head != NULL) {
-        c->head->prev = e;
-    }
-    c->head = e;
-    if (c->tail == NULL) {
-        c->tail = e;
-    }
+    push_front(c, e);
     c->entries++;
     c->bytes += e->bytes;
     if (c->shared != NULL) {
