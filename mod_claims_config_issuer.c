@@ -350,17 +350,21 @@ const char *mc_set_jwks(cmd_parms *cmd, void *mconfig, const char *arg)
     return err;
 }
 
+/* The one optional URL of a RAW_ARGS directive in *url ("" when there is none). */
+static const char *optional_url(cmd_parms *cmd, const char *arg, const char **url)
+{
+    const char *rest = arg;
+    *url = ap_getword_conf(cmd->pool, &rest);
+    return *rest != '\0' ? apr_psprintf(cmd->pool, "%s takes at most one URL", cmd->cmd->name) : NULL;
+}
+
 /* ClaimsDiscovery [URL]: without one, <issuer>/.well-known/openid-configuration */
 const char *mc_set_discovery(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     mc_issuer_t *ic;
-    const char *err = need_issuer(cmd, &ic), *rest = arg, *url;
-    if (err != NULL) {
+    const char *err = need_issuer(cmd, &ic), *url;
+    if (err != NULL || (err = optional_url(cmd, arg, &url)) != NULL) {
         return err;
-    }
-    url = ap_getword_conf(cmd->pool, &rest);
-    if (*rest != '\0') {
-        return "ClaimsDiscovery takes at most one URL";
     }
     if (*url == '\0') {
         apr_size_t n = strlen(ic->core.iss);
@@ -430,13 +434,9 @@ const char *mc_set_allow_http(cmd_parms *cmd, void *mconfig, int on)
 const char *mc_set_introspection(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     mc_issuer_t *ic;
-    const char *err = need_issuer(cmd, &ic), *rest = arg, *url;
-    if (err != NULL) {
+    const char *err = need_issuer(cmd, &ic), *url;
+    if (err != NULL || (err = optional_url(cmd, arg, &url)) != NULL) {
         return err;
-    }
-    url = ap_getword_conf(cmd->pool, &rest);
-    if (*rest != '\0') {
-        return "ClaimsIntrospection takes at most one URL";
     }
     ic->introspection = 1;
     ic->introspection_url = *url != '\0' ? url : NULL;
