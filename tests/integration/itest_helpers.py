@@ -2,6 +2,7 @@
 optional authentication, coexistence): a loopback echo backend for mod_proxy and small CGI
 scripts. Servers come from conftest's make_module_httpd."""
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -148,3 +149,13 @@ def raw_request(h, method, path, headers, body=b"", timeout=10):
             out, buf = out + buf[:size], buf[size + 2:]
         rest = out
     return status, hdrs, rest
+
+
+def secret_bytes(size=32):
+    """size random bytes for a shared-secret file. The module drops one trailing newline of
+    such a file (as editors and `echo` leave it), so random bytes that happened to end in LF
+    would read one byte short: the last byte is never LF."""
+    data = bytearray(os.urandom(size))
+    if data and data[-1] == 0x0A:
+        data[-1] = 0x0B
+    return bytes(data)

@@ -31,7 +31,7 @@ from oidc_provider import (RESOURCE_ES256, RESOURCE_OPAQUE, b64u, dpop_key,  # n
                            dpop_proof, jkt, oidc_provider)  # noqa: F401
 from conftest import challenges, issuer_block, mint, sign  # noqa: E402
 from idp import make_ca_and_cert  # noqa: E402
-from itest_helpers import echo_backend, header_list, received  # noqa: E402,F401
+from itest_helpers import echo_backend, header_list, received, secret_bytes  # noqa: E402,F401
 from stores import memcached, redis, store  # noqa: E402,F401
 
 OIDC_PROVIDER = {"log": True}
@@ -475,7 +475,7 @@ def test_nonce_from_another_secret_is_refused_and_the_same_secret_is_shared(make
         for i in range(2):
             path = os.path.join(d, "nonce-%d" % i)
             with open(path, "wb") as f:
-                f.write(os.urandom(32))
+                f.write(secret_bytes(32))
             os.chmod(path, 0o644)
             secrets_.append(path)
         site = issuer_conf(op) + location("/cgi/", "ClaimsDPoPNonce On")
@@ -799,7 +799,7 @@ def test_same_proof_at_two_servers_sharing_a_store_is_accepted_once(make_httpd, 
     try:
         secret = os.path.join(d, "secret")
         with open(secret, "wb") as f:
-            f.write(os.urandom(32))
+            f.write(secret_bytes(32))
         os.chmod(secret, 0o644)
         conf = ("ClaimsReplayCache %s\nClaimsCacheSecret %s\n" % (store.socache, secret)
                 + issuer_conf(op) + location("/cgi/"))

@@ -28,6 +28,7 @@ import uuid
 import pytest
 
 from conftest import free_port, mint
+from itest_helpers import secret_bytes
 from stores import memcached, redis, store  # noqa: F401 (fixtures)
 from test_remote import (AUD, config_block, ec_key, idp, log_lines, make_httpd, make_idp,  # noqa: F401
                          public, remote_conf, wait_status)
@@ -57,7 +58,7 @@ def secret_file():
     def write(size=SECRET_SIZE):
         fd, path = tempfile.mkstemp(dir=d, suffix=".secret")
         with os.fdopen(fd, "wb") as f:
-            f.write(os.urandom(size))
+            f.write(secret_bytes(size))
         os.chmod(path, 0o644)
         return path
 
