@@ -373,6 +373,7 @@ static claims_status_t verify_signature_or_introspect(request_rec *r, const clai
         state->v.claims = in.claims;
         state->introspected = 1;
         state->signed_jwt = in.jwt;
+        state->cached = in.cached;
     }
     return st;
 }

@@ -11,10 +11,17 @@
 #include <string.h>
 
 static int issuer_records;             /* made since the configuration was read last */
+static int introspecting;              /* of them, those with ClaimsIntrospection */
 
 void mc_reset_issuer_records(void)
 {
     issuer_records = 0;
+    introspecting = 0;
+}
+
+int mc_issuers_introspect(void)
+{
+    return introspecting > 0;
 }
 
 int mc_issuer_records(void)
@@ -438,6 +445,7 @@ const char *mc_set_introspection(cmd_parms *cmd, void *mconfig, const char *arg)
     if (err != NULL || (err = optional_url(cmd, arg, &url)) != NULL) {
         return err;
     }
+    introspecting += !ic->introspection;
     ic->introspection = 1;
     ic->introspection_url = *url != '\0' ? url : NULL;
     return NULL;

@@ -17,6 +17,9 @@ void mc_reset_issuer_records(void);
 /* How many issuer records were declared (slots of the shared counters, mod_claims_counters.c). */
 int mc_issuer_records(void);
 
+/* Whether any of them introspects opaque tokens (ClaimsIntrospection). */
+int mc_issuers_introspect(void);
+
 const char *mc_issuer_section(cmd_parms *cmd, void *mconfig, const char *arg);
 const char *mc_set_key_file(cmd_parms *cmd, void *mconfig, const char *path, const char *a2, const char *a3);
 const char *mc_set_algorithms(cmd_parms *cmd, void *mconfig, const char *arg);

@@ -27,12 +27,14 @@ typedef struct mc_shared_t {
 static mc_shared_t *shared;
 static claims_cache_t *token_cache;
 static int token_cache_on;
+static claims_cache_t *answer_cache;   /* introspection answers (NULL: none) */
 
 /* The server's budget for verified tokens, as post_config split it for this generation. */
 static struct {
     apr_size_t total;                  /* ClaimsCacheSize */
     int children;                      /* the most children the MPM runs at once */
     apr_size_t per_child;              /* each child's own level */
+    apr_size_t answers;                /* each child's level of introspection answers */
     claims_shcache_t *level;           /* the level shared by the children, or NULL */
     apr_size_t level_bytes;
 } budget;
@@ -45,6 +47,11 @@ claims_cache_t *mc_token_cache(void)
 int mc_token_cache_on(void)
 {
     return token_cache_on;
+}
+
+claims_cache_t *mc_answer_cache(void)
+{
+    return answer_cache;
 }
 
 static mc_slot_counts_t *slot_of(const mc_issuer_t *ic)
@@ -185,10 +192,15 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         if (budget.children > 1) {
             make_shared_level(pconf, s);
         }
+        if (mc_issuers_introspect()) {
+            /* a quarter of each child's own share keeps the introspection answers it uses */
+            budget.answers = budget.per_child / 4;
+            budget.per_child -= budget.answers;
+        }
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, MC_LOGNO(072) "verified-token caches: %" APR_SIZE_T_FMT
                      " bytes in all, %" APR_SIZE_T_FMT " shared by the children, %" APR_SIZE_T_FMT
-                     " for each of at most %d children", budget.total, budget.level_bytes, budget.per_child,
-                     budget.children);
+                     " for each of at most %d children (and %" APR_SIZE_T_FMT " for its introspection answers)",
+                     budget.total, budget.level_bytes, budget.per_child, budget.children, budget.answers);
     }
     size = sizeof(mc_shared_t) + (apr_size_t)n * sizeof(mc_slot_counts_t);
     rv = apr_shm_create(&shm, size, NULL, pconf);
@@ -209,6 +221,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     const mc_srv_conf_t *sc = mc_srv(s);
+    answer_cache = NULL;
     token_cache_on = mc_cache_on(sc);
     if (token_cache_on) {
         token_cache = claims_cache_create(pchild, sc->cache_entries, budget.per_child > 0 ? budget.per_child : 1);
@@ -221,6 +234,9 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
         return;
     }
     claims_cache_attach_shared(token_cache, budget.level);
+    if (token_cache_on && budget.answers > 0) {
+        answer_cache = claims_cache_create(pchild, sc->cache_entries, budget.answers);
+    }
     if (shared != NULL) {
         claims_cache_share_counters(token_cache, &shared->cache);
     }

@@ -11,6 +11,8 @@
  * the shared level (one anonymous segment made in post_config, before the children are forked)
  * and each child's own level gets a quarter divided by N. Whatever the MPM and N, the caches
  * of a server generation take at most ClaimsCacheSize (plus each child's small fixed table);
+ * where an issuer introspects opaque tokens, a quarter of each child's own share is its level
+ * of introspection answers (mod_claims_introspect.c), and with ClaimsCache Off it has none;
  * during a graceful restart the children of the old generation keep theirs until they exit.
  *
  * The figures live in another anonymous shared memory segment made at start-up and change by
@@ -35,6 +37,9 @@ claims_cache_t *mc_token_cache(void);
 
 /* Whether tokens are cached (ClaimsCache On and a cache could be made). */
 int mc_token_cache_on(void);
+
+/* This child's level of introspection answers (claims_cache_put_answer), or NULL. */
+claims_cache_t *mc_answer_cache(void);
 
 /* The figures of the level shared by the children; 0 when there is none. */
 int mc_read_shared_level(claims_shcache_stats_t *out);

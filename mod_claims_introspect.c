@@ -11,6 +11,7 @@
  */
 #include "mod_claims_introspect.h"
 #include "mod_claims_config_issuer.h"
+#include "mod_claims_counters.h"
 #include "mod_claims_remote.h"
 #include "mod_claims_socache.h"
 
@@ -120,8 +121,9 @@ static void record_id(const mc_issuer_t *ic, const char *endpoint, const char *t
     mc_socache_id(cache, 'i', parts, 4, id);
 }
 
-/* The cached answer for id: 1 (active, *out filled), 0 (inactive), -1 (none or unusable). */
-static int cache_get(request_rec *r, const unsigned char *id, mc_introspected_t *out)
+/* The cached answer for id: 1 (active: *claims, *jwt, *text and *expires filled), 0 (inactive),
+ * -1 (none or unusable). */
+static int cache_get(request_rec *r, const unsigned char *id, json_t **claims, const char **jwt, apr_time_t *expires)
 {
     unsigned char *data = NULL;
     apr_size_t len = 0;
@@ -143,13 +145,13 @@ static int cache_get(request_rec *r, const unsigned char *id, mc_introspected_t 
     if (!head.active) {
         return 0;
     }
-    out->claims = claims_json_pool(r->pool, claims_json_object(r->pool, data + sizeof(head), head.claims_len));
-    if (out->claims == NULL) {
+    *claims = claims_json_pool(r->pool, claims_json_object(r->pool, data + sizeof(head), head.claims_len));
+    if (*claims == NULL) {
         return -1;
     }
-    out->jwt = head.jwt_len > 0 ? apr_pstrmemdup(r->pool, (const char *)data + sizeof(head) + head.claims_len,
-                                                head.jwt_len) : NULL;
-    out->cached = 1;
+    *jwt = head.jwt_len > 0 ? apr_pstrmemdup(r->pool, (const char *)data + sizeof(head) + head.claims_len,
+                                             head.jwt_len) : NULL;
+    *expires = head.expires_at;
     return 1;
 }
 
@@ -174,24 +176,23 @@ static apr_interval_time_t lifetime(const mc_issuer_t *ic, const claims_introspe
     return ttl;
 }
 
-static void cache_put(request_rec *r, const mc_issuer_t *ic, const unsigned char *id,
-                      const claims_introspection_t *ans, const char *jwt, double now)
+/* Stores an answer (its claims as compact JSON text, NULL when inactive) until expires. */
+static void cache_put(request_rec *r, const unsigned char *id, int active, const char *text, const char *jwt,
+                      apr_time_t expires)
 {
-    apr_interval_time_t ttl = lifetime(ic, ans, now);
-    char *text = ans->active ? json_dumps(ans->claims, JSON_COMPACT) : NULL;
     apr_size_t clen = text != NULL ? strlen(text) : 0, jlen = jwt != NULL ? strlen(jwt) : 0;
+    apr_interval_time_t ttl = expires - apr_time_now();
     record_head_t head;
     unsigned char *rec;
 
-    if (ttl <= 0 || (ans->active && text == NULL) || sizeof(head) + clen + jlen > MC_INTRO_MAX_RECORD) {
-        free(text);
+    if (ttl <= 0 || (active && text == NULL) || sizeof(head) + clen + jlen > MC_INTRO_MAX_RECORD) {
         return;
     }
     head.magic = MC_INTRO_MAGIC;
-    head.active = (apr_uint32_t)ans->active;
+    head.active = (apr_uint32_t)active;
     head.claims_len = (apr_uint32_t)clen;
     head.jwt_len = (apr_uint32_t)jlen;
-    head.expires_at = apr_time_now() + ttl;
+    head.expires_at = expires;
     rec = apr_palloc(r->pool, sizeof(head) + clen + jlen);
     memcpy(rec, &head, sizeof(head));
     if (clen > 0) {
@@ -200,10 +201,23 @@ static void cache_put(request_rec *r, const mc_issuer_t *ic, const unsigned char
     if (jlen > 0) {
         memcpy(rec + sizeof(head) + clen, jwt, jlen);
     }
-    free(text);
     if (mc_socache_put_private(cache, r->server, id, rec, sizeof(head) + clen + jlen, ttl, r->pool) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, MC_LOGNO(084) "introspection answer not cached "
                       "(ClaimsIntrospectionCache unavailable or full)");
+    }
+}
+
+/* Keeps an active answer in this process's level until expires; *out then refers to the
+ * entry (CLAIMS_JSON and CLAIM_* pairs computed once), else to claims and jwt as they are. */
+static void keep(request_rec *r, const mc_issuer_t *ic, const char *token, apr_size_t len, json_t *claims,
+                 const char *jwt, apr_time_t expires, mc_introspected_t *out)
+{
+    claims_cache_t *answers = mc_answer_cache();
+    out->claims = claims;
+    out->jwt = jwt;
+    if (answers != NULL && expires > apr_time_now()) {
+        out->cached = claims_cache_put_answer(answers, r->pool, token, len, &ic->core, claims, jwt,
+                                              (double)expires / (double)APR_USEC_PER_SEC);
     }
 }
 
@@ -344,14 +358,70 @@ static const char *endpoint_of(request_rec *r, const mc_issuer_t *ic)
     return ic->introspection_url != NULL ? ic->introspection_url : mc_remote_introspection_endpoint(r, ic);
 }
 
-static claims_status_t from_cache(request_rec *r, const unsigned char *id, mc_introspected_t *out)
+/* The answer in the store the children (or the fleet) share, kept in this process's level. */
+static claims_status_t from_cache(request_rec *r, const mc_issuer_t *ic, const unsigned char *id, const char *token,
+                                  apr_size_t len, mc_introspected_t *out)
 {
-    int hit = cache_get(r, id, out);
+    json_t *claims = NULL;
+    const char *jwt = NULL;
+    apr_time_t expires = 0;
+    int hit = cache_get(r, id, &claims, &jwt, &expires);
     if (hit < 0) {
         return CLAIMS_ERR_UNAVAILABLE;
     }
     count(HITS);
+    if (hit) {
+        keep(r, ic, token, len, claims, jwt, expires, out);
+    }
     return hit ? CLAIMS_OK : CLAIMS_ERR_INACTIVE;
+}
+
+/* The answer of this process's level: no digest, no decryption, no parse. */
+static int from_own_level(request_rec *r, const mc_issuer_t *ic, const char *token, apr_size_t len, double now,
+                          mc_introspected_t *out)
+{
+    claims_cache_t *answers = mc_answer_cache();
+    json_t *claims = NULL;
+    const claims_cached_t *e = answers != NULL ? claims_cache_get_answer(answers, r->pool, token, len, now, &ic->core,
+                                                                         &claims) : NULL;
+    if (e == NULL) {
+        return 0;
+    }
+    count(HITS);
+    out->claims = claims;
+    out->jwt = e->attachment;
+    out->cached = e;
+    return 1;
+}
+
+/* Asks the endpoint (as the leader of this process's requests for the token) and stores what
+ * it answered at both levels. */
+static claims_status_t ask(request_rec *r, const mc_issuer_t *ic, const char *endpoint, const unsigned char *id,
+                           const char *token, apr_size_t len, double now, mc_introspected_t *out)
+{
+    claims_introspection_t ans;
+    const char *jwt = NULL, *text = NULL;
+    apr_interval_time_t ttl;
+    apr_time_t expires;
+    claims_status_t st;
+
+    memset(&ans, 0, sizeof(ans));
+    st = call_endpoint(r, ic, endpoint, token, len, now, &ans, &jwt);
+    if (st != CLAIMS_OK) {
+        return st;
+    }
+    ttl = lifetime(ic, &ans, now);
+    expires = apr_time_now() + ttl;
+    if (ans.active) {
+        keep(r, ic, token, len, ans.claims, jwt, expires, out);
+    }
+    if (ttl > 0) {
+        /* the entry's CLAIMS_JSON is the record's text: the claims are written out once */
+        text = !ans.active ? NULL : out->cached != NULL ? out->cached->claims_json
+                                  : claims_payload_text(r->pool, NULL, 0, ans.claims);
+        cache_put(r, id, ans.active, text, jwt, expires);
+    }
+    return ans.active ? CLAIMS_OK : CLAIMS_ERR_INACTIVE;
 }
 
 claims_status_t mc_introspect(request_rec *r, const mc_issuer_t *ic, const char *token, apr_size_t len,
@@ -360,7 +430,6 @@ claims_status_t mc_introspect(request_rec *r, const mc_issuer_t *ic, const char 
     const char *endpoint = endpoint_of(r, ic);
     unsigned char id[MC_RECORD_ID_LEN];
     double now = (double)apr_time_now() / (double)APR_USEC_PER_SEC;
-    claims_introspection_t ans;
     claims_status_t st;
     flight_t *f;
     int leader = 0;
@@ -370,8 +439,11 @@ claims_status_t mc_introspect(request_rec *r, const mc_issuer_t *ic, const char 
         streak(r, ic, 1, endpoint == NULL ? "no introspection endpoint known yet" : "no introspection cache");
         return CLAIMS_ERR_UNAVAILABLE;
     }
+    if (from_own_level(r, ic, token, len, now, out)) {
+        return CLAIMS_OK;
+    }
     record_id(ic, endpoint, token, len, r->pool, id);
-    if ((st = from_cache(r, id, out)) != CLAIMS_ERR_UNAVAILABLE) {
+    if ((st = from_cache(r, ic, id, token, len, out)) != CLAIMS_ERR_UNAVAILABLE) {
         return st;
     }
     count(MISSES);
@@ -379,16 +451,9 @@ claims_status_t mc_introspect(request_rec *r, const mc_issuer_t *ic, const char 
     if (f != NULL && !leader) {
         /* another request of this process asks already: its answer lands in the cache */
         wait_flight(f, ic->fetch_timeout);
-        st = from_cache(r, id, out);
-        return st;
+        return from_own_level(r, ic, token, len, now, out) ? CLAIMS_OK : from_cache(r, ic, id, token, len, out);
     }
-    memset(&ans, 0, sizeof(ans));
-    st = call_endpoint(r, ic, endpoint, token, len, now, &ans, &out->jwt);
-    if (st == CLAIMS_OK) {
-        cache_put(r, ic, id, &ans, out->jwt, now);
-        out->claims = ans.claims;
-        st = ans.active ? CLAIMS_OK : CLAIMS_ERR_INACTIVE;
-    }
+    st = ask(r, ic, endpoint, id, token, len, now, out);
     if (f != NULL) {
         land(f);
     }
@@ -412,19 +477,6 @@ int mc_read_introspect_counts(mc_introspect_counts_t *out)
 
 /* ------------------------------------------------------------------ start-up */
 
-static int introspects(server_rec *s)
-{
-    for (server_rec *v = s; v != NULL; v = v->next) {
-        const mc_srv_conf_t *vc = mc_srv(v);
-        for (int i = 0; i < vc->issuers->nelts; i++) {
-            if (APR_ARRAY_IDX(vc->issuers, i, const mc_issuer_t *)->introspection) {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     mc_socache_register(pconf, MC_INTRO_MUTEX);
@@ -439,7 +491,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     apr_shm_t *shm = NULL;
     const char *err;
 
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || !introspects(s)
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || !mc_issuers_introspect()
         || ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_DUMP) {
         return OK;
     }

@@ -3,6 +3,12 @@
  * JWS, at a location that trusts an issuer with ClaimsIntrospection, is sent to that issuer's
  * introspection endpoint, and its answer, cached, stands for the token's claims.
  *
+ * Answers are kept at two levels: each process's own (mod_claims_counters.c, mc_answer_cache:
+ * found by the token's exact bytes, holding the claims tree and what exporting them costs, as
+ * for a verified JWT), and the store the children (or, with memcache/redis, a fleet) share
+ * (ClaimsIntrospectionCache). An entry of the first never outlives the record of the second
+ * it came from or went to.
+ *
  * Which issuer: the first of the location's trusted issuers (ClaimsTrust order, or declaration
  * order without ClaimsTrust) that introspects. Only that one ever sees the token: an opaque
  * token does not say who issued it, and a token must not be handed to every endpoint in turn.
@@ -11,6 +17,8 @@
 #define MOD_CLAIMS_INTROSPECT_H
 
 #include "mod_claims_records.h"
+
+#include "claims_cache.h"
 
 #include <jansson.h>
 
@@ -23,9 +31,10 @@ const mc_issuer_t *mc_introspecting_issuer(const claims_issuer_t *const *trusted
 
 /* What an introspection gave. */
 typedef struct mc_introspected_t {
-    json_t *claims;                    /* the token's claims (released with r->pool) */
+    json_t *claims;                    /* the token's claims (valid until r->pool is cleared) */
     const char *jwt;                   /* the signed answer (RFC 9701), or NULL */
-    int cached;                        /* it came from the cache */
+    const claims_cached_t *cached;     /* the entry of this process's level of answers that
+                                        * holds them (CLAIMS_JSON, CLAIM_* pairs), or NULL */
 } mc_introspected_t;
 
 /* Introspects token at ic for r: CLAIMS_OK with *out, CLAIMS_ERR_INACTIVE (401), or

@@ -59,6 +59,8 @@ typedef struct claims_cached_t {
                                         * several claims map to, left out): one line, the
                                         * reports joined by "; ", claim names escaped; for the
                                         * glue to log (INFO) on every request that uses env */
+    const char *attachment;            /* an answer's (claims_cache_put_answer): what came with it
+                                        * (the signed introspection answer, RFC 9701), or NULL */
 } claims_cached_t;
 
 typedef struct claims_cache_t claims_cache_t;
@@ -107,6 +109,22 @@ const claims_cached_t *claims_cache_get(claims_cache_t *c, apr_pool_t *p, const 
  * is kept and returned instead; one with another key (its key left the set) is replaced. */
 const claims_cached_t *claims_cache_put(claims_cache_t *c, apr_pool_t *p, const char *token, apr_size_t len,
                                         const claims_verified_t *v, double expires);
+
+/* Answers: claims an issuer vouched for without a signature over the token (introspection,
+ * RFC 7662), kept in a cache of their own (never one that claims_verify_token uses: an answer
+ * entry has no key and no JWS header). Put: what issuer answered for token[0..len), its claims
+ * (read, not kept: the entry keeps their compact text, CLAIMS_JSON, and their CLAIM_* pairs) and
+ * attachment (copied; NULL: none), valid until expires; the entry referenced until p is
+ * cleared, or NULL when it cannot be cached. An entry of the same token and issuer is kept and
+ * returned instead. Get: the live entry of exactly token[0..len) put under issuer (records
+ * compared by pointer), referenced until p is cleared, with *claims its claims tree (read from
+ * CLAIMS_JSON on the entry's first hit, then kept), or NULL. The caller checks the claims
+ * (times, audience) on every hit, as for a verified token. */
+const claims_cached_t *claims_cache_put_answer(claims_cache_t *c, apr_pool_t *p, const char *token, apr_size_t len,
+                                               const claims_issuer_t *issuer, const json_t *claims,
+                                               const char *attachment, double expires);
+const claims_cached_t *claims_cache_get_answer(claims_cache_t *c, apr_pool_t *p, const char *token, apr_size_t len,
+                                               double now, const claims_issuer_t *issuer, json_t **claims);
 
 void claims_cache_get_stats(claims_cache_t *c, claims_cache_stats_t *st);
 

@@ -375,20 +375,33 @@ typedef struct entry_parts_t {
     int n;
     apr_size_t *lens;                  /* name and value length of each pair */
     const char *note, *text;           /* the export note (or NULL), CLAIMS_JSON */
-    apr_size_t note_len, text_len, kid_len, typ_len, strings;
+    apr_size_t note_len, text_len, kid_len, typ_len, att_len, strings;
 } entry_parts_t;
 
-static int gather_parts(apr_pool_t *p, const claims_verified_t *v, entry_parts_t *x)
+/* What an entry is made of: what was verified (jws and key NULL for an answer) and, for an
+ * answer, what came with it. */
+typedef struct entry_src_t {
+    const claims_issuer_t *issuer;
+    const claims_jws_t *jws;
+    const claims_key_t *key;
+    const json_t *claims;
+    const char *attachment;
+} entry_src_t;
+
+static int gather_parts(apr_pool_t *p, const entry_src_t *v, entry_parts_t *x)
 {
+    const claims_jws_t *jws = v->jws;
     x->src = export_with_note(p, v->claims, &x->n, &x->note);
-    x->text = claims_payload_text(p, v->jws->payload, v->jws->payload_len, v->claims);
+    x->text = claims_payload_text(p, jws != NULL ? jws->payload : NULL, jws != NULL ? jws->payload_len : 0,
+                                  v->claims);
     if (x->text == NULL) {
         return 0;
     }
     x->text_len = strlen(x->text);
     x->note_len = x->note != NULL ? strlen(x->note) : 0;
-    x->kid_len = v->jws->kid != NULL ? v->jws->kid_len : 0;
-    x->typ_len = v->jws->typ != NULL ? strlen(v->jws->typ) : 0;
+    x->kid_len = jws != NULL && jws->kid != NULL ? jws->kid_len : 0;
+    x->typ_len = jws != NULL && jws->typ != NULL ? strlen(jws->typ) : 0;
+    x->att_len = v->attachment != NULL ? strlen(v->attachment) : 0;
     x->lens = apr_palloc(p, 2 * (apr_size_t)x->n * sizeof(apr_size_t) + 1);
     x->strings = 0;
     for (int i = 0; i < x->n; i++) {
@@ -401,10 +414,11 @@ static int gather_parts(apr_pool_t *p, const claims_verified_t *v, entry_parts_t
 
 /* Builds an unlinked entry from v and its token: one malloc'd block (fewer, longer-lived
  * chunks for the allocator) holding the entry, the CLAIM_* pairs, their strings, the export
- * note, CLAIMS_JSON, kid, typ and the token's bytes. */
+ * note, CLAIMS_JSON, kid, typ, the attachment and the token's bytes. */
 static entry_t *entry_build(apr_pool_t *p, apr_uint64_t hash, const char *token, apr_size_t len,
-                            const claims_verified_t *v, double expires)
+                            const entry_src_t *v, double expires)
 {
+    const claims_jws_t *jws = v->jws;
     entry_parts_t x;
     apr_size_t size;
     entry_t *e;
@@ -416,7 +430,7 @@ static entry_t *entry_build(apr_pool_t *p, apr_uint64_t hash, const char *token,
     }
     /* pairs right after the entry (pointer-aligned: the entry's size is a multiple of it) */
     size = APR_ALIGN_DEFAULT(sizeof(*e)) + (apr_size_t)x.n * sizeof(claims_pair_t) + x.strings + x.text_len + 1
-           + x.kid_len + 1 + x.typ_len + 1 + x.note_len + 1 + len + 1;
+           + x.kid_len + 1 + x.typ_len + 1 + x.note_len + 1 + x.att_len + 1 + len + 1;
     e = malloc(size);
     if (e == NULL) {
         return NULL;
@@ -430,13 +444,16 @@ static entry_t *entry_build(apr_pool_t *p, apr_uint64_t hash, const char *token,
     }
     e->pub.export_note = x.note != NULL ? copy_str(&cursor, x.note, x.note_len) : NULL;
     e->pub.claims_json = copy_str(&cursor, x.text, x.text_len);
-    e->pub.jws.kid = v->jws->kid != NULL ? copy_str(&cursor, v->jws->kid, x.kid_len) : NULL;
-    e->pub.jws.kid_len = x.kid_len;
-    e->pub.jws.typ = v->jws->typ != NULL ? copy_str(&cursor, v->jws->typ, x.typ_len) : NULL;
-    e->pub.jws.alg = v->jws->alg;
+    if (jws != NULL) {
+        e->pub.jws.kid = jws->kid != NULL ? copy_str(&cursor, jws->kid, x.kid_len) : NULL;
+        e->pub.jws.kid_len = x.kid_len;
+        e->pub.jws.typ = jws->typ != NULL ? copy_str(&cursor, jws->typ, x.typ_len) : NULL;
+        e->pub.jws.alg = jws->alg;
+    }
+    e->pub.attachment = v->attachment != NULL ? copy_str(&cursor, v->attachment, x.att_len) : NULL;
     e->pub.issuer = v->issuer;
     e->pub.key = v->key;
-    e->pub.key_serial = v->key->serial;
+    e->pub.key_serial = v->key != NULL ? v->key->serial : 0;
     e->pub.claims = NULL;              /* read on the first hit: see claims_cache_entry_claims() */
     e->pub.env = pairs;
     e->pub.nenv = x.n;
@@ -473,9 +490,9 @@ static void link_entry(claims_cache_t *c, entry_t *e, apr_size_t b)
     }
 }
 
-const claims_cached_t *claims_cache_insert(claims_cache_t *c, apr_pool_t *p, apr_uint64_t hash,
-                                           const char *token, apr_size_t len, const claims_verified_t *v,
-                                           double expires)
+/* Adds what v holds for token (hash its claims_cache_hash); see claims_cache_insert. */
+static const claims_cached_t *insert(claims_cache_t *c, apr_pool_t *p, apr_uint64_t hash, const char *token,
+                                     apr_size_t len, const entry_src_t *v, double expires)
 {
     entry_t *e, *old;
     const claims_cached_t *out;
@@ -496,7 +513,7 @@ const claims_cached_t *claims_cache_insert(claims_cache_t *c, apr_pool_t *p, apr
             break;
         }
     }
-    if (old != NULL && old->pub.key == v->key && old->pub.key_serial == v->key->serial) {
+    if (old != NULL && old->pub.key == v->key && old->pub.key_serial == (v->key != NULL ? v->key->serial : 0)) {
         /* another thread verified the same token under the same issuer meanwhile: keep the first */
         out = hand_out(old, p);
         apr_thread_mutex_unlock(c->lock);
@@ -510,6 +527,39 @@ const claims_cached_t *claims_cache_insert(claims_cache_t *c, apr_pool_t *p, apr
     out = hand_out(e, p);
     apr_thread_mutex_unlock(c->lock);
     return out;
+}
+
+const claims_cached_t *claims_cache_insert(claims_cache_t *c, apr_pool_t *p, apr_uint64_t hash,
+                                           const char *token, apr_size_t len, const claims_verified_t *v,
+                                           double expires)
+{
+    entry_src_t src = {v->issuer, v->jws, v->key, v->claims, NULL};
+    return insert(c, p, hash, token, len, &src, expires);
+}
+
+const claims_cached_t *claims_cache_put_answer(claims_cache_t *c, apr_pool_t *p, const char *token, apr_size_t len,
+                                               const claims_issuer_t *issuer, const json_t *claims,
+                                               const char *attachment, double expires)
+{
+    entry_src_t src = {issuer, NULL, NULL, claims, attachment};
+    return insert(c, p, claims_cache_hash(c, token, len), token, len, &src, expires);
+}
+
+const claims_cached_t *claims_cache_get_answer(claims_cache_t *c, apr_pool_t *p, const char *token, apr_size_t len,
+                                               double now, const claims_issuer_t *issuer, json_t **claims)
+{
+    const claims_issuer_t *trusted[1] = {issuer};
+    int untrusted = 0;
+    const claims_cached_t *e = claims_cache_lookup(c, p, claims_cache_hash(c, token, len), token, len, now,
+                                                   trusted, 1, claims, &untrusted);
+    if (e == NULL || untrusted || e->issuer != issuer) {
+        *claims = NULL;
+        return NULL;                   /* another issuer's answer (held until p is cleared) */
+    }
+    if (*claims == NULL) {
+        *claims = claims_cache_entry_claims(c, e, p);
+    }
+    return *claims != NULL ? e : NULL;
 }
 
 const claims_cached_t *claims_cache_put(claims_cache_t *c, apr_pool_t *p, const char *token, apr_size_t len,

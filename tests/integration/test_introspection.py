@@ -380,7 +380,7 @@ def fault(files):
     f.close()
 
 
-def fault_server(make_httpd, fault, files, timeout=2, location=None):
+def fault_server(make_httpd, fault, files, timeout=2, location=None, issuer_extra=""):
     body = """
 <ClaimsIssuer https://idp.faults>
     ClaimsAudience https://api
@@ -388,8 +388,8 @@ def fault_server(make_httpd, fault, files, timeout=2, location=None):
     ClaimsIntrospectionClient rs secret=%s
     ClaimsCAFile %s
     ClaimsFetchTimeout %d
-</ClaimsIssuer>
-""" % (fault.url, secret_file(files, "fault-endpoint-secret"), fault.ca, timeout) + (location or LOCATION)
+%s</ClaimsIssuer>
+""" % (fault.url, secret_file(files, "fault-endpoint-secret"), fault.ca, timeout, issuer_extra) + (location or LOCATION)
     h = make_httpd(body, modules=MODS)
     h.allowed_errors.append("CLM081")
     return h
@@ -438,6 +438,24 @@ def test_concurrent_misses_for_one_token_make_one_call_per_process(make_httpd, f
     assert fault.calls <= 2, fault.calls  # one per child process (the harness runs at most two)
 
 
+def test_a_process_keeps_an_answer_no_longer_than_the_cache_ttl(make_httpd, fault, files):
+    """Each process keeps the active answers it uses (a hit then costs no digest, decryption or
+    parse), never past the shared record: after ClaimsIntrospectionCacheTTL the endpoint is asked
+    again, and its new answer (inactive) counts in every process."""
+    h = fault_server(make_httpd, fault, files, issuer_extra="    ClaimsIntrospectionCacheTTL 1\n",
+                     location=LOCATION.replace("ClaimsRemoteUser client_id", "ClaimsRemoteUser sub"))
+    token = "opaque-token-kept-for-one-second"
+    for _ in range(6):
+        r = h.get("/cgi/env.py", token)
+        assert r.status_code == 200 and r.json()["REMOTE_USER"] == r.json()["CLAIM_SUB"] == "alice"
+    assert 1 <= fault.calls <= 2, fault.calls  # at most one per child process
+    fault.mode = "inactive"
+    time.sleep(1.3)
+    for _ in range(6):
+        assert h.get("/cgi/env.py", token).status_code == 401
+    assert fault.calls <= 4, fault.calls
+
+
 def test_token_too_large_is_refused_before_introspection(make_httpd, fault, files):
     h = fault_server(make_httpd, fault, files, location=LOCATION.replace("Require valid-user",
                                                                          "Require valid-user\n    ClaimsMaxTokenSize 512"))
@@ -460,9 +478,10 @@ def test_fleet_shares_introspection_answers_and_refuses_tampered_ones(make_httpd
             + issuer_conf(op, files) + LOCATION)
     a = make_httpd(body, modules=MODS + [store.module])
     b = make_httpd(body, modules=MODS + [store.module])
-    token = opaque(op)
+    token, other = opaque(op), opaque(op)
     assert wait_ok(a, token).status_code == 200, a.log()[-2000:]
     assert wait_ok(b, opaque(op)).status_code == 200  # b has its discovery document too
+    assert a.get("/cgi/env.py", other).status_code == 200
     n = introspections(op)
     assert b.get("/cgi/env.py", token).status_code == 200
     assert introspections(op) == n, "server B asked the endpoint again: the fleet cache was not used"
@@ -470,7 +489,8 @@ def test_fleet_shares_introspection_answers_and_refuses_tampered_ones(make_httpd
     assert records and all(b"alice" not in v and token.encode() not in v for v in records.values())
     for k, v in records.items():
         store.set(k, v[:-1] + bytes([v[-1] ^ 1]))
-    assert b.get("/cgi/env.py", token).status_code == 200
+    # a token B never saw: its process levels do not have it, so B reads the tampered record
+    assert b.get("/cgi/env.py", other).status_code == 200
     assert introspections(op) == n + 1
     assert "failed authentication" in b.log()
 

@@ -9,6 +9,7 @@
 
 #include "claims_cache.h"
 #include "claims_export.h"
+#include "claims_json.h"
 #include "claims_verify.h"
 
 #include <apr_strings.h>
@@ -604,6 +605,90 @@ START_TEST(test_cache_hit_checks_its_key_against_the_verifiers_supplier)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ answers (introspection) */
+
+#define ANSWER "{\"iss\":\"https://issuer.a\",\"sub\":\"alice\",\"scope\":\"read\",\"exp\":1700000100}"
+
+static json_t *answer_claims(void)
+{
+    json_t *j = claims_json_pool(tu_p, json_loads(ANSWER, 0, NULL));   /* released with the pool */
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+static const char *env_value(const claims_cached_t *e, const char *name)
+{
+    for (int i = 0; i < e->nenv; i++) {
+        if (strcmp(e->env[i].name, name) == 0) {
+            return e->env[i].value;
+        }
+    }
+    return NULL;
+}
+
+/* An answer is found by the token's exact bytes under the issuer record it was put under, with
+ * its claims, CLAIMS_JSON, CLAIM_* pairs and attachment (copied), and under nothing else. */
+START_TEST(test_answer_is_found_by_exact_bytes_under_its_issuer_record)
+{
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20);
+    claims_issuer_t *a = tu_issuer("https://issuer.a", 0), *a2 = tu_issuer("https://issuer.a", 0);
+    claims_issuer_t *b = tu_issuer("https://issuer.b", 0);
+    char *attachment = apr_pstrdup(tu_p, "signed.answer.jwt");
+    const char *tok = "opaque-token-0123456789";
+    const claims_cached_t *put, *got;
+    json_t *claims = NULL;
+
+    put = claims_cache_put_answer(c, tu_p, tok, strlen(tok), a, answer_claims(), attachment, CACHE_NOW + 100);
+    ck_assert_ptr_nonnull(put);
+    attachment[0] = 'X';                          /* the entry has its own copy */
+    got = claims_cache_get_answer(c, tu_p, tok, strlen(tok), CACHE_NOW, a, &claims);
+    ck_assert_ptr_eq(got, put);
+    ck_assert_ptr_nonnull(claims);
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "sub")), "alice");
+    ck_assert_str_eq(got->attachment, "signed.answer.jwt");
+    ck_assert_str_eq(env_value(got, "CLAIM_SUB"), "alice");
+    ck_assert_str_eq(env_value(got, "CLAIM_SCOPE"), "read");
+    ck_assert_ptr_nonnull(strstr(got->claims_json, "\"sub\":\"alice\""));
+    ck_assert_ptr_null(got->key);
+    /* the second hit has the tree kept by the first */
+    ck_assert_ptr_eq(claims_cache_get_answer(c, tu_p, tok, strlen(tok), CACHE_NOW, a, &claims), put);
+    ck_assert_ptr_eq(claims, put->claims);
+
+    ck_assert_ptr_null(claims_cache_get_answer(c, tu_p, "opaque-token-0123456788", 23, CACHE_NOW, a, &claims));
+    ck_assert_ptr_null(claims);
+    ck_assert_ptr_null(claims_cache_get_answer(c, tu_p, tok, strlen(tok) - 1, CACHE_NOW, a, &claims));
+    ck_assert_ptr_null(claims_cache_get_answer(c, tu_p, tok, strlen(tok), CACHE_NOW, a2, &claims));
+    ck_assert_ptr_null(claims_cache_get_answer(c, tu_p, tok, strlen(tok), CACHE_NOW, b, &claims));
+    ck_assert_ptr_null(claims);
+}
+END_TEST
+
+/* An answer is served until its expiry and never at or after it; put twice, the first entry
+ * stays; a cache that keeps nothing keeps no answer. */
+START_TEST(test_answer_never_outlives_its_expiry)
+{
+    claims_cache_t *c = claims_cache_create(tu_p, 16, 1 << 20), *off = claims_cache_create_off(tu_p);
+    claims_issuer_t *a = tu_issuer("https://issuer.a", 0);
+    const char *tok = "opaque-token-expiring";
+    const claims_cached_t *put;
+    claims_cache_stats_t st;
+    json_t *claims = NULL;
+
+    put = claims_cache_put_answer(c, tu_p, tok, strlen(tok), a, answer_claims(), NULL, CACHE_NOW + 10);
+    ck_assert_ptr_nonnull(put);
+    ck_assert_ptr_null(put->attachment);
+    ck_assert_ptr_eq(claims_cache_put_answer(c, tu_p, tok, strlen(tok), a, answer_claims(), NULL, CACHE_NOW + 50),
+                     put);
+    ck_assert_ptr_eq(claims_cache_get_answer(c, tu_p, tok, strlen(tok), CACHE_NOW + 9.9, a, &claims), put);
+    ck_assert_ptr_null(claims_cache_get_answer(c, tu_p, tok, strlen(tok), CACHE_NOW + 10, a, &claims));
+    claims_cache_get_stats(c, &st);
+    ck_assert_uint_eq(st.entries, 0);             /* unlinked when met expired */
+
+    ck_assert_ptr_null(claims_cache_put_answer(off, tu_p, tok, strlen(tok), a, answer_claims(), NULL, CACHE_NOW + 10));
+    ck_assert_ptr_null(claims_cache_get_answer(off, tu_p, tok, strlen(tok), CACHE_NOW, a, &claims));
+}
+END_TEST
+
 Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -633,6 +718,11 @@ Suite *cache_suite(void)
     tcase_add_test(tc, test_verify_token_without_a_cache_verifies_every_time);
     tcase_add_test(tc, test_verify_token_over_the_cap_never_reaches_the_cache);
     tcase_add_test(tc, test_cache_hit_checks_its_key_against_the_verifiers_supplier);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("answers", 30);
+    tcase_add_test(tc, test_answer_is_found_by_exact_bytes_under_its_issuer_record);
+    tcase_add_test(tc, test_answer_never_outlives_its_expiry);
     suite_add_tcase(s, tc);
     return s;
 }
