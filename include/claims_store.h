@@ -11,8 +11,9 @@
  *  - record ids are keyed digests of what they name (never a raw issuer string or token), so a
  *    party that reads the store learns nothing it could not read in the configuration, and
  *    cannot aim a record at an id it did not see;
- *  - a private record (one that holds claims or tokens) is also encrypted: "CLS2", a random
- *    96-bit nonce, then AES-256-GCM of the data with the record's id as additional data and
+ *  - a private record (one that holds claims or tokens) is also encrypted: "CLS2", a 96-bit
+ *    nonce (64 bits drawn at random per thread and process, then a counter from a random
+ *    start: never repeated by one thread), then AES-256-GCM of the data with the record's id as additional data and
  *    its 128-bit tag; it opens only under the same secret for the same id, and reading it
  *    tells nothing of its data to a party without the secret;
  *  - the MAC, encryption, id and purpose-MAC (claims_store_mac) keys are derived from the secret with distinct labels, so the

@@ -10,6 +10,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <string.h>
+#include <apr_thread_proc.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const unsigned char secret_a[40] = "0123456789abcdef0123456789abcdef-fleet-A";
@@ -301,6 +303,64 @@ START_TEST(test_ids_and_purpose_macs_are_hmac_sha256_under_the_derived_keys)
 }
 END_TEST
 
+/* The nonce of a private record (bytes 4..15 of it) sealed now by this thread. */
+static void seal_nonce(const claims_store_secret_t *s, unsigned char nonce[12])
+{
+    unsigned char id[CLAIMS_STORE_ID_LEN];
+    apr_size_t rlen = 0;
+    unsigned char *rec;
+    make_id(s, "i", "nonce", id);
+    rec = claims_store_seal_private(tu_p, s, id, sizeof(id), "{}", 2, &rlen);
+    ck_assert_ptr_nonnull(rec);
+    memcpy(nonce, rec + 4, 12);
+}
+
+static void *APR_THREAD_FUNC nonce_thread(apr_thread_t *t, void *data)
+{
+    (void)t;
+    seal_nonce(secret(secret_a), data);
+    return NULL;                       /* never apr_thread_exit: see test_dpop.c */
+}
+
+/* A thread's nonces never repeat: one fixed field, then a counter; another thread and a forked
+ * process draw fixed fields of their own. */
+START_TEST(test_private_record_nonces_never_repeat_in_a_thread_and_differ_across_threads_and_forks)
+{
+    claims_store_secret_t *s = secret(secret_a);
+    unsigned char first[12], nonce[12], other[12], forked[12];
+    apr_thread_t *t;
+    apr_status_t trv;
+    int fds[2];
+    pid_t pid;
+
+    seal_nonce(s, first);
+    for (apr_uint32_t i = 1; i <= 2000; i++) {
+        apr_uint32_t c0 = ((apr_uint32_t)first[8] << 24) | ((apr_uint32_t)first[9] << 16)
+                          | ((apr_uint32_t)first[10] << 8) | first[11], c;
+        seal_nonce(s, nonce);
+        c = ((apr_uint32_t)nonce[8] << 24) | ((apr_uint32_t)nonce[9] << 16) | ((apr_uint32_t)nonce[10] << 8) | nonce[11];
+        ck_assert_mem_eq(nonce, first, 8);
+        ck_assert_uint_eq(c, c0 + i);      /* modulo 2^32 */
+    }
+    ck_assert_int_eq(apr_thread_create(&t, NULL, nonce_thread, other, tu_p), APR_SUCCESS);
+    ck_assert_int_eq(apr_thread_join(&trv, t), APR_SUCCESS);
+    ck_assert(memcmp(other, first, 8) != 0);
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        seal_nonce(s, nonce);
+        _exit(write(fds[1], nonce, sizeof(nonce)) == (ssize_t)sizeof(nonce) ? 0 : 1);
+    }
+    close(fds[1]);
+    ck_assert_int_eq(read(fds[0], forked, sizeof(forked)), (ssize_t)sizeof(forked));
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    ck_assert(memcmp(forked, first, 8) != 0);
+}
+END_TEST
+
 Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -319,6 +379,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, test_random_secrets_differ);
     tcase_add_test(tc, test_private_record_opens_to_its_data_and_hides_it);
     tcase_add_test(tc, test_private_record_changed_moved_or_under_another_secret_is_refused);
+    tcase_add_test(tc, test_private_record_nonces_never_repeat_in_a_thread_and_differ_across_threads_and_forks);
     suite_add_tcase(s, tc);
     return s;
 }
