@@ -3,6 +3,7 @@
  */
 #include "claims_export.h"
 #include "claims_b64url.h"
+#include "claims_json.h"
 
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -11,32 +12,14 @@
 
 char *claims_value_text(apr_pool_t *p, const json_t *v)
 {
-    char *s, *out;
     if (json_is_string(v)) {
         return apr_pstrmemdup(p, json_string_value(v), json_string_length(v));
     }
-    if (v == NULL) {
-        return NULL;
-    }
-    /* the common scalars without a trip through json_dumps (same text as jansson's) */
-    if (json_is_integer(v)) {
-        return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v));
-    }
-    if (json_is_true(v) || json_is_false(v) || json_is_null(v)) {
-        return json_is_true(v) ? "true" : json_is_false(v) ? "false" : "null";
-    }
-    s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (s == NULL) {
-        return NULL;
-    }
-    out = apr_pstrdup(p, s);
-    free(s);
-    return out;
+    return claims_json_text(p, v);     /* NULL for NULL; the same text as jansson's */
 }
 
 char *claims_payload_text(apr_pool_t *p, const unsigned char *payload, apr_size_t len, const json_t *claims)
 {
-    char *s, *out;
     int plain = payload != NULL;
     for (apr_size_t i = 0; plain && i < len; i++) {
         plain = payload[i] >= 0x20;
@@ -44,13 +27,7 @@ char *claims_payload_text(apr_pool_t *p, const unsigned char *payload, apr_size_
     if (plain) {
         return apr_pstrmemdup(p, (const char *)payload, len);  /* the exact verified bytes */
     }
-    s = json_dumps(claims, JSON_COMPACT);
-    if (s == NULL) {
-        return NULL;
-    }
-    out = apr_pstrdup(p, s);
-    free(s);
-    return out;
+    return claims_json_text(p, claims);
 }
 
 char *claims_env_name(apr_pool_t *p, const char *prefix, const char *name)

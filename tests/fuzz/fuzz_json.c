@@ -4,7 +4,8 @@
  *
  * Aborts when one accepts an object the other refuses, or when both accept and the trees are not
  * json_equal or their members not in the same order (CL-12, CL-18: the same duplicates, depth,
- * UTF-8, escape and number rules). One difference is by design: a NUL byte (see below). The
+ * UTF-8, escape and number rules), or when the writer's text of what was read (claims_json_text)
+ * is not json_dumps'. One difference is by design: a NUL byte (see below). The
  * input is handed over in an exact-size buffer, so a read past its end is an ASan report.
  */
 #include "claims.h"
@@ -75,6 +76,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             b = json_object_iter_next(ref, b);
         }
         CHECK(a == NULL && b == NULL);
+        /* and the writer gives jansson's compact text of what was read (claims_json_text) */
+        {
+            char *want = json_dumps(ref, JSON_COMPACT | JSON_ENCODE_ANY), *got = claims_json_text(p, ours);
+            CHECK(want != NULL && got != NULL && strcmp(want, got) == 0);
+            free(want);
+        }
     }
     json_decref(ours);
     json_decref(ref);

@@ -287,6 +287,127 @@ START_TEST(test_nesting_is_bounded_as_jansson_bounds_it)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ the writer */
+
+/* claims_json_text gives json_dumps' compact text of j */
+static void text_agrees(const json_t *j)
+{
+    char *want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *got = claims_json_text(tu_p, j);
+    ck_assert_ptr_nonnull(want);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_msg(strcmp(got, want) == 0, "claims_json_text [%s], json_dumps [%s]", got, want);
+    free(want);
+}
+
+START_TEST(test_text_agrees_with_json_dumps_on_every_accepted_case)
+{
+    json_t *j;
+    if (!cases[_i].accept) {
+        return;
+    }
+    j = oracle(cases[_i].text, strlen(cases[_i].text));
+    ck_assert_ptr_nonnull(j);
+    text_agrees(j);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(test_text_of_every_ascii_byte_and_scalar_agrees_with_json_dumps)
+{
+    char all[128], name[3] = {'n', 0, 0};
+    json_t *o = json_object(), *a = json_array();
+    static const double reals[] = {0.1, 1.0, -0.0, 1e300, 5e-324, 123456789.123, -2.5e-7, 1e21, 100.0};
+    for (int i = 0; i < 128; i++) {
+        all[i] = (char)i;
+    }
+    json_object_set_new(o, "all", json_stringn(all, sizeof(all)));
+    json_object_set_new(o, "utf8", json_string("caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x94\x91 / \\ \""));
+    for (int c = 1; c < 0x20; c++) {           /* names that need escaping too */
+        name[1] = (char)c;
+        json_object_set_new(o, name, json_integer(c));
+    }
+    json_object_set_new(o, "\"quoted\\name\"", json_true());
+    json_array_append_new(a, json_integer(LLONG_MAX));
+    json_array_append_new(a, json_integer(LLONG_MIN));
+    json_array_append_new(a, json_integer(0));
+    json_array_append_new(a, json_false());
+    json_array_append_new(a, json_null());
+    json_array_append_new(a, json_object());
+    json_array_append_new(a, json_array());
+    json_array_append_new(a, json_string(""));
+    for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+        json_array_append_new(a, json_real(reals[i]));
+        text_agrees(json_array_get(a, json_array_size(a) - 1));
+    }
+    json_object_set_new(o, "mixed", a);
+    text_agrees(o);
+    text_agrees(a);
+    text_agrees(json_object_get(o, "all"));
+    json_decref(o);
+}
+END_TEST
+
+/* random trees from a fixed seed: the writer and jansson agree on every one */
+static json_t *random_value(unsigned int *seed, int depth)
+{
+    int kind = depth > 4 ? 2 + rand_r(seed) % 6 : rand_r(seed) % 8;
+    char s[24];
+    int n = rand_r(seed) % 20;
+    for (int i = 0; i < n; i++) {
+        s[i] = (char)(1 + rand_r(seed) % 127);
+    }
+    switch (kind) {
+    case 0: {
+        json_t *o = json_object();
+        for (int i = rand_r(seed) % 6; i > 0; i--) {
+            s[n] = '\0';
+            json_object_set_new(o, apr_psprintf(tu_p, "%s%d", s, i), random_value(seed, depth + 1));
+        }
+        return o;
+    }
+    case 1: {
+        json_t *a = json_array();
+        for (int i = rand_r(seed) % 6; i > 0; i--) {
+            json_array_append_new(a, random_value(seed, depth + 1));
+        }
+        return a;
+    }
+    case 2: case 3: return json_stringn(s, (size_t)n);
+    case 4: return json_integer((json_int_t)rand_r(seed) * (rand_r(seed) % 2 ? 1 : -1000003));
+    case 5: return json_real((double)rand_r(seed) / 7.0);
+    case 6: return rand_r(seed) % 2 ? json_true() : json_false();
+    default: return json_null();
+    }
+}
+
+START_TEST(test_text_agrees_with_json_dumps_on_random_trees)
+{
+    unsigned int seed = 20261206;
+    for (int i = 0; i < 3000; i++) {
+        json_t *j = random_value(&seed, 0);
+        text_agrees(j);
+        json_decref(j);
+    }
+}
+END_TEST
+
+START_TEST(test_text_nesting_is_bounded_by_the_reader_depth)
+{
+    json_t *deep = json_array(), *inner = deep;
+    for (int level = 2; level <= CLAIMS_JSON_MAX_DEPTH; level++) {
+        json_t *next = json_array();
+        json_array_append_new(inner, next);
+        inner = next;
+    }
+    text_agrees(deep);                         /* CLAIMS_JSON_MAX_DEPTH levels */
+    json_array_append_new(inner, json_array());
+    ck_assert_ptr_null(claims_json_text(tu_p, deep));
+    ck_assert_ptr_null(claims_json_text(tu_p, NULL));
+    json_decref(deep);
+}
+END_TEST
+
 Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -297,6 +418,13 @@ Suite *json_suite(void)
     tcase_add_test(tc, test_values_and_member_order_are_kept);
     tcase_add_test(tc, test_escaped_names_survive_escaped_values);
     tcase_add_test(tc, test_nesting_is_bounded_as_jansson_bounds_it);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("writer", 30);
+    tcase_add_loop_test(tc, test_text_agrees_with_json_dumps_on_every_accepted_case, 0, TU_COUNT(cases));
+    tcase_add_test(tc, test_text_of_every_ascii_byte_and_scalar_agrees_with_json_dumps);
+    tcase_add_test(tc, test_text_agrees_with_json_dumps_on_random_trees);
+    tcase_add_test(tc, test_text_nesting_is_bounded_by_the_reader_depth);
     suite_add_tcase(s, tc);
     return s;
 }
