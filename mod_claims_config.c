@@ -9,6 +9,7 @@
 #include "mod_claims_config_check.h"
 #include "mod_claims_config_issuer.h"
 #include "mod_claims_config_values.h"
+#include "mod_claims_replay.h"
 
 #include "claims_metadata.h"
 
@@ -530,6 +531,9 @@ static const char *set_replay_cache(cmd_parms *cmd, void *mconfig, const char *a
             || host == NULL || strchr(strchr(arg, ':') + 1, ',') != NULL)) {
         return apr_psprintf(cmd->pool, "ClaimsReplayCache: \"%s\" is not memcache:HOST:PORT or redis:HOST:PORT "
                             "(one server)", arg);
+    }
+    if ((err = mc_replay_check_spec(cmd->pool, arg)) != NULL) {
+        return err;  /* a shmcb store too small to count its live jti in, or of a size shmcb refuses */
     }
     mc_srv(cmd->server)->replay_cache = arg;
     return NULL;
