@@ -628,8 +628,8 @@ const command_rec mc_cmds[] = {
                   "socache provider[:args] sharing introspection answers between children and servers "
                   "(default shmcb)"),
     AP_INIT_TAKE1("ClaimsReplayCache", set_replay_cache, NULL, RSRC_CONF,
-                  "Where DPoP proofs' jti are remembered, with an atomic insert: shmcb (default, one machine), "
-                  "memcache:HOST:PORT or redis:HOST:PORT (a fleet)"),
+                  "Where DPoP proofs' jti are remembered, with an atomic insert: shmcb[:(BYTES)] (default, "
+                  "16 MiB, at least 1 MiB; one machine), memcache:HOST:PORT or redis:HOST:PORT (a fleet)"),
     AP_INIT_TAKE1("ClaimsCacheSecret", set_cache_secret, NULL, RSRC_CONF,
                   "File with the secret (32+ bytes) that authenticates records in a shared store; "
                   "required for ClaimsKeyCache other than shmcb"),
