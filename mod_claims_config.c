@@ -9,6 +9,7 @@
 #include "mod_claims_config_check.h"
 #include "mod_claims_config_issuer.h"
 #include "mod_claims_config_values.h"
+#include "mod_claims_replay.h"
 
 #include "claims_metadata.h"
 
@@ -531,6 +532,9 @@ static const char *set_replay_cache(cmd_parms *cmd, void *mconfig, const char *a
         return apr_psprintf(cmd->pool, "ClaimsReplayCache: \"%s\" is not memcache:HOST:PORT or redis:HOST:PORT "
                             "(one server)", arg);
     }
+    if ((err = mc_replay_check_spec(cmd->pool, arg)) != NULL) {
+        return err;  /* a shmcb store too small to count its live jti in, or of a size shmcb refuses */
+    }
     mc_srv(cmd->server)->replay_cache = arg;
     return NULL;
 }
@@ -624,8 +628,8 @@ const command_rec mc_cmds[] = {
                   "socache provider[:args] sharing introspection answers between children and servers "
                   "(default shmcb)"),
     AP_INIT_TAKE1("ClaimsReplayCache", set_replay_cache, NULL, RSRC_CONF,
-                  "Where DPoP proofs' jti are remembered, with an atomic insert: shmcb (default, one machine), "
-                  "memcache:HOST:PORT or redis:HOST:PORT (a fleet)"),
+                  "Where DPoP proofs' jti are remembered, with an atomic insert: shmcb[:(BYTES)] (default, "
+                  "16 MiB, at least 1 MiB; one machine), memcache:HOST:PORT or redis:HOST:PORT (a fleet)"),
     AP_INIT_TAKE1("ClaimsCacheSecret", set_cache_secret, NULL, RSRC_CONF,
                   "File with the secret (32+ bytes) that authenticates records in a shared store; "
                   "required for ClaimsKeyCache other than shmcb"),

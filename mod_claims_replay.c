@@ -17,6 +17,7 @@
 #include <apr_shm.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <string.h>
 
@@ -24,6 +25,10 @@
 #define MC_REPLAY_TIMEOUT apr_time_from_msec(1000)   /* a store slower than this is down */
 #define MC_REPLAY_POOL 8                             /* redis connections kept per child */
 #define MC_REPLAY_DEFAULT_SIZE 16777216              /* bytes of the default shmcb store */
+#define MC_SHMCB_PATH_SIZE 524288                    /* mod_socache_shmcb's own default, which
+                                                      * "shmcb:PATH" without (BYTES) gets */
+#define MC_SHMCB_MAX_SIZE APR_UINT64_C(4294967295)   /* mod_socache_shmcb takes less (httpd
+                                                      * 2.4.71: UINT_MAX; older ones 64 MiB) */
 #define MC_REPLAY_RECORD_BYTES 256                   /* shmcb bytes a jti is counted for: it
                                                       * keeps about 150 a record (id, value,
                                                       * index), spread over 64 subcaches */
@@ -260,24 +265,87 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     return OK;
 }
 
-/* The bytes of a shmcb spec ("shmcb", "shmcb:PATH(BYTES)", "shmcb:(BYTES)"), as shmcb reads them. */
-static apr_uint64_t shmcb_bytes(const char *spec)
+/* The bytes of a shmcb spec ("shmcb", "shmcb:PATH", "shmcb:PATH(BYTES)", "shmcb:(BYTES)") as
+ * mod_socache_shmcb reads its arguments: the size is what lies between the last '(' and a ')'
+ * that ends them, strtol's decimal (no suffix); without it shmcb's own default, 512 KiB (a bare
+ * "shmcb" is given the module's 16 MiB). NULL and *bytes, or what is wrong with the size. The
+ * one parse of the size: the check of the directive and the count of live jti both use it. */
+static const char *shmcb_bytes(apr_pool_t *p, const char *spec, apr_uint64_t *bytes)
 {
-    const char *open = strchr(spec, '(');
+    const char *args = strchr(spec, ':'), *open, *close;
+    char *end = NULL;
     apr_int64_t n;
-    if (open == NULL) {
-        return MC_REPLAY_DEFAULT_SIZE;
+
+    *bytes = 0;
+    if (args == NULL) {
+        *bytes = MC_REPLAY_DEFAULT_SIZE;
+        return NULL;
     }
-    n = apr_atoi64(open + 1);
-    return n > 0 ? (apr_uint64_t)n : MC_REPLAY_DEFAULT_SIZE;
+    args++;
+    open = strrchr(args, '(');
+    close = *args != '\0' ? args + strlen(args) - 1 : args;
+    if (open == NULL) {
+        if (*close == ')') {
+            return "no opening parenthesis before the size";
+        }
+        *bytes = MC_SHMCB_PATH_SIZE;
+        return NULL;
+    }
+    if (*close != ')') {
+        return "no closing parenthesis after the size, or something after it";
+    }
+    errno = 0;
+    n = apr_strtoi64(open + 1, &end, 10);
+    if (end != close || end == open + 1 || n < 0) {
+        return apr_psprintf(p, "the size \"%s\" is not a number of bytes (decimal, no suffix: shmcb:(%d) is "
+                            "1 MiB)", apr_pstrndup(p, open + 1, (apr_size_t)(close - open - 1)),
+                            MC_REPLAY_MIN_SIZE);
+    }
+    if (errno == ERANGE || (apr_uint64_t)n >= MC_SHMCB_MAX_SIZE) {
+        return apr_psprintf(p, "shmcb takes less than %" APR_UINT64_T_FMT " bytes", MC_SHMCB_MAX_SIZE);
+    }
+    *bytes = (apr_uint64_t)n;
+    return NULL;
+}
+
+const char *mc_replay_check_spec(apr_pool_t *p, const char *spec)
+{
+    const char *sep = strchr(spec, ':'), *err;
+    apr_uint64_t bytes;
+
+    if (strncmp(spec, "shmcb", 5) != 0 || (spec[5] != '\0' && spec + 5 != sep)) {
+        return NULL;
+    }
+    if ((err = shmcb_bytes(p, spec, &bytes)) != NULL) {
+        return apr_psprintf(p, "ClaimsReplayCache %s: %s", spec, err);
+    }
+    if (bytes < MC_REPLAY_MIN_SIZE) {
+        return apr_psprintf(p, "ClaimsReplayCache %s: the replay store needs at least %d bytes (1 MiB): it would "
+                            "have %" APR_UINT64_T_FMT " bytes%s, and below 1 MiB one of shmcb's subcaches (picked by a "
+                            "record's first byte) can overflow and drop a live jti, whose proof could then be "
+                            "replayed, before the count of live proofs refuses new ones; give it (BYTES) of at "
+                            "least %d, e.g. shmcb:(%d)", spec, MC_REPLAY_MIN_SIZE, bytes,
+                            strchr(spec, '(') == NULL ? " (shmcb's own default for a path without (BYTES))" : "",
+                            MC_REPLAY_MIN_SIZE, MC_REPLAY_DEFAULT_SIZE);
+    }
+    return NULL;
 }
 
 /* The count of live jti beside shmcb, in memory every child shares (made before they fork). */
-static int open_ledger(apr_pool_t *pconf, server_rec *s, const char *spec)
+static int open_ledger(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, const char *spec)
 {
     apr_shm_t *shm = NULL;
-    apr_uint64_t capacity = shmcb_bytes(spec) / MC_REPLAY_RECORD_BYTES;
-    apr_status_t rv = apr_shm_create(&shm, claims_ledger_size(), NULL, pconf);
+    apr_uint64_t bytes = 0, capacity;
+    const char *err = mc_replay_check_spec(ptemp, spec);
+    apr_status_t rv;
+
+    if (err != NULL || (err = shmcb_bytes(ptemp, spec, &bytes)) != NULL) {
+        /* configtest refuses it already (set_replay_cache): never count a store we cannot size */
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, MC_LOGNO(162) "%s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    capacity = bytes / MC_REPLAY_RECORD_BYTES;
+    rv = apr_shm_create(&shm, claims_ledger_size(), NULL, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, MC_LOGNO(096) "no shared memory for the DPoP replay "
                      "store's count of live proofs");
@@ -330,7 +398,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     }
     secret = mc_socache_secret(socache);
     kind = STORE_SOCACHE;
-    return strcmp(name, "shmcb") == 0 ? open_ledger(pconf, s, spec) : OK;
+    return strcmp(name, "shmcb") == 0 ? open_ledger(pconf, ptemp, s, spec) : OK;
 }
 
 static apr_status_t close_redis(void *data)

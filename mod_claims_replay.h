@@ -27,6 +27,17 @@ typedef enum mc_replay_t {
 /* Remembers (jkt, jti) for ttl, atomically; says whether it was there already. */
 mc_replay_t mc_replay_insert(request_rec *r, const char *jkt, const char *jti, apr_interval_time_t ttl);
 
+/* The smallest shmcb store the module takes. shmcb picks a record's subcache by its id's first
+ * byte: below 1 MiB a subcache holds so few records that one can overflow, dropping a live jti
+ * whose proof could then be replayed, before the count of live jti refuses new proofs. */
+#define MC_REPLAY_MIN_SIZE 1048576
+
+/* Reading ClaimsReplayCache: NULL, or why the spec cannot be the replay store, naming the
+ * directive: a shmcb store smaller than MC_REPLAY_MIN_SIZE, or whose size mod_socache_shmcb
+ * would not read or take (configtest says so; shmcb itself only at start). Other providers:
+ * NULL (their checks are elsewhere). */
+const char *mc_replay_check_spec(apr_pool_t *p, const char *spec);
+
 /* What the replay store answered, all children, since the last start (the status page). */
 typedef struct mc_replay_counts_t {
     const char *store;                 /* "shmcb", "memcache", "redis", another socache's name */

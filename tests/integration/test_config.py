@@ -202,6 +202,24 @@ def _cases(keys, m):
             + "<VirtualHost 127.0.0.1:*>\n    ServerName vhost.test\n"
             + issuer("ClaimsKeyFile %s" % jwks, iss="https://vhost-idp.test") + "</VirtualHost>\n",
             ["/cgi/env.py", "no audience"]),
+        # ---- ClaimsReplayCache: below 1 MiB one shmcb subcache can overflow (and drop a live jti,
+        # whose proof could then be replayed) before the module's count of live jti refuses new proofs
+        "replay-store-64k": ("ClaimsReplayCache shmcb:(65536)\n" + issuer_block(keys),
+                             ["ClaimsReplayCache shmcb:(65536)", "have 65536 bytes", "at least 1048576 bytes (1 MiB)"]),
+        "replay-store-1-byte-short": ("ClaimsReplayCache shmcb:(1048575)\n" + issuer_block(keys),
+                                      ["ClaimsReplayCache shmcb:(1048575)", "at least 1048576 bytes (1 MiB)"]),
+        "replay-store-path-64k": ("ClaimsReplayCache shmcb:/some/path(65536)\n" + issuer_block(keys),
+                                  ["ClaimsReplayCache shmcb:/some/path(65536)", "at least 1048576 bytes"]),
+        # a path without (BYTES): shmcb gives it its own default, 512 KiB, not the module's 16 MiB
+        "replay-store-path-without-size": ("ClaimsReplayCache shmcb:/some/path\n" + issuer_block(keys),
+                                           ["ClaimsReplayCache shmcb:/some/path", "have 524288 bytes",
+                                            "at least 1048576 bytes"]),
+        "replay-store-size-with-suffix": ("ClaimsReplayCache shmcb:(1M)\n" + issuer_block(keys),
+                                          ["ClaimsReplayCache shmcb:(1M)", "not a number of bytes"]),
+        "replay-store-size-unclosed": ("ClaimsReplayCache shmcb:(1048576\n" + issuer_block(keys),
+                                       ["ClaimsReplayCache shmcb:(1048576", "parenthesis"]),
+        "replay-store-too-large": ("ClaimsReplayCache shmcb:(4294967295)\n" + issuer_block(keys),
+                                   ["ClaimsReplayCache shmcb:(4294967295)", "less than 4294967295 bytes"]),
     }
 
 
@@ -224,7 +242,9 @@ CASES = ["key-file-missing", "key-file-is-directory", "key-file-garbage", "key-f
          "require-claim-empty-word", "require-claims-scope-empty-word", "secret-with-jwks", "secret-with-discovery",
          "allow-http-lookalike-host", "allow-http-loopback-prefix-name", "allow-http-userinfo-trick",
          "refresh-waiters-garbage", "refresh-waiters-negative", "vhost-issuer-without-audience",
-         "main-location-with-vhost-issuer-without-audience"]
+         "main-location-with-vhost-issuer-without-audience", "replay-store-64k", "replay-store-1-byte-short",
+         "replay-store-path-64k", "replay-store-path-without-size", "replay-store-size-with-suffix",
+         "replay-store-size-unclosed", "replay-store-too-large"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -244,6 +264,13 @@ def test_valid_configuration_passes_configtest(make_httpd, keys):
                       "ClaimsExport sub /realm_access/roles", "ClaimsTrust %s" % ISSUER,
                       "Require claim /a~1b/c~0d x", "Require scope a b")
     rc, out = make_httpd(body, start=False).configtest()
+    assert rc == 0, out
+
+
+@pytest.mark.parametrize("store", ["shmcb", "shmcb:(1048576)", "shmcb:/tmp/claims-replay-cfg(1048576)"])
+def test_replay_store_of_1_mib_or_more_passes_configtest(make_httpd, keys, store):
+    rc, out = make_httpd("ClaimsReplayCache %s\n" % store + issuer_block(keys), modules=["socache_shmcb"],
+                         start=False).configtest()
     assert rc == 0, out
 
 

@@ -82,8 +82,9 @@ TABLE = [
                                          "Client-Cert from=300.1.1.1", '"Bad Name" from=127.0.0.1',
                                          "DPoP from=127.0.0.1", HUGE],
      ["Client-Cert from=127.0.0.1", "X-SSL-Cert from=10.0.0.0/8 from=::1 from=192.168.0.0/16"]),
-    ("ClaimsReplayCache", server_ctx, ['""', "nosuchprovider", "memcache:127.0.0.1:9", "redis:nohostport"],
-     ["shmcb", "shmcb:/tmp/claims-replay-test(65536)"]),
+    ("ClaimsReplayCache", server_ctx, ['""', "nosuchprovider", "memcache:127.0.0.1:9", "redis:nohostport",
+                                       "shmcb:(65536)", "shmcb:/tmp/claims-replay-test", "shmcb:(0x100000)", "shmcb:()"],
+     ["shmcb", "shmcb:/tmp/claims-replay-test(1048576)"]),
 ]
 
 
