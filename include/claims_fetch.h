@@ -35,11 +35,11 @@
  * next transfer to the same scheme, host and port reuses an idle connection (no new TCP and TLS
  * handshake, no new load of the CA file) instead of opening one. curl decides, by its own
  * rules: it reuses a connection only when the TLS settings match (another ca_file or ca_path,
- * another proxy, opens a new one), only while curl deems it alive, and for at most curl's idle
- * age (118 s by default); a connection that dies while idle costs a new one, never a failed
- * transfer that would not fail on a fresh handle. The policy above applies to every transfer
- * in full: each starts from a clean handle (curl_easy_reset after the previous one), so nothing
- * of one transfer (method, body, headers, Authorization, limits) carries over to the next; only
+ * or another proxy, opens a new one), and for at most curl's idle age (118 s by default); it
+ * checks an idle connection before reusing it, and retries on a new one a request that a
+ * reused connection dropped before any answer. The policy above applies to every transfer in
+ * full: each starts from a clean handle (curl_easy_reset after the previous one), so nothing of
+ * one transfer (method, body, headers, Authorization, limits) carries over to the next; only
  * curl's caches do (connections, DNS, TLS sessions, the parsed CA store, which curl keeps by
  * file name for up to 24 hours: a CA file replaced in place counts for new sessions, e.g.
  * after a graceful restart).
