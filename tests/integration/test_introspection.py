@@ -388,7 +388,7 @@ def fault(files):
     f.close()
 
 
-def fault_server(make_httpd, fault, files, timeout=2, location=None, mpm="event"):
+def fault_server(make_httpd, fault, files, timeout=2, location=None):
     body = """
 <ClaimsIssuer https://idp.faults>
     ClaimsAudience https://api
@@ -398,7 +398,7 @@ def fault_server(make_httpd, fault, files, timeout=2, location=None, mpm="event"
     ClaimsFetchTimeout %d
 </ClaimsIssuer>
 """ % (fault.url, secret_file(files, "fault-endpoint-secret"), fault.ca, timeout) + (location or LOCATION)
-    h = make_httpd(body, modules=MODS, mpm=mpm)
+    h = make_httpd(body, modules=MODS)
     h.allowed_errors.append("CLM081")
     return h
 
@@ -446,6 +446,14 @@ def test_concurrent_misses_for_one_token_make_one_call_per_process(make_httpd, f
     assert fault.calls <= 2, fault.calls  # one per child process (the harness runs at most two)
 
 
+def test_token_too_large_is_refused_before_introspection(make_httpd, fault, files):
+    h = fault_server(make_httpd, fault, files, location=LOCATION.replace("Require valid-user",
+                                                                         "Require valid-user\n    ClaimsMaxTokenSize 512"))
+    r = h.get("/cgi/env.py", "a" * 600)
+    assert r.status_code == 401
+    assert fault.calls == 0
+
+
 # one child of two processes, or of three threads: a few worker threads serve all requests
 FEW_WORKERS = {"prefork": "MinSpareServers 1\nMaxSpareServers 2\n",
                "event": "ServerLimit 1\nThreadsPerChild 3\nMaxRequestWorkers 3\nMinSpareThreads 1\n"
@@ -460,8 +468,15 @@ def test_introspection_calls_keep_their_connection_alive(make_httpd, files, mpm)
     os.chmod(d, 0o755)
     fault = FaultEndpoint(d, "https://idp.faults", keep_alive=True)
     try:
-        h = fault_server(make_httpd, fault, files, location=LOCATION.replace("client_id", "sub") + FEW_WORKERS[mpm],
-                         mpm=mpm)
+        body = """
+<ClaimsIssuer https://idp.faults>
+    ClaimsAudience https://api
+    ClaimsIntrospection %s
+    ClaimsIntrospectionClient rs secret=%s
+    ClaimsCAFile %s
+</ClaimsIssuer>
+""" % (fault.url, secret_file(files, "keep-alive-endpoint-secret"), fault.ca)
+        h = make_httpd(body + LOCATION.replace("client_id", "sub") + FEW_WORKERS[mpm], modules=MODS, mpm=mpm)
         for i in range(12):
             r = h.get("/cgi/env.py", "opaque-token-keep-alive-%d" % i)
             assert r.status_code == 200, (r.status_code, h.log()[-2000:])
@@ -469,14 +484,6 @@ def test_introspection_calls_keep_their_connection_alive(make_httpd, files, mpm)
         assert fault.connections <= 3, "%d connections for 12 calls" % fault.connections
     finally:
         fault.close()
-
-
-def test_token_too_large_is_refused_before_introspection(make_httpd, fault, files):
-    h = fault_server(make_httpd, fault, files, location=LOCATION.replace("Require valid-user",
-                                                                         "Require valid-user\n    ClaimsMaxTokenSize 512"))
-    r = h.get("/cgi/env.py", "a" * 600)
-    assert r.status_code == 401
-    assert fault.calls == 0
 
 
 # --------------------------------------------------------------------------- a fleet
