@@ -23,6 +23,7 @@
 
 #include <apr_atomic.h>
 #include <apr_hash.h>
+#include <apr_portable.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
@@ -242,11 +243,55 @@ static void streak(request_rec *r, const mc_issuer_t *ic, int failed, const char
                   ic->core.iss, why);
 }
 
+/* The fetch session of the thread serving r, so that its calls to an endpoint keep their
+ * connection alive: made on the thread's first call, in a subpool of the thread's pool (gone,
+ * with the handle and its connections, when the thread exits). NULL, and so a fresh connection,
+ * when r's connection names no thread, or names one that is not the running thread (the
+ * session stays with the OS thread that made it: never two threads at once). */
+static claims_fetch_session_t *fetch_session(request_rec *r)
+{
+#if APR_HAS_THREADS
+    static const char key[] = "mod_claims-fetch-session";
+    typedef struct owned_t {
+        claims_fetch_session_t *session;
+        apr_os_thread_t owner;
+    } owned_t;
+    apr_thread_t *t = r->connection->current_thread;
+    void *data = NULL;
+    owned_t *o;
+    apr_pool_t *p;
+
+    if (t == NULL) {
+        return NULL;
+    }
+    if (apr_thread_data_get(&data, key, t) == APR_SUCCESS && data != NULL) {
+        o = data;
+        return apr_os_thread_equal(o->owner, apr_os_thread_current()) ? o->session : NULL;
+    }
+    if (apr_pool_create(&p, apr_thread_pool_get(t)) != APR_SUCCESS) {
+        return NULL;
+    }
+    apr_pool_tag(p, "claims_fetch_session");
+    o = apr_palloc(p, sizeof(*o));
+    o->session = claims_fetch_session_create(p);
+    o->owner = apr_os_thread_current();
+    if (apr_thread_data_set(o, key, NULL, t) != APR_SUCCESS) {
+        apr_pool_destroy(p);
+        return NULL;
+    }
+    return o->session;
+#else
+    (void)r;
+    return NULL;
+#endif
+}
+
 /* Asks the endpoint; CLAIMS_OK with *ans (active or not), or CLAIMS_ERR_UNAVAILABLE / a refusal. */
 static claims_status_t call_endpoint(request_rec *r, const mc_issuer_t *ic, const char *endpoint, const char *token,
                                      apr_size_t len, double now, claims_introspection_t *ans, const char **jwt)
 {
     claims_introspect_request_t req;
+    claims_fetch_opts_t fetch = ic->fetch;
     claims_fetch_result_t res;
     const char *why = NULL;
     claims_status_t st;
@@ -257,7 +302,8 @@ static claims_status_t call_endpoint(request_rec *r, const mc_issuer_t *ic, cons
         streak(r, ic, 1, "the request could not be built (client key)");
         return CLAIMS_ERR_UNAVAILABLE;
     }
-    st = claims_fetch_post(r->pool, endpoint, &ic->fetch, req.body, req.len, req.authorization, req.accept, &res);
+    fetch.session = fetch_session(r);
+    st = claims_fetch_post(r->pool, endpoint, &fetch, req.body, req.len, req.authorization, req.accept, &res);
     if (st != CLAIMS_OK) {
         streak(r, ic, 1, res.error != NULL ? res.error : claims_status_text(st));
         return CLAIMS_ERR_UNAVAILABLE;

@@ -31,6 +31,26 @@
 
 #define CLAIMS_MAX_URL 1000
 
+/* A reusable curl handle, so that transfers made through it keep their connections alive: the
+ * next transfer to the same scheme, host and port reuses an idle connection (no new TCP and TLS
+ * handshake, no new load of the CA file) instead of opening one. curl decides, by its own
+ * rules: it reuses a connection only when the TLS settings match (another ca_file or ca_path,
+ * or another proxy, opens a new one), and for at most curl's idle age (118 s by default); it
+ * checks an idle connection before reusing it, and retries on a new one a request that a
+ * reused connection dropped before any answer. The policy above applies to every transfer in
+ * full: each starts from a clean handle (curl_easy_reset after the previous one), so nothing of
+ * one transfer (method, body, headers, Authorization, limits) carries over to the next; only
+ * curl's caches do (connections, DNS, TLS sessions, the parsed CA store, which curl keeps by
+ * file name for up to 24 hours: a CA file replaced in place counts for new sessions, e.g.
+ * after a graceful restart).
+ *
+ * A session is used by one thread at a time (it is not locked): the glue keeps one per worker
+ * thread. The handle is made on first use and cleaned up with the pool the session was created
+ * in. */
+typedef struct claims_fetch_session_t claims_fetch_session_t;
+
+claims_fetch_session_t *claims_fetch_session_create(apr_pool_t *p);
+
 typedef struct claims_fetch_opts_t {
     apr_interval_time_t timeout;       /* whole transfer; default 5 s */
     apr_size_t max_size;               /* body cap; default 256 KiB */
@@ -39,6 +59,8 @@ typedef struct claims_fetch_opts_t {
     const char *proxy;                 /* NULL: none (the environment is ignored) */
     int allow_http_loopback;           /* tests only: http:// to 127.0.0.0/8, ::1, localhost
                                         * (literal hosts only, see above) */
+    claims_fetch_session_t *session;   /* NULL: a fresh handle (and connection) per transfer.
+                                        * Callers holding const options copy them and set it. */
 } claims_fetch_opts_t;
 
 typedef struct claims_fetch_result_t {

@@ -15,6 +15,50 @@
 #define DEFAULT_MAX_SIZE (256 * 1024)
 #define CACHE_CONTROL_MAX_DELTA APR_INT64_C(1000000000)  /* seconds: about 31 years */
 
+struct claims_fetch_session_t {
+    CURL *curl;                        /* NULL until the first transfer */
+};
+
+static apr_status_t session_cleanup(void *data)
+{
+    claims_fetch_session_t *s = data;
+    curl_easy_cleanup(s->curl);        /* closes its connections; NULL is fine */
+    s->curl = NULL;
+    return APR_SUCCESS;
+}
+
+claims_fetch_session_t *claims_fetch_session_create(apr_pool_t *p)
+{
+    claims_fetch_session_t *s = apr_pcalloc(p, sizeof(*s));
+    apr_pool_cleanup_register(p, s, session_cleanup, apr_pool_cleanup_null);
+    return s;
+}
+
+/* The handle of a transfer: the session's (made on first use), or a fresh one without. */
+static CURL *take_handle(claims_fetch_session_t *s)
+{
+    if (s == NULL) {
+        return curl_easy_init();
+    }
+    if (s->curl == NULL) {
+        s->curl = curl_easy_init();
+    }
+    return s->curl;
+}
+
+/* After a transfer: a session's handle is reset to curl's defaults (every option, and with
+ * them our pointers to the caller's stack and pool, goes; its connection, DNS, TLS session
+ * and CA caches stay); a fresh one is cleaned up. */
+static void give_back_handle(claims_fetch_session_t *s, CURL *c)
+{
+    if (s != NULL) {
+        curl_easy_reset(c);
+    }
+    else {
+        curl_easy_cleanup(c);
+    }
+}
+
 typedef struct sink_t {
     apr_pool_t *p;
     char *buf;
@@ -406,7 +450,7 @@ static struct curl_slist *post_headers(apr_pool_t *p, const post_t *post)
     return h;
 }
 
-/* The policy of claims_fetch.h on a new handle: protocols, TLS verification, no redirects,
+/* The policy of claims_fetch.h on a new or reset handle: protocols, TLS verification, no redirects,
  * timeouts, the size cap, the proxy (never the environment's), and where the answer goes. */
 static void set_policy(CURL *c, const char *url, const claims_fetch_opts_t *opts, sink_t *k, char *errbuf)
 {
@@ -481,8 +525,12 @@ static claims_status_t transfer(apr_pool_t *p, const char *url, const claims_fet
     k.p = p;
     k.max = opts->max_size > 0 ? opts->max_size : DEFAULT_MAX_SIZE;
     k.max_age = -1;
-    if ((c = curl_easy_init()) == NULL || (post != NULL && (headers = post_headers(p, post)) == NULL)) {
-        curl_easy_cleanup(c);
+    if (post != NULL && (headers = post_headers(p, post)) == NULL) {
+        res->error = "cannot create a curl handle";
+        return CLAIMS_ERR_INTERNAL;
+    }
+    if ((c = take_handle(opts->session)) == NULL) {
+        curl_slist_free_all(headers);
         res->error = "cannot create a curl handle";
         return CLAIMS_ERR_INTERNAL;
     }
@@ -496,7 +544,7 @@ static claims_status_t transfer(apr_pool_t *p, const char *url, const claims_fet
     }
     cc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
-    curl_easy_cleanup(c);
+    give_back_handle(opts->session, c);  /* before the headers go: the handle points to them */
     curl_slist_free_all(headers);
     return verdict(p, &k, cc, errbuf, res);
 }

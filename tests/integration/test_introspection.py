@@ -315,15 +315,23 @@ def test_forward_token_jwt_with_json_answers_fails_configtest(make_httpd, files)
 class FaultEndpoint:
     """An introspection endpoint over TLS that misbehaves as told: mode "ok" (active), "down",
     "slow" (stalls `delay` s), "error" (500), "garbage" (not JSON), "string-active"
-    ("active": "true"), "huge" (a body over the cap), "inactive". Counts the calls."""
+    ("active": "true"), "huge" (a body over the cap), "inactive". Counts the calls and the
+    connections; with keep_alive it speaks HTTP/1.1 and keeps a connection for more calls."""
 
-    def __init__(self, directory, issuer):
+    def __init__(self, directory, issuer, keep_alive=False):
         self.ca, cert, key = make_ca_and_cert(directory)
-        self.mode, self.delay, self.calls, self.issuer = "ok", 0, 0, issuer
+        self.mode, self.delay, self.calls, self.connections, self.issuer = "ok", 0, 0, 0, issuer
         self.lock = threading.Lock()
         fault = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def setup(self):
+                with fault.lock:
+                    fault.connections += 1
+                super().setup()
+
             def log_message(self, *args):
                 pass
 
@@ -462,6 +470,38 @@ def test_token_too_large_is_refused_before_introspection(make_httpd, fault, file
     r = h.get("/cgi/env.py", "a" * 600)
     assert r.status_code == 401
     assert fault.calls == 0
+
+
+# one child of two processes, or of three threads: a few worker threads serve all requests
+FEW_WORKERS = {"prefork": "MinSpareServers 1\nMaxSpareServers 2\n",
+               "event": "ServerLimit 1\nThreadsPerChild 3\nMaxRequestWorkers 3\nMinSpareThreads 1\n"
+                        "MaxSpareThreads 4\n"}
+
+
+@pytest.mark.parametrize("mpm", ["prefork", "event"])
+def test_introspection_calls_keep_their_connection_alive(make_httpd, files, mpm):
+    """Every miss asks the endpoint, but over the connection its worker thread keeps open (a
+    fetch session per thread): at most one TLS connection per worker, not one per call."""
+    d = tempfile.mkdtemp(dir=files)
+    os.chmod(d, 0o755)
+    fault = FaultEndpoint(d, "https://idp.faults", keep_alive=True)
+    try:
+        body = """
+<ClaimsIssuer https://idp.faults>
+    ClaimsAudience https://api
+    ClaimsIntrospection %s
+    ClaimsIntrospectionClient rs secret=%s
+    ClaimsCAFile %s
+</ClaimsIssuer>
+""" % (fault.url, secret_file(files, "keep-alive-endpoint-secret"), fault.ca)
+        h = make_httpd(body + LOCATION.replace("client_id", "sub") + FEW_WORKERS[mpm], modules=MODS, mpm=mpm)
+        for i in range(12):
+            r = h.get("/cgi/env.py", "opaque-token-keep-alive-%d" % i)
+            assert r.status_code == 200, (r.status_code, h.log()[-2000:])
+        assert fault.calls == 12
+        assert fault.connections <= 3, "%d connections for 12 calls" % fault.connections
+    finally:
+        fault.close()
 
 
 # --------------------------------------------------------------------------- a fleet

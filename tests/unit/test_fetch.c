@@ -2,9 +2,10 @@
  * test_fetch.c - what the fetcher of identity provider documents decides without a network:
  * which URLs it would fetch (https only; plain http only when allowed and only to a literal
  * loopback host), the Cache-Control lifetime of a document, the jwks_uri of a metadata
- * document, and URLs redacted for logs (SECURITY.md CL-28); and, against a one-shot HTTP server
+ * document, and URLs redacted for logs (SECURITY.md CL-28); and, against a small HTTP server
  * on 127.0.0.1 run by the test itself (a thread; plain http as ClaimsAllowHTTP allows it), what
- * a POST sends and which answers count (CL-92).
+ * a POST sends and which answers count (CL-92), and that a session keeps its connection alive
+ * for the next transfer and nothing else of the previous one.
  */
 #include "test_util.h"
 
@@ -386,20 +387,35 @@ START_TEST(test_discovery_refuses_a_document_that_is_not_one_json_object)
 }
 END_TEST
 
-/* ------------------------------------------------------------------ a one-shot HTTP server */
+/* ------------------------------------------------------------------ a small HTTP server */
 
-/* Accepts one connection on 127.0.0.1, reads one request (headers, then Content-Length bytes),
- * keeps it, waits delay_ms (or until the client gives up), sends the canned answer and closes. */
-typedef struct server_t {
-    int fd, port;
-    const char *answer;                /* status line, headers, blank line: the whole head */
+/* Serves up to SERVER_MAX requests on 127.0.0.1, one connection at a time: reads a request
+ * (headers, then Content-Length bytes), keeps it, waits delay_ms (or until the client gives
+ * up), sends the next canned answer, and keeps the connection open for the next request
+ * unless that was the last answer or it says "Connection: close". It counts the connections
+ * it accepts: a client that keeps its connection alive makes one for several requests. */
+#define SERVER_MAX 4
+
+typedef struct answer_t {
+    const char *head;                  /* status line, headers, blank line: the whole head */
     const char *body;                  /* sent after the head */
     apr_size_t body_len;
+} answer_t;
+
+typedef struct request_t {
+    char text[65536];
+    apr_size_t len;
+} request_t;
+
+typedef struct server_t {
+    int fd, port;
+    answer_t answer[SERVER_MAX];       /* the i-th request gets answer[i] */
+    int answers;
     int delay_ms;
-    int accept_ms;                     /* how long to wait for a connection */
-    int accepted;
-    char req[65536];
-    apr_size_t req_len;
+    int accept_ms;                     /* how long to wait for a connection or a request */
+    int accepted;                      /* connections */
+    request_t req[SERVER_MAX];
+    int requests;
     apr_thread_t *thread;
 } server_t;
 
@@ -409,23 +425,26 @@ static apr_size_t content_length(const char *head)
     return h != NULL ? (apr_size_t)strtoul(h + 17, NULL, 10) : 0;
 }
 
-static void read_request(server_t *s, int c)
+/* Reads the next request into its slot; 0 when the client closed the connection first. */
+static int read_request(server_t *s, int c)
 {
+    request_t *q = &s->req[s->requests];
     const char *end = NULL;
-    while (s->req_len < sizeof(s->req) - 1) {
-        ssize_t n = recv(c, s->req + s->req_len, sizeof(s->req) - 1 - s->req_len, 0);
+    while (q->len < sizeof(q->text) - 1) {
+        ssize_t n = recv(c, q->text + q->len, sizeof(q->text) - 1 - q->len, 0);
         if (n <= 0) {
             break;
         }
-        s->req_len += (apr_size_t)n;
-        s->req[s->req_len] = '\0';
+        q->len += (apr_size_t)n;
+        q->text[q->len] = '\0';
         if (end == NULL) {
-            end = strstr(s->req, "\r\n\r\n");
+            end = strstr(q->text, "\r\n\r\n");
         }
-        if (end != NULL && s->req_len >= (apr_size_t)(end + 4 - s->req) + content_length(s->req)) {
+        if (end != NULL && q->len >= (apr_size_t)(end + 4 - q->text) + content_length(q->text)) {
             break;
         }
     }
+    return q->len > 0;
 }
 
 static void send_all(int c, const char *buf, apr_size_t len)
@@ -440,23 +459,49 @@ static void send_all(int c, const char *buf, apr_size_t len)
     }
 }
 
+/* Answers one request on c; 1 to keep c open for another. */
+static int serve_request(server_t *s, int c)
+{
+    const answer_t *a;
+    struct pollfd pfd = {c, POLLIN, 0};
+    if (!read_request(s, c)) {
+        return 0;
+    }
+    a = &s->answer[s->requests++];
+    if (s->delay_ms > 0) {
+        (void)poll(&pfd, 1, s->delay_ms);  /* returns early when the client closes */
+    }
+    send_all(c, a->head, strlen(a->head));
+    send_all(c, a->body, a->body_len);
+    return s->requests < s->answers && strcasestr(a->head, "\r\nConnection: close\r\n") == NULL;
+}
+
 static void *APR_THREAD_FUNC serve(apr_thread_t *t, void *data)
 {
     server_t *s = data;
-    struct pollfd pfd = {s->fd, POLLIN, 0};
-    if (poll(&pfd, 1, s->accept_ms) == 1) {
-        int c = accept(s->fd, NULL, NULL);
-        if (c >= 0) {
-            s->accepted = 1;
-            read_request(s, c);
-            pfd.fd = c;
-            if (s->delay_ms > 0) {
-                (void)poll(&pfd, 1, s->delay_ms);  /* returns early when the client closes */
-            }
-            send_all(c, s->answer, strlen(s->answer));
-            send_all(c, s->body, s->body_len);
-            close(c);
+    int c = -1;
+    while (s->requests < s->answers) {
+        struct pollfd pfd[2] = {{s->fd, POLLIN, 0}, {c, POLLIN, 0}};
+        if (poll(pfd, c >= 0 ? 2 : 1, s->accept_ms) <= 0) {
+            break;
         }
+        if (c >= 0 && pfd[1].revents != 0) {
+            if (!serve_request(s, c)) {
+                close(c);
+                c = -1;
+            }
+        }
+        else if (pfd[0].revents != 0) {
+            if (c >= 0) {
+                close(c);              /* the client left it idle and opened another */
+            }
+            if ((c = accept(s->fd, NULL, NULL)) >= 0) {
+                s->accepted++;
+            }
+        }
+    }
+    if (c >= 0) {
+        close(c);
     }
     /* returns instead of apr_thread_exit: pthread_exit's unwinding trips a known false
      * stack-use-after-scope in gcc 12's ASan (sigaltstack at thread teardown) */
@@ -464,7 +509,7 @@ static void *APR_THREAD_FUNC serve(apr_thread_t *t, void *data)
     return NULL;
 }
 
-/* Starts a server that answers head + body; the test's pool owns it. */
+/* Starts a server whose first answer is head + body; the test's pool owns it. */
 static server_t *server_start(const char *head, const char *body, apr_size_t body_len)
 {
     server_t *s = apr_pcalloc(tu_p, sizeof(*s));
@@ -480,11 +525,22 @@ static server_t *server_start(const char *head, const char *body, apr_size_t bod
     ck_assert_int_eq(listen(s->fd, 4), 0);
     ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&a, &alen), 0);
     s->port = ntohs(a.sin_port);
-    s->answer = head;
-    s->body = body;
-    s->body_len = body_len;
+    s->answer[0].head = head;
+    s->answer[0].body = body;
+    s->answer[0].body_len = body_len;
+    s->answers = 1;
     s->accept_ms = 5000;
     return s;
+}
+
+/* Adds the answer to the next request (before server_run). */
+static void server_then(server_t *s, const char *head, const char *body, apr_size_t body_len)
+{
+    ck_assert_int_lt(s->answers, SERVER_MAX);
+    s->answer[s->answers].head = head;
+    s->answer[s->answers].body = body;
+    s->answer[s->answers].body_len = body_len;
+    s->answers++;
 }
 
 static void server_run(server_t *s)
@@ -492,6 +548,7 @@ static void server_run(server_t *s)
     ck_assert_int_eq(apr_thread_create(&s->thread, NULL, serve, s, tu_p), APR_SUCCESS);
 }
 
+/* Waits for the server to finish; only then are its requests read. */
 static void server_stop(server_t *s)
 {
     apr_status_t rv;
@@ -505,10 +562,10 @@ static const char *server_url(const server_t *s, const char *path)
 }
 
 /* The value of the request's header name (first one), or NULL; *count: how many there are. */
-static const char *request_header(const server_t *s, const char *name, int *count)
+static const char *request_header(const request_t *q, const char *name, int *count)
 {
-    const char *end = strstr(s->req, "\r\n\r\n");
-    const char *line = strstr(s->req, "\r\n");
+    const char *end = strstr(q->text, "\r\n\r\n");
+    const char *line = strstr(q->text, "\r\n");
     const char *found = NULL;
     apr_size_t n = strlen(name);
     *count = 0;
@@ -529,11 +586,11 @@ static const char *request_header(const server_t *s, const char *name, int *coun
     return found;
 }
 
-static const char *request_body(const server_t *s, apr_size_t *len)
+static const char *request_body(const request_t *q, apr_size_t *len)
 {
-    const char *end = strstr(s->req, "\r\n\r\n");
+    const char *end = strstr(q->text, "\r\n\r\n");
     ck_assert_ptr_nonnull(end);
-    *len = s->req_len - (apr_size_t)(end + 4 - s->req);
+    *len = q->len - (apr_size_t)(end + 4 - q->text);
     return end + 4;
 }
 
@@ -573,18 +630,18 @@ START_TEST(test_post_sends_body_authorization_and_accept_exactly)
     server_stop(s);
     ck_assert_int_eq(res.status, 200);
     ck_assert_str_eq(res.body, "{\"active\":true}");
-    ck_assert_int_eq(strncmp(s->req, "POST /introspect HTTP/1.1\r\n", 27), 0);
-    got = request_body(s, &blen);
+    ck_assert_int_eq(strncmp(s->req->text, "POST /introspect HTTP/1.1\r\n", 27), 0);
+    got = request_body(s->req, &blen);
     ck_assert_uint_eq(blen, 274);
     ck_assert_int_eq(memcmp(got, body, 274), 0);
-    ck_assert_str_eq(request_header(s, "Authorization", &n), "Basic Y2xpZW50OnMlM0FjcmV0");
+    ck_assert_str_eq(request_header(s->req, "Authorization", &n), "Basic Y2xpZW50OnMlM0FjcmV0");
     ck_assert_int_eq(n, 1);
-    ck_assert_str_eq(request_header(s, "Accept", &n), "application/token-introspection+jwt");
+    ck_assert_str_eq(request_header(s->req, "Accept", &n), "application/token-introspection+jwt");
     ck_assert_int_eq(n, 1);
-    ck_assert_str_eq(request_header(s, "Content-Type", &n), "application/x-www-form-urlencoded");
+    ck_assert_str_eq(request_header(s->req, "Content-Type", &n), "application/x-www-form-urlencoded");
     ck_assert_int_eq(n, 1);
-    ck_assert_str_eq(request_header(s, "Content-Length", &n), "274");
-    ck_assert_ptr_null(request_header(s, "Expect", &n));
+    ck_assert_str_eq(request_header(s->req, "Content-Length", &n), "274");
+    ck_assert_ptr_null(request_header(s->req, "Expect", &n));
 }
 END_TEST
 
@@ -598,9 +655,9 @@ START_TEST(test_post_without_authorization_or_accept_sends_neither)
     server_run(s);
     ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/i"), &o, "token=x", 7, NULL, NULL, &res), CLAIMS_OK);
     server_stop(s);
-    ck_assert_ptr_null(request_header(s, "Authorization", &n));
+    ck_assert_ptr_null(request_header(s->req, "Authorization", &n));
     ck_assert_int_eq(n, 0);
-    ck_assert_str_eq(request_header(s, "Accept", &n), "*/*");   /* curl's own default, not ours */
+    ck_assert_str_eq(request_header(s->req, "Accept", &n), "*/*");   /* curl's own default, not ours */
 }
 END_TEST
 
@@ -793,8 +850,8 @@ START_TEST(test_get_counts_only_a_json_answer)
     server_run(s);
     ck_assert_int_eq(claims_fetch(tu_p, server_url(s, "/jwks"), &o, &res), CLAIMS_OK);
     server_stop(s);
-    ck_assert_int_eq(strncmp(s->req, "GET /jwks HTTP/1.1\r\n", 20), 0);
-    ck_assert_ptr_null(request_header(s, "Authorization", &n));
+    ck_assert_int_eq(strncmp(s->req->text, "GET /jwks HTTP/1.1\r\n", 20), 0);
+    ck_assert_ptr_null(request_header(s->req, "Authorization", &n));
     ck_assert_str_eq(res.body, "{\"keys\":[]}");
     ck_assert_str_eq(res.media_type, "application/json");
 
@@ -805,6 +862,131 @@ START_TEST(test_get_counts_only_a_json_answer)
     server_stop(s);
     ck_assert_str_eq(res.error, "media type \"text/html\" is not JSON");
     ck_assert_ptr_null(res.body);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ sessions: keep-alive */
+
+/* two POSTs on one session go over one connection, and the second sends only its own headers
+ * and body; without a session each opens its own (so the count below does measure reuse) */
+START_TEST(test_session_sends_the_next_post_on_the_same_connection)
+{
+    server_t *s = server_start(JSON_200("15"), "{\"active\":true}", 15);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    apr_size_t blen;
+    int n;
+
+    o.session = _i ? claims_fetch_session_create(tu_p) : NULL;
+    server_then(s, JSON_200("16"), "{\"active\":false}", 16);
+    server_run(s);
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/introspect"), &o, "token=first", 11, "Basic Zmlyc3Q=",
+                                       "application/json", &res), CLAIMS_OK);
+    ck_assert_str_eq(res.body, "{\"active\":true}");
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/introspect"), &o, "token=2", 7, NULL, NULL, &res),
+                     CLAIMS_OK);
+    ck_assert_str_eq(res.body, "{\"active\":false}");
+    server_stop(s);
+    ck_assert_int_eq(s->requests, 2);
+    ck_assert_int_eq(s->accepted, _i ? 1 : 2);
+    ck_assert_str_eq(request_header(&s->req[0], "Authorization", &n), "Basic Zmlyc3Q=");
+    ck_assert_ptr_null(request_header(&s->req[1], "Authorization", &n));
+    ck_assert_str_eq(request_header(&s->req[1], "Accept", &n), "*/*");
+    ck_assert_str_eq(request_header(&s->req[1], "Content-Length", &n), "7");
+    ck_assert_str_eq(request_body(&s->req[1], &blen), "token=2");
+}
+END_TEST
+
+/* a GET after a POST on one session: a GET, on the same connection, with no body and none of
+ * the POST's headers (its Authorization least of all) */
+START_TEST(test_session_get_after_post_carries_nothing_of_the_post)
+{
+    server_t *s = server_start(JSON_200("15"), "{\"active\":true}", 15);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    apr_size_t blen;
+    int n;
+
+    o.session = claims_fetch_session_create(tu_p);
+    server_then(s, JSON_200("11"), "{\"keys\":[]}", 11);
+    server_run(s);
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/introspect"), &o, "token=secret", 12,
+                                       "Basic c2VjcmV0", "application/token-introspection+jwt", &res), CLAIMS_OK);
+    ck_assert_int_eq(claims_fetch(tu_p, server_url(s, "/jwks"), &o, &res), CLAIMS_OK);
+    ck_assert_str_eq(res.body, "{\"keys\":[]}");
+    server_stop(s);
+    ck_assert_int_eq(s->accepted, 1);
+    ck_assert_int_eq(strncmp(s->req[1].text, "GET /jwks HTTP/1.1\r\n", 20), 0);
+    ck_assert_ptr_null(request_header(&s->req[1], "Authorization", &n));
+    ck_assert_ptr_null(request_header(&s->req[1], "Content-Type", &n));
+    ck_assert_ptr_null(request_header(&s->req[1], "Content-Length", &n));
+    ck_assert_str_eq(request_header(&s->req[1], "Accept", &n), "*/*");
+    request_body(&s->req[1], &blen);
+    ck_assert_uint_eq(blen, 0);
+    ck_assert_ptr_null(strstr(s->req[1].text, "secret"));
+    ck_assert_ptr_null(strstr(s->req[1].text, "c2VjcmV0"));
+}
+END_TEST
+
+/* a transfer that fails leaves the session usable: after an error status (the connection
+ * stays), after a body past the cap (curl drops that connection and opens another), and the
+ * next transfer has its own cap, not the failed one's */
+static const struct {
+    const char *head;
+    claims_status_t st;
+    int connections;
+} failed_first[] = {
+    {"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 8192\r\n\r\n", CLAIMS_ERR_IO, 1},
+    {"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 8192\r\n\r\n", CLAIMS_ERR_TOO_LARGE, 2},
+    {"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n", CLAIMS_ERR_TOO_LARGE, 2},
+};
+
+START_TEST(test_session_is_usable_after_a_failed_transfer)
+{
+    char *big = apr_palloc(tu_p, 8192);
+    server_t *s;
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+
+    memset(big, ' ', 8192);
+    big[0] = '{';
+    big[8191] = '}';
+    s = server_start(failed_first[_i].head, big, 8192);
+    server_then(s, JSON_200("8192"), big, 8192);
+    o.session = claims_fetch_session_create(tu_p);
+    o.max_size = failed_first[_i].st == CLAIMS_ERR_TOO_LARGE ? 4096 : 0;
+    server_run(s);
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/"), &o, "token=x", 7, NULL, NULL, &res),
+                     failed_first[_i].st);
+    ck_assert_ptr_null(res.body);
+    o.max_size = 0;
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/"), &o, "token=y", 7, NULL, NULL, &res), CLAIMS_OK);
+    ck_assert_uint_eq(res.len, 8192);
+    server_stop(s);
+    ck_assert_int_eq(s->requests, 2);
+    ck_assert_int_eq(s->accepted, failed_first[_i].connections);
+}
+END_TEST
+
+/* every transfer takes its options anew: a proxy one transfer went through (here one that
+ * refuses) is not the next one's, and a refused URL leaves the session as it was */
+START_TEST(test_session_transfer_takes_only_its_own_options)
+{
+    server_t *s = server_start(JSON_200("2"), "{}", 2);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+
+    o.session = claims_fetch_session_create(tu_p);
+    o.proxy = "http://127.0.0.1:1";
+    server_run(s);
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/"), &o, "token=x", 7, NULL, NULL, &res), CLAIMS_ERR_IO);
+    o.proxy = NULL;
+    ck_assert_int_eq(claims_fetch_post(tu_p, "http://evil.example/", &o, "token=x", 7, NULL, NULL, &res),
+                     CLAIMS_ERR_CONFIG);
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/"), &o, "token=x", 7, NULL, NULL, &res), CLAIMS_OK);
+    server_stop(s);
+    ck_assert_int_eq(s->accepted, 1);
+    ck_assert_int_eq(strncmp(s->req[0].text, "POST / HTTP/1.1\r\n", 17), 0);
 }
 END_TEST
 
@@ -835,9 +1017,9 @@ START_TEST(test_introspection_request_arrives_as_built_and_its_answer_is_read)
     server_run(s);
     ck_assert_int_eq(claims_fetch_post(tu_p, url, &o, rq.body, rq.len, rq.authorization, rq.accept, &res), CLAIMS_OK);
     server_stop(s);
-    ck_assert_str_eq(request_body(s, &blen), "token=t%26k%3Dn%0A&token_type_hint=access_token");
-    ck_assert_str_eq(request_header(s, "Authorization", &n), "Basic cnMlM0ExOnArdw==");   /* rs%3A1:p+w */
-    ck_assert_str_eq(request_header(s, "Accept", &n), "application/json");
+    ck_assert_str_eq(request_body(s->req, &blen), "token=t%26k%3Dn%0A&token_type_hint=access_token");
+    ck_assert_str_eq(request_header(s->req, "Authorization", &n), "Basic cnMlM0ExOnArdw==");   /* rs%3A1:p+w */
+    ck_assert_str_eq(request_header(s->req, "Accept", &n), "application/json");
     ck_assert_str_eq(res.media_type, CLAIMS_INTROSPECT_JSON);
     ck_assert_int_eq(claims_introspect_parse_json(tu_p, res.body, res.len, "https://issuer.a", &out, &why), CLAIMS_OK);
     ck_assert_str_eq(json_string_value(json_object_get(out.claims, "sub")), "alice");
@@ -892,6 +1074,13 @@ Suite *fetch_suite(void)
     tcase_add_test(tc, test_post_refuses_a_missing_body_with_a_length);
     tcase_add_test(tc, test_get_counts_only_a_json_answer);
     tcase_add_test(tc, test_introspection_request_arrives_as_built_and_its_answer_is_read);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("session", 20);
+    tcase_add_loop_test(tc, test_session_sends_the_next_post_on_the_same_connection, 0, 2);
+    tcase_add_test(tc, test_session_get_after_post_carries_nothing_of_the_post);
+    tcase_add_loop_test(tc, test_session_is_usable_after_a_failed_transfer, 0, TU_COUNT(failed_first));
+    tcase_add_test(tc, test_session_transfer_takes_only_its_own_options);
     suite_add_tcase(s, tc);
     return s;
 }
