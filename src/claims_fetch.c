@@ -17,6 +17,9 @@
 
 struct claims_fetch_session_t {
     CURL *curl;                        /* NULL until the first transfer */
+    apr_pool_t *pool;
+    char *checked;                     /* the last URL that passed claims_fetch_check_url, */
+    int checked_http;                  /*   and with which allow_http_loopback */
 };
 
 static apr_status_t session_cleanup(void *data)
@@ -30,8 +33,29 @@ static apr_status_t session_cleanup(void *data)
 claims_fetch_session_t *claims_fetch_session_create(apr_pool_t *p)
 {
     claims_fetch_session_t *s = apr_pcalloc(p, sizeof(*s));
+    s->pool = p;
     apr_pool_cleanup_register(p, s, session_cleanup, apr_pool_cleanup_null);
     return s;
+}
+
+/* The URL policy (claims_fetch_check_url) for a transfer: a session remembers the last URL
+ * that passed it (an endpoint is asked again and again), so that only a new URL is parsed;
+ * the text is compared whole, and with the same allow_http_loopback. NULL or the reason. */
+static const char *check_url_for(apr_pool_t *p, claims_fetch_session_t *s, const char *url, int allow_http)
+{
+    const char *why;
+    if (s != NULL && s->checked != NULL && s->checked_http == allow_http && strcmp(s->checked, url) == 0) {
+        return NULL;
+    }
+    why = claims_fetch_check_url(p, url, allow_http);
+    if (s != NULL && why == NULL) {
+        if (s->checked == NULL) {
+            s->checked = apr_palloc(s->pool, CLAIMS_MAX_URL + 1);  /* the longest URL that passes */
+        }
+        apr_cpystrn(s->checked, url, CLAIMS_MAX_URL + 1);
+        s->checked_http = allow_http;
+    }
+    return why;
 }
 
 /* The handle of a transfer: the session's (made on first use), or a fresh one without. */
@@ -517,7 +541,7 @@ static claims_status_t transfer(apr_pool_t *p, const char *url, const claims_fet
 
     memset(res, 0, sizeof(*res));
     res->max_age = -1;
-    if ((why = claims_fetch_check_url(p, url, opts->allow_http_loopback)) != NULL) {
+    if ((why = check_url_for(p, opts->session, url, opts->allow_http_loopback)) != NULL) {
         res->error = why;
         return CLAIMS_ERR_CONFIG;
     }

@@ -970,6 +970,36 @@ END_TEST
 
 /* every transfer takes its options anew: a proxy one transfer went through (here one that
  * refuses) is not the next one's, and a refused URL leaves the session as it was */
+/* a session parses a URL once, and the policy still holds for every other URL and setting: a
+ * URL that passed with plain http allowed is refused on the same session without it, and a
+ * refused URL is refused again (nothing is sent) */
+START_TEST(test_session_checks_every_new_url_and_setting_against_the_policy)
+{
+    server_t *s = server_start(JSON_200("15"), "{\"active\":true}", 15);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    const char *url;
+
+    o.session = claims_fetch_session_create(tu_p);
+    server_then(s, JSON_200("15"), "{\"active\":true}", 15);
+    server_run(s);
+    url = server_url(s, "/introspect");
+    ck_assert_int_eq(claims_fetch_post(tu_p, url, &o, "token=a", 7, NULL, NULL, &res), CLAIMS_OK);
+    o.allow_http_loopback = 0;
+    ck_assert_int_eq(claims_fetch_post(tu_p, url, &o, "token=b", 7, NULL, NULL, &res), CLAIMS_ERR_CONFIG);
+    ck_assert_str_eq(res.error, "only https URLs are allowed");
+    o.allow_http_loopback = 1;
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(claims_fetch_post(tu_p, "http://127.attacker.example/introspect", &o, "token=c", 7, NULL,
+                                           NULL, &res), CLAIMS_ERR_CONFIG);
+        ck_assert_str_eq(res.error, "plain http is only allowed to a loopback address");
+    }
+    ck_assert_int_eq(claims_fetch_post(tu_p, url, &o, "token=d", 7, NULL, NULL, &res), CLAIMS_OK);
+    server_stop(s);
+    ck_assert_int_eq(s->requests, 2);
+}
+END_TEST
+
 START_TEST(test_session_transfer_takes_only_its_own_options)
 {
     server_t *s = server_start(JSON_200("2"), "{}", 2);
@@ -1081,6 +1111,7 @@ Suite *fetch_suite(void)
     tcase_add_test(tc, test_session_get_after_post_carries_nothing_of_the_post);
     tcase_add_loop_test(tc, test_session_is_usable_after_a_failed_transfer, 0, TU_COUNT(failed_first));
     tcase_add_test(tc, test_session_transfer_takes_only_its_own_options);
+    tcase_add_test(tc, test_session_checks_every_new_url_and_setting_against_the_policy);
     suite_add_tcase(s, tc);
     return s;
 }
