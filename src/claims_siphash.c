@@ -93,3 +93,79 @@ apr_uint64_t claims_siphash13(const claims_siphash_key_t *key, const void *data,
 {
     return siphash_cd(key, data, len, 1, 3);
 }
+
+/* ------------------------------------------------------------------ SipHash-2-4-128 */
+
+static inline void compress2(claims_siphash128_t *st, apr_uint64_t m)
+{
+    apr_uint64_t v0 = st->v0, v1 = st->v1, v2 = st->v2, v3 = st->v3;
+    v3 ^= m;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= m;
+    st->v0 = v0;
+    st->v1 = v1;
+    st->v2 = v2;
+    st->v3 = v3;
+}
+
+void claims_siphash128_init(claims_siphash128_t *st, const claims_siphash_key_t *key)
+{
+    memset(st, 0, sizeof(*st));
+    st->v0 = key->k0 ^ 0x736f6d6570736575ULL;
+    st->v1 = key->k1 ^ 0x646f72616e646f6dULL ^ 0xee;   /* the 128-bit variant's mark */
+    st->v2 = key->k0 ^ 0x6c7967656e657261ULL;
+    st->v3 = key->k1 ^ 0x7465646279746573ULL;
+}
+
+void claims_siphash128_update(claims_siphash128_t *st, const void *data, apr_size_t len)
+{
+    const unsigned char *in = data;
+    st->total += len;
+    if (st->buffered > 0) {
+        apr_size_t n = 8 - st->buffered < len ? 8 - st->buffered : len;
+        memcpy(st->tail + st->buffered, in, n);
+        st->buffered += n;
+        in += n;
+        len -= n;
+        if (st->buffered < 8) {
+            return;
+        }
+        compress2(st, load_le64(st->tail));
+        st->buffered = 0;
+    }
+    for (; len >= 8; in += 8, len -= 8) {
+        compress2(st, load_le64(in));
+    }
+    memcpy(st->tail, in, len);
+    st->buffered = len;
+}
+
+static void store_le64(unsigned char *p, apr_uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (unsigned char)(v >> (8 * i));
+    }
+}
+
+void claims_siphash128_final(claims_siphash128_t *st, unsigned char out[16])
+{
+    apr_uint64_t v0, v1, v2, v3;
+    memset(st->tail + st->buffered, 0, 8 - st->buffered);
+    st->tail[7] = (unsigned char)(st->total & 0xff);
+    compress2(st, load_le64(st->tail));
+    v0 = st->v0;
+    v1 = st->v1;
+    v2 = st->v2 ^ 0xee;
+    v3 = st->v3;
+    for (int r = 0; r < 4; r++) {
+        SIPROUND;
+    }
+    store_le64(out, v0 ^ v1 ^ v2 ^ v3);
+    v1 ^= 0xdd;
+    for (int r = 0; r < 4; r++) {
+        SIPROUND;
+    }
+    store_le64(out + 8, v0 ^ v1 ^ v2 ^ v3);
+    OPENSSL_cleanse(st, sizeof(*st));
+}

@@ -2,6 +2,7 @@
  * claims_store.c - authenticated records for shared stores; see claims_store.h.
  */
 #include "claims_store.h"
+#include "claims_siphash.h"
 
 #include <apr_file_io.h>
 #include <apr_strings.h>
@@ -28,10 +29,11 @@ typedef struct keyed_t {
 
 struct claims_store_secret_t {
     unsigned char mac_key[MAC_LEN];
-    unsigned char id_key[MAC_LEN];
+    unsigned char id_key[MAC_LEN];     /* its first 16 bytes key SipHash-2-4-128 */
     unsigned char enc_key[MAC_LEN];    /* AES-256 */
     unsigned char aux_key[MAC_LEN];    /* claims_store_mac */
-    keyed_t mac_ctx, id_ctx, aux_ctx;
+    keyed_t mac_ctx, aux_ctx;
+    claims_siphash_key_t id_sip;
     EVP_CIPHER *aes_gcm;               /* fetched once (an implicit fetch per record costs more
                                         * than sealing it) */
 };
@@ -47,7 +49,6 @@ static apr_status_t wipe_secret(void *data)
 {
     claims_store_secret_t *s = data;
     unkey(&s->mac_ctx);
-    unkey(&s->id_ctx);
     unkey(&s->aux_ctx);
     EVP_CIPHER_free(s->aes_gcm);
     OPENSSL_cleanse(data, sizeof(claims_store_secret_t));
@@ -138,14 +139,15 @@ claims_status_t claims_store_secret_from(apr_pool_t *p, const unsigned char *byt
     memset(s, 0, sizeof(*s));
     apr_pool_cleanup_register(p, s, wipe_secret, apr_pool_cleanup_null);
     if (derive(bytes, len, "mod_claims store record MAC v1", s->mac_key) != 0
-        || derive(bytes, len, "mod_claims store record id v1", s->id_key) != 0
+        || derive(bytes, len, "mod_claims store record id v2", s->id_key) != 0
         || derive(bytes, len, "mod_claims store record encryption v1", s->enc_key) != 0
         || derive(bytes, len, "mod_claims store purpose MAC v1", s->aux_key) != 0
-        || keyed(&s->mac_ctx, s->mac_key, MAC_LEN) != 0 || keyed(&s->id_ctx, s->id_key, MAC_LEN) != 0
+        || keyed(&s->mac_ctx, s->mac_key, MAC_LEN) != 0
         || keyed(&s->aux_ctx, s->aux_key, MAC_LEN) != 0
         || (s->aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) == NULL) {
         return CLAIMS_ERR_INTERNAL;
     }
+    claims_siphash_key(&s->id_sip, s->id_key);
     *out = s;
     return CLAIMS_OK;
 }
@@ -211,30 +213,16 @@ void claims_store_id(const claims_store_secret_t *s, const char *const *parts, i
                      unsigned char id[CLAIMS_STORE_ID_LEN])
 {
     /* each part with its length in front, so that ("ab","c") and ("a","bc") differ */
-    unsigned char full[MAC_LEN];
-    const unsigned char *pieces[2 * 16];
-    apr_size_t lens[2 * 16];
-    unsigned char lenbuf[16][4];
-    int n = 0;
-
-    if (nparts > 16) {
-        nparts = 16;
-    }
-    for (int i = 0; i < nparts; i++) {
+    claims_siphash128_t st;
+    claims_siphash128_init(&st, &s->id_sip);
+    for (int i = 0; i < nparts && i < 16; i++) {
         apr_size_t l = parts[i] != NULL ? strlen(parts[i]) : 0;
-        lenbuf[i][0] = (unsigned char)(l >> 24);
-        lenbuf[i][1] = (unsigned char)(l >> 16);
-        lenbuf[i][2] = (unsigned char)(l >> 8);
-        lenbuf[i][3] = (unsigned char)l;
-        pieces[n] = lenbuf[i];
-        lens[n++] = 4;
-        pieces[n] = (const unsigned char *)(parts[i] != NULL ? parts[i] : "");
-        lens[n++] = l;
+        unsigned char lenbuf[4] = {(unsigned char)(l >> 24), (unsigned char)(l >> 16), (unsigned char)(l >> 8),
+                                   (unsigned char)l};
+        claims_siphash128_update(&st, lenbuf, sizeof(lenbuf));
+        claims_siphash128_update(&st, parts[i] != NULL ? parts[i] : "", l);
     }
-    if (hmac_keyed(&s->id_ctx, pieces, lens, n, full) != 0 && RAND_bytes(full, sizeof(full)) != 1) {
-        memset(full, 0, sizeof(full));  /* HMAC failed: an id nobody finds again, if we can */
-    }
-    memcpy(id, full, CLAIMS_STORE_ID_LEN);
+    claims_siphash128_final(&st, id);
 }
 
 int claims_store_mac(const claims_store_secret_t *s, const char *purpose, const void *data, apr_size_t len,

@@ -73,6 +73,41 @@ START_TEST(test_siphash_is_siphash_2_4_and_1_3)
 }
 END_TEST
 
+/* SipHash-2-4-128 against OpenSSL's SIPHASH with size 16: random keys, every length up to 80
+ * bytes, the data given whole and in pieces cut at random places */
+START_TEST(test_siphash128_is_openssls_siphash_with_size_16)
+{
+    unsigned char key[16], msg[80], want[16], got[16];
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
+    size_t size = 16, n = 0;
+    OSSL_PARAM params[2] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size), OSSL_PARAM_construct_end()};
+    claims_siphash_key_t k;
+    ck_assert_ptr_nonnull(mac);
+    for (int round = 0; round < 8; round++) {
+        ck_assert(RAND_bytes(key, sizeof(key)) == 1 && RAND_bytes(msg, sizeof(msg)) == 1);
+        claims_siphash_key(&k, key);
+        for (size_t len = 0; len <= sizeof(msg); len++) {
+            EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+            claims_siphash128_t st;
+            size_t at = 0;
+            ck_assert(EVP_MAC_init(ctx, key, 16, params) == 1 && EVP_MAC_update(ctx, msg, len) == 1
+                      && EVP_MAC_final(ctx, want, &n, sizeof(want)) == 1 && n == 16);
+            EVP_MAC_CTX_free(ctx);
+            claims_siphash128_init(&st, &k);
+            while (at < len) {
+                size_t piece = 1 + (size_t)(msg[at] % 11);
+                piece = piece > len - at ? len - at : piece;
+                claims_siphash128_update(&st, msg + at, piece);
+                at += piece;
+            }
+            claims_siphash128_final(&st, got);
+            ck_assert_msg(memcmp(got, want, 16) == 0, "length %zu", len);
+        }
+    }
+    EVP_MAC_free(mac);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ helpers */
 
 static claims_shcache_t *level_of(apr_size_t size)
@@ -430,6 +465,7 @@ Suite *shcache_suite(void)
     Suite *s = suite_create("shcache");
     TCase *tc = tu_tcase("siphash", 30);
     tcase_add_test(tc, test_siphash_is_siphash_2_4_and_1_3);
+    tcase_add_test(tc, test_siphash128_is_openssls_siphash_with_size_16);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("shared level", 60);

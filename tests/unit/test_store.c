@@ -7,6 +7,7 @@
 
 #include <apr_file_io.h>
 #include <apr_strings.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <string.h>
@@ -280,10 +281,24 @@ static void reference_hmac(const unsigned char *key, size_t klen, const unsigned
     ck_assert_uint_eq(olen, 32);
 }
 
-START_TEST(test_ids_and_purpose_macs_are_hmac_sha256_under_the_derived_keys)
+/* SipHash-2-4-128 by OpenSSL's SIPHASH MAC (size 16), for comparison with the store's ids. */
+static void reference_siphash128(const unsigned char key[16], const unsigned char *data, size_t len,
+                                 unsigned char out[16])
 {
-    /* the keyed contexts set up once per secret give what a fresh HMAC gives, call after call */
-    const char *label_id = "mod_claims store record id v1", *label_aux = "mod_claims store purpose MAC v1";
+    EVP_MAC *m = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
+    EVP_MAC_CTX *ctx = m != NULL ? EVP_MAC_CTX_new(m) : NULL;
+    size_t size = 16, n = 0;
+    OSSL_PARAM params[2] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size), OSSL_PARAM_construct_end()};
+    ck_assert(ctx != NULL && EVP_MAC_init(ctx, key, 16, params) == 1 && EVP_MAC_update(ctx, data, len) == 1
+              && EVP_MAC_final(ctx, out, &n, 16) == 1 && n == 16);
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(m);
+}
+
+START_TEST(test_ids_are_siphash128_and_purpose_macs_hmac_sha256_under_the_derived_keys)
+{
+    /* the keys set up once per secret give what a fresh computation gives, call after call */
+    const char *label_id = "mod_claims store record id v2", *label_aux = "mod_claims store purpose MAC v1";
     unsigned char id_key[32], aux_key[32], want[32], id[CLAIMS_STORE_ID_LEN], mac[CLAIMS_STORE_MAC_LEN];
     const unsigned char framed_id[] = {0, 0, 0, 2, 'a', 'b', 0, 0, 0, 1, 'c'};
     const unsigned char framed_mac[] = {0, 0, 0, 5, 'n', 'o', 'n', 'c', 'e', 'D', 'A', 'T', 'A'};
@@ -294,7 +309,7 @@ START_TEST(test_ids_and_purpose_macs_are_hmac_sha256_under_the_derived_keys)
     reference_hmac(secret_a, 40, (const unsigned char *)label_aux, strlen(label_aux), aux_key);
     for (int round = 0; round < 3; round++) {
         claims_store_id(sec, parts, 2, id);
-        reference_hmac(id_key, 32, framed_id, sizeof(framed_id), want);
+        reference_siphash128(id_key, framed_id, sizeof(framed_id), want);
         ck_assert_mem_eq(id, want, CLAIMS_STORE_ID_LEN);
         ck_assert_int_eq(claims_store_mac(sec, "nonce", "DATA", 4, mac), 0);
         reference_hmac(aux_key, 32, framed_mac, sizeof(framed_mac), want);
@@ -373,7 +388,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, test_unsealed_record_of_the_old_layout_is_refused);
     tcase_add_test(tc, test_ids_are_keyed_and_keep_part_boundaries);
     tcase_add_test(tc, test_ids_never_hold_the_named_text);
-    tcase_add_test(tc, test_ids_and_purpose_macs_are_hmac_sha256_under_the_derived_keys);
+    tcase_add_test(tc, test_ids_are_siphash128_and_purpose_macs_hmac_sha256_under_the_derived_keys);
     tcase_add_test(tc, test_secret_file_loads_and_drops_one_trailing_newline);
     tcase_add_test(tc, test_short_missing_or_directory_secrets_are_refused);
     tcase_add_test(tc, test_random_secrets_differ);
