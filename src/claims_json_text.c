@@ -18,13 +18,10 @@ typedef struct out_t {
     int failed;
 } out_t;
 
-static void reserve(out_t *o, apr_size_t n)
+static void grow(out_t *o, apr_size_t n)
 {
     char *nb;
     apr_size_t cap;
-    if (o->len + n + 1 <= o->cap) {
-        return;
-    }
     cap = o->cap * 2 > o->len + n + 1 ? o->cap * 2 : o->len + n + 1;
     nb = apr_palloc(o->p, cap);
     if (o->len > 0) {
@@ -34,26 +31,36 @@ static void reserve(out_t *o, apr_size_t n)
     o->cap = cap;
 }
 
-static void put(out_t *o, const char *s, apr_size_t n)
+/* Room for n more bytes and the final NUL. */
+static inline void reserve(out_t *o, apr_size_t n)
+{
+    if (o->len + n + 1 > o->cap) {
+        grow(o, n);
+    }
+}
+
+static inline void put(out_t *o, const char *s, apr_size_t n)
 {
     reserve(o, n);
     memcpy(o->buf + o->len, s, n);
     o->len += n;
 }
 
-static void put_char(out_t *o, char c)
+static inline void put_char(out_t *o, char c)
 {
     reserve(o, 1);
     o->buf[o->len++] = c;
 }
 
 /* A string as jansson writes it without flags: '"', '\\' and control characters escaped (the
- * short forms where JSON has them, else \u00XX in upper-case hex), everything else as it is. */
+ * short forms where JSON has them, else \u00XX in upper-case hex), everything else as it is.
+ * Room for the plain case is made once; an escape makes more. */
 static void put_string(out_t *o, const char *s, apr_size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     apr_size_t run = 0;
-    put_char(o, '"');
+    reserve(o, n + 2);
+    o->buf[o->len++] = '"';
     for (apr_size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         const char *esc = NULL;
@@ -84,6 +91,23 @@ static void put_string(out_t *o, const char *s, apr_size_t n)
     put_char(o, '"');
 }
 
+/* An integer in decimal, as "%" JSON_INTEGER_FORMAT writes it (without snprintf's cost). */
+static void put_integer(out_t *o, json_int_t v)
+{
+    char digits[24];
+    apr_size_t n = 0;
+    /* the magnitude as unsigned, so that the most negative value has one too */
+    unsigned long long m = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        digits[sizeof(digits) - 1 - n++] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m > 0);
+    if (v < 0) {
+        digits[sizeof(digits) - 1 - n++] = '-';
+    }
+    put(o, digits + sizeof(digits) - n, n);
+}
+
 /* A real as jansson writes it (its own precision and locale handling). */
 static void put_real(out_t *o, const json_t *j)
 {
@@ -98,7 +122,6 @@ static void put_real(out_t *o, const json_t *j)
 
 static void put_value(out_t *o, const json_t *j, int depth)
 {
-    char num[32];
     if (depth > CLAIMS_JSON_MAX_DEPTH) {
         o->failed = 1;                 /* as jansson refuses to dump deeper values */
         return;
@@ -135,7 +158,7 @@ static void put_value(out_t *o, const json_t *j, int depth)
         put_string(o, json_string_value(j), json_string_length(j));
         break;
     case JSON_INTEGER:
-        put(o, num, (apr_size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(j)));
+        put_integer(o, json_integer_value(j));
         break;
     case JSON_REAL:
         put_real(o, j);
