@@ -581,6 +581,7 @@ const char *mc_set_introspection_client(cmd_parms *cmd, void *mconfig, int argc,
     if (err == NULL) {
         ic->client.client_id = argv[0];
         ic->client_where = mc_where(cmd);
+        claims_introspect_client_finish(cmd->pool, &ic->client);
     }
     return err;
 }

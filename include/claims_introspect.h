@@ -86,7 +86,13 @@ typedef struct claims_introspect_client_t {
                                         * gives it (the header's name: EdDSA or Ed25519 alike) */
     const char *kid;                   /* its kid, or NULL */
     const char *audience;              /* the assertion's aud; NULL: the endpoint URL */
+    const char *basic;                 /* client_secret_basic: the Authorization value, made once
+                                        * by claims_introspect_client_finish; NULL: made per request */
 } claims_introspect_client_t;
+
+/* Once the record is complete (configuration): what every request of it sends the same, made
+ * now rather than per request (the Basic value of client_secret_basic). */
+void claims_introspect_client_finish(apr_pool_t *p, claims_introspect_client_t *client);
 
 /* One request to send with claims_fetch_post. */
 typedef struct claims_introspect_request_t {

@@ -15,11 +15,24 @@
 #define DEFAULT_MAX_SIZE (256 * 1024)
 #define CACHE_CONTROL_MAX_DELTA APR_INT64_C(1000000000)  /* seconds: about 31 years */
 
+/* The POST a session's handle stays set up for between transfers (see transfer): the same
+ * endpoint asked again and again with the same client authentication needs only its body and
+ * the sinks of the answer set again. */
+typedef struct post_setup_t {
+    apr_pool_t *pool;                  /* this record and its copies; destroyed for another set-up */
+    const char *url, *authorization, *accept, *ca_file, *ca_path, *proxy;
+    apr_interval_time_t timeout;
+    apr_size_t max_size;
+    int allow_http;
+} post_setup_t;
+
 struct claims_fetch_session_t {
     CURL *curl;                        /* NULL until the first transfer */
     apr_pool_t *pool;
     char *checked;                     /* the last URL that passed claims_fetch_check_url, */
     int checked_http;                  /*   and with which allow_http_loopback */
+    post_setup_t *posting;             /* what the handle is set up for, or NULL: reset */
+    struct curl_slist *headers;        /* the set-up's header list (the handle points to it) */
 };
 
 static apr_status_t session_cleanup(void *data)
@@ -27,6 +40,9 @@ static apr_status_t session_cleanup(void *data)
     claims_fetch_session_t *s = data;
     curl_easy_cleanup(s->curl);        /* closes its connections; NULL is fine */
     s->curl = NULL;
+    curl_slist_free_all(s->headers);   /* s->posting's pool, a subpool, is gone already */
+    s->headers = NULL;
+    s->posting = NULL;
     return APR_SUCCESS;
 }
 
@@ -58,7 +74,8 @@ static const char *check_url_for(apr_pool_t *p, claims_fetch_session_t *s, const
     return why;
 }
 
-/* The handle of a transfer: the session's (made on first use), or a fresh one without. */
+/* The handle of a transfer: the session's (made on first use; reset to curl's defaults if
+ * it was left set up for a POST), or a fresh one without. */
 static CURL *take_handle(claims_fetch_session_t *s)
 {
     if (s == NULL) {
@@ -66,6 +83,13 @@ static CURL *take_handle(claims_fetch_session_t *s)
     }
     if (s->curl == NULL) {
         s->curl = curl_easy_init();
+    }
+    if (s->curl != NULL && s->posting != NULL) {
+        curl_easy_reset(s->curl);      /* first: the handle points to the set-up's headers */
+        curl_slist_free_all(s->headers);
+        s->headers = NULL;
+        apr_pool_destroy(s->posting->pool);
+        s->posting = NULL;
     }
     return s->curl;
 }
@@ -81,6 +105,58 @@ static void give_back_handle(claims_fetch_session_t *s, CURL *c)
     else {
         curl_easy_cleanup(c);
     }
+}
+
+static int same_text(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Whether the session's handle is set up for exactly this POST but its body. */
+static int set_up_for(const claims_fetch_session_t *s, const char *url, const claims_fetch_opts_t *opts,
+                      const char *authorization, const char *accept)
+{
+    const post_setup_t *u = s != NULL ? s->posting : NULL;
+    return u != NULL && strcmp(u->url, url) == 0 && same_text(u->authorization, authorization)
+           && same_text(u->accept, accept) && u->timeout == opts->timeout && u->max_size == opts->max_size
+           && u->allow_http == opts->allow_http_loopback && same_text(u->ca_file, opts->ca_file)
+           && same_text(u->ca_path, opts->ca_path) && same_text(u->proxy, opts->proxy);
+}
+
+/* Remembers that the session's handle is set up for this POST, its header list included. */
+static void keep_set_up(claims_fetch_session_t *s, const char *url, const claims_fetch_opts_t *opts,
+                        const char *authorization, const char *accept, struct curl_slist *headers)
+{
+    post_setup_t *u;
+    apr_pool_t *sp;
+    if (apr_pool_create(&sp, s->pool) != APR_SUCCESS) {
+        curl_easy_reset(s->curl);
+        curl_slist_free_all(headers);
+        return;
+    }
+    u = apr_pcalloc(sp, sizeof(*u));
+    u->pool = sp;
+    s->headers = headers;
+    u->url = apr_pstrdup(sp, url);
+    u->authorization = authorization != NULL ? apr_pstrdup(sp, authorization) : NULL;
+    u->accept = accept != NULL ? apr_pstrdup(sp, accept) : NULL;
+    u->ca_file = opts->ca_file != NULL ? apr_pstrdup(sp, opts->ca_file) : NULL;
+    u->ca_path = opts->ca_path != NULL ? apr_pstrdup(sp, opts->ca_path) : NULL;
+    u->proxy = opts->proxy != NULL ? apr_pstrdup(sp, opts->proxy) : NULL;
+    u->timeout = opts->timeout;
+    u->max_size = opts->max_size;
+    u->allow_http = opts->allow_http_loopback;
+    s->posting = u;
+}
+
+/* The handle no longer points to the caller's stack and pool (the sinks, the error buffer,
+ * the body); the rest of its set-up stays. */
+static void unhook(CURL *c)
+{
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
 }
 
 typedef struct sink_t {
@@ -529,47 +605,76 @@ static claims_status_t verdict(apr_pool_t *p, const sink_t *k, CURLcode cc, cons
 }
 
 /* One GET (post NULL) or POST under the policy of claims_fetch.h. */
+/* One GET (post NULL) or POST under the policy of claims_fetch.h. On a session, a POST leaves
+ * the handle set up (policy, URL, headers), and the next POST to the same URL with the same
+ * headers and options sets only its body and the answer's sinks: the set-up of a POST (reset,
+ * policy, header list, header checks) costs more than the module's own part of an answer. */
 static claims_status_t transfer(apr_pool_t *p, const char *url, const claims_fetch_opts_t *opts,
                                 const post_t *post, claims_fetch_result_t *res)
 {
+    claims_fetch_session_t *s = opts->session;
     sink_t k;
     CURL *c;
     CURLcode cc;
     char errbuf[CURL_ERROR_SIZE];
     struct curl_slist *headers = NULL;
     const char *why;
+    int ready = post != NULL && set_up_for(s, url, opts, post->authorization, post->accept);
 
     memset(res, 0, sizeof(*res));
     res->max_age = -1;
-    if ((why = check_url_for(p, opts->session, url, opts->allow_http_loopback)) != NULL) {
+    if (!ready && (why = check_url_for(p, s, url, opts->allow_http_loopback)) != NULL) {
         res->error = why;
+        return CLAIMS_ERR_CONFIG;
+    }
+    if (!ready && post != NULL && ((post->authorization != NULL && !header_value_ok(post->authorization))
+                                   || (post->accept != NULL && !header_value_ok(post->accept)))) {
+        res->error = "a header value holds a control character";
         return CLAIMS_ERR_CONFIG;
     }
     memset(&k, 0, sizeof(k));
     k.p = p;
     k.max = opts->max_size > 0 ? opts->max_size : DEFAULT_MAX_SIZE;
     k.max_age = -1;
-    if (post != NULL && (headers = post_headers(p, post)) == NULL) {
-        res->error = "cannot create a curl handle";
-        return CLAIMS_ERR_INTERNAL;
-    }
-    if ((c = take_handle(opts->session)) == NULL) {
-        curl_slist_free_all(headers);
-        res->error = "cannot create a curl handle";
-        return CLAIMS_ERR_INTERNAL;
-    }
     errbuf[0] = '\0';
-    set_policy(c, url, opts, &k, errbuf);
+    if (ready) {
+        c = s->curl;
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, &k);
+    }
+    else {
+        if (post != NULL && (headers = post_headers(p, post)) == NULL) {
+            res->error = "cannot create a curl handle";
+            return CLAIMS_ERR_INTERNAL;
+        }
+        if ((c = take_handle(s)) == NULL) {
+            curl_slist_free_all(headers);
+            res->error = "cannot create a curl handle";
+            return CLAIMS_ERR_INTERNAL;
+        }
+        set_policy(c, url, opts, &k, errbuf);
+        if (post != NULL) {
+            curl_easy_setopt(c, CURLOPT_POST, 1L);
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+        }
+    }
     if (post != NULL) {
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, post->body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post->len);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     }
     cc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
-    give_back_handle(opts->session, c);  /* before the headers go: the handle points to them */
-    curl_slist_free_all(headers);
+    if (s != NULL && post != NULL) {
+        unhook(c);
+        if (!ready) {
+            keep_set_up(s, url, opts, post->authorization, post->accept, headers);
+        }
+    }
+    else {
+        give_back_handle(s, c);        /* before the headers go: the handle points to them */
+        curl_slist_free_all(headers);
+    }
     return verdict(p, &k, cc, errbuf, res);
 }
 
@@ -594,14 +699,13 @@ claims_status_t claims_fetch_post(apr_pool_t *p, const char *url, const claims_f
 {
     post_t post = {body != NULL ? body : "", len, authorization, accept};
 
-    if ((body == NULL && len > 0) || (authorization != NULL && !header_value_ok(authorization))
-        || (accept != NULL && !header_value_ok(accept))) {
+    if (body == NULL && len > 0) {
         memset(res, 0, sizeof(*res));
         res->max_age = -1;
-        res->error = body == NULL && len > 0 ? "no body" : "a header value holds a control character";
+        res->error = "no body";
         return CLAIMS_ERR_CONFIG;
     }
-    return transfer(p, url, opts, &post, res);
+    return transfer(p, url, opts, &post, res);  /* which checks the header values */
 }
 
 claims_status_t claims_discovery_jwks_uri(apr_pool_t *p, const char *body, apr_size_t len,

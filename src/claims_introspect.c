@@ -72,6 +72,14 @@ static char *basic_value(apr_pool_t *p, const claims_introspect_client_t *c)
     return out;
 }
 
+void claims_introspect_client_finish(apr_pool_t *p, claims_introspect_client_t *client)
+{
+    client->basic = NULL;
+    if (client->method == CLAIMS_AUTH_CLIENT_SECRET_BASIC && client->client_id != NULL && client->secret != NULL) {
+        client->basic = basic_value(p, client);
+    }
+}
+
 /* ------------------------------------------------------------------ signing */
 
 /* An ECDSA signature from DER to the JWS form: R and S, each coord bytes (RFC 7518 3.4). */
@@ -222,7 +230,7 @@ claims_status_t claims_introspect_request(apr_pool_t *p, const claims_introspect
         return CLAIMS_ERR_CONFIG;
     }
     if (client->method == CLAIMS_AUTH_CLIENT_SECRET_BASIC) {
-        out->authorization = basic_value(p, client);
+        out->authorization = client->basic != NULL ? client->basic : basic_value(p, client);
     }
     else if (client->method == CLAIMS_AUTH_CLIENT_SECRET_POST) {
         auth = apr_pstrcat(p, "&client_id=", form_encode_str(p, client->client_id, 0), "&client_secret=",

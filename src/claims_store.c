@@ -36,6 +36,9 @@ struct claims_store_secret_t {
     claims_siphash_key_t id_sip;
     EVP_CIPHER *aes_gcm;               /* fetched once (an implicit fetch per record costs more
                                         * than sealing it) */
+    EVP_CIPHER_CTX *gcm_ctx[2];        /* keyed once, for decryption [0] and encryption [1]: a
+                                        * record copies one and sets its nonce (the key schedule
+                                        * and GHASH table are not made again) */
 };
 
 static void unkey(keyed_t *k)
@@ -50,9 +53,22 @@ static apr_status_t wipe_secret(void *data)
     claims_store_secret_t *s = data;
     unkey(&s->mac_ctx);
     unkey(&s->aux_ctx);
+    EVP_CIPHER_CTX_free(s->gcm_ctx[0]);
+    EVP_CIPHER_CTX_free(s->gcm_ctx[1]);
     EVP_CIPHER_free(s->aes_gcm);
     OPENSSL_cleanse(data, sizeof(claims_store_secret_t));
     return APR_SUCCESS;
+}
+
+/* An AES-256-GCM context keyed with key for encryption or decryption, without a nonce yet. */
+static EVP_CIPHER_CTX *keyed_gcm(const EVP_CIPHER *cipher, const unsigned char *key, int encrypt)
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx != NULL && EVP_CipherInit_ex2(ctx, cipher, key, NULL, encrypt, NULL) != 1) {
+        EVP_CIPHER_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
 }
 
 /* One SHA-256 state that absorbed key (at most one block) XORed with pad. */
@@ -144,7 +160,9 @@ claims_status_t claims_store_secret_from(apr_pool_t *p, const unsigned char *byt
         || derive(bytes, len, "mod_claims store purpose MAC v1", s->aux_key) != 0
         || keyed(&s->mac_ctx, s->mac_key, MAC_LEN) != 0
         || keyed(&s->aux_ctx, s->aux_key, MAC_LEN) != 0
-        || (s->aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) == NULL) {
+        || (s->aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) == NULL
+        || (s->gcm_ctx[0] = keyed_gcm(s->aes_gcm, s->enc_key, 0)) == NULL
+        || (s->gcm_ctx[1] = keyed_gcm(s->aes_gcm, s->enc_key, 1)) == NULL) {
         return CLAIMS_ERR_INTERNAL;
     }
     claims_siphash_key(&s->id_sip, s->id_key);
@@ -291,8 +309,9 @@ static int gcm(const claims_store_secret_t *s, int encrypt, const unsigned char 
         EVP_CIPHER_CTX_free(ctx);
         return -1;
     }
-    /* GCM's default IV length is 96 bits, NONCE_LEN */
-    ok = EVP_CipherInit_ex2(ctx, s->aes_gcm, s->enc_key, nonce, encrypt, NULL) == 1
+    /* a copy of the keyed context; GCM's default IV length is 96 bits, NONCE_LEN */
+    ok = EVP_CIPHER_CTX_copy(ctx, s->gcm_ctx[encrypt ? 1 : 0]) == 1
+         && EVP_CipherInit_ex2(ctx, NULL, NULL, nonce, encrypt, NULL) == 1
          && EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aadlen) == 1
          && (len == 0 || EVP_CipherUpdate(ctx, out, &n, in, (int)len) == 1);
     if (ok && !encrypt) {

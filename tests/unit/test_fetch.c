@@ -394,7 +394,7 @@ END_TEST
  * up), sends the next canned answer, and keeps the connection open for the next request
  * unless that was the last answer or it says "Connection: close". It counts the connections
  * it accepts: a client that keeps its connection alive makes one for several requests. */
-#define SERVER_MAX 4
+#define SERVER_MAX 8
 
 typedef struct answer_t {
     const char *head;                  /* status line, headers, blank line: the whole head */
@@ -970,6 +970,57 @@ END_TEST
 
 /* every transfer takes its options anew: a proxy one transfer went through (here one that
  * refuses) is not the next one's, and a refused URL leaves the session as it was */
+/* POSTs to the same endpoint with the same headers reuse the handle's set-up and send only
+ * their own body; another Authorization, Accept, URL or size cap sets the handle up again,
+ * and a header value with a CR is refused even right after a POST that was set up */
+START_TEST(test_session_posts_with_the_same_set_up_send_only_their_own_body)
+{
+    server_t *s = server_start(JSON_200("15"), "{\"active\":true}", 15);
+    claims_fetch_opts_t o = loopback_opts();
+    claims_fetch_result_t res;
+    apr_size_t blen;
+    int n;
+    const char *url;
+
+    o.session = claims_fetch_session_create(tu_p);
+    for (int i = 0; i < 5; i++) {
+        server_then(s, JSON_200("15"), "{\"active\":true}", 15);
+    }
+    server_run(s);
+    url = server_url(s, "/introspect");
+    ck_assert_int_eq(claims_fetch_post(tu_p, url, &o, "token=one", 9, "Basic b25l", "application/json", &res),
+                     CLAIMS_OK);
+    ck_assert_int_eq(claims_fetch_post(tu_p, url, &o, "token=second", 12, "Basic b25l", "application/json", &res),
+                     CLAIMS_OK);
+    ck_assert_str_eq(res.body, "{\"active\":true}");
+    ck_assert_int_eq(claims_fetch_post(tu_p, url, &o, "token=3", 7, "Basic dGhyZWU=", "application/json", &res),
+                     CLAIMS_OK);
+    ck_assert_int_eq(claims_fetch_post(tu_p, url, &o, "token=4", 7, "Basic dGhyZWU=\r\nX-Evil: 1",
+                                       "application/json", &res), CLAIMS_ERR_CONFIG);
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/other"), &o, "token=5", 7, "Basic dGhyZWU=",
+                                       "application/json", &res), CLAIMS_OK);
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/other"), &o, "token=6", 7, "Basic dGhyZWU=", NULL,
+                                       &res), CLAIMS_OK);
+    o.max_size = 10;                   /* smaller than the answer: the new cap holds */
+    ck_assert_int_eq(claims_fetch_post(tu_p, server_url(s, "/other"), &o, "token=7", 7, "Basic dGhyZWU=", NULL,
+                                       &res), CLAIMS_ERR_TOO_LARGE);
+    server_stop(s);
+    ck_assert_int_eq(s->requests, 6);
+    ck_assert_str_eq(request_body(&s->req[0], &blen), "token=one");
+    ck_assert_str_eq(request_body(&s->req[1], &blen), "token=second");
+    ck_assert_str_eq(request_header(&s->req[1], "Content-Length", &n), "12");
+    ck_assert_str_eq(request_header(&s->req[1], "Authorization", &n), "Basic b25l");
+    ck_assert_str_eq(request_header(&s->req[1], "Accept", &n), "application/json");
+    ck_assert_str_eq(request_header(&s->req[2], "Authorization", &n), "Basic dGhyZWU=");
+    ck_assert_str_eq(request_body(&s->req[2], &blen), "token=3");
+    ck_assert_int_eq(strncmp(s->req[3].text, "POST /other HTTP/1.1\r\n", 22), 0);
+    ck_assert_str_eq(request_body(&s->req[3], &blen), "token=5");
+    ck_assert_str_eq(request_header(&s->req[4], "Accept", &n), "*/*");
+    ck_assert_ptr_null(strstr(s->req[3].text, "X-Evil"));
+    ck_assert_int_eq(s->accepted, 1);
+}
+END_TEST
+
 /* a session parses a URL once, and the policy still holds for every other URL and setting: a
  * URL that passed with plain http allowed is refused on the same session without it, and a
  * refused URL is refused again (nothing is sent) */
@@ -1112,6 +1163,7 @@ Suite *fetch_suite(void)
     tcase_add_loop_test(tc, test_session_is_usable_after_a_failed_transfer, 0, TU_COUNT(failed_first));
     tcase_add_test(tc, test_session_transfer_takes_only_its_own_options);
     tcase_add_test(tc, test_session_checks_every_new_url_and_setting_against_the_policy);
+    tcase_add_test(tc, test_session_posts_with_the_same_set_up_send_only_their_own_body);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -215,6 +215,10 @@ START_TEST(test_client_secret_basic_encodes_id_and_secret_then_base64)
     ck_assert_ptr_nonnull(rq.authorization);
     ck_assert_str_eq(decode_basic(rq.authorization), basic[_i].pair);
     ck_assert_str_eq(rq.body, "token=tok" HINT);
+    /* made once by claims_introspect_client_finish: the very same value */
+    claims_introspect_client_finish(tu_p, &c);
+    ck_assert_ptr_nonnull(c.basic);
+    ck_assert_str_eq(request(&c, "tok", 3).authorization, rq.authorization);
 }
 END_TEST
 

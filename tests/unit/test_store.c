@@ -318,6 +318,37 @@ START_TEST(test_ids_are_siphash128_and_purpose_macs_hmac_sha256_under_the_derive
 }
 END_TEST
 
+/* A private record is standard AES-256-GCM under the derived encryption key: OpenSSL, set up
+ * from scratch here, opens it (nonce after the magic, the magic and id as additional data,
+ * the tag last), twice in a row (the store copies one keyed context per record). */
+START_TEST(test_private_record_is_aes_256_gcm_under_the_derived_key)
+{
+    const char *label = "mod_claims store record encryption v1", *claims = "{\"sub\":\"alice\"}";
+    claims_store_secret_t *sec = secret(secret_a);
+    unsigned char key[32], id[CLAIMS_STORE_ID_LEN], aad[4 + CLAIMS_STORE_ID_LEN], out[64];
+    reference_hmac(secret_a, 40, (const unsigned char *)label, strlen(label), key);
+    make_id(sec, "i", "gcm", id);
+    memcpy(aad, "CLS2", 4);
+    memcpy(aad + 4, id, sizeof(id));
+    for (int round = 0; round < 2; round++) {
+        apr_size_t rlen = 0, len = strlen(claims);
+        unsigned char *rec = claims_store_seal_private(tu_p, sec, id, sizeof(id), claims, len, &rlen);
+        EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+        int n = 0, m = 0;
+        ck_assert_ptr_nonnull(rec);
+        ck_assert_uint_eq(rlen, 4 + 12 + len + 16);
+        ck_assert(EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, rec + 4) == 1);
+        ck_assert(EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)sizeof(aad)) == 1);
+        ck_assert(EVP_DecryptUpdate(ctx, out, &n, rec + 16, (int)len) == 1);
+        ck_assert(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, rec + rlen - 16) == 1);
+        ck_assert(EVP_DecryptFinal_ex(ctx, out + n, &m) == 1);
+        EVP_CIPHER_CTX_free(ctx);
+        ck_assert_int_eq(n + m, (int)len);
+        ck_assert_mem_eq(out, claims, len);
+    }
+}
+END_TEST
+
 /* The nonce of a private record (bytes 4..15 of it) sealed now by this thread. */
 static void seal_nonce(const claims_store_secret_t *s, unsigned char nonce[12])
 {
@@ -394,6 +425,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, test_random_secrets_differ);
     tcase_add_test(tc, test_private_record_opens_to_its_data_and_hides_it);
     tcase_add_test(tc, test_private_record_changed_moved_or_under_another_secret_is_refused);
+    tcase_add_test(tc, test_private_record_is_aes_256_gcm_under_the_derived_key);
     tcase_add_test(tc, test_private_record_nonces_never_repeat_in_a_thread_and_differ_across_threads_and_forks);
     suite_add_tcase(s, tc);
     return s;
