@@ -9,7 +9,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import requests  # noqa: E402
@@ -19,7 +22,57 @@ from jwcrypto import jwk  # noqa: E402
 kd = tempfile.mkdtemp(prefix="vgkeys-"); os.chmod(kd, 0o755)
 keys = Keys(kd)
 root = tempfile.mkdtemp(prefix="vghttpd-"); os.chmod(root, 0o755)
+
+
+class Introspection(BaseHTTPRequestHandler):
+    """An RFC 7662 endpoint on plain loopback http, keep-alive (the module's per-thread
+    connection is reused): active for opaque-good-*, inactive for opaque-off, not JSON for
+    opaque-garbage."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        form = urllib.parse.parse_qs(self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode())
+        token = form.get("token", [""])[0]
+        if token.startswith("opaque-good"):
+            body = json.dumps({"active": True, "sub": "alice", "iss": "https://idp.vg", "aud": "https://api.vg",
+                               "exp": now() + 300, "scope": "read write", "client_id": "c", "n": [1, 2.5, None]})
+        elif token == "opaque-garbage":
+            body = "<html>not json</html>"
+        else:
+            body = json.dumps({"active": False})
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+endpoint = ThreadingHTTPServer(("127.0.0.1", 0), Introspection)
+endpoint.daemon_threads = True
+threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+secret = os.path.join(kd, "introspect.secret")
+with open(secret, "w") as f:
+    f.write("valgrind-introspection-secret-0123456789")
+os.chmod(secret, 0o644)
 h = Httpd(root, issuer_block(keys) + """
+<ClaimsIssuer https://idp.vg>
+    ClaimsAudience https://api.vg
+    ClaimsAllowHTTP On
+    ClaimsIntrospection http://127.0.0.1:%d/introspect
+    ClaimsIntrospectionClient rs secret=%s
+</ClaimsIssuer>
+<Location /opaque/>
+    AuthType claims
+    AuthName api
+    ClaimsTrust https://idp.vg
+    Require valid-user
+</Location>
+ScriptAlias /opaque/ %s/cgi-bin/
+""" % (endpoint.server_address[1], secret, root) + """
 <Location /cgi/>
     AuthType claims
     AuthName api
@@ -102,6 +155,15 @@ for i in range(3):
         bad += 1; print("MISMATCH nonce", r.status_code, nonce, r2.status_code)
     if requests.get(h.url + "/cgi/env.py", headers={"Authorization": "Bearer " + bound}, timeout=30).status_code != 401:
         bad += 1; print("MISMATCH bearer downgrade")
+# opaque tokens (issue 14): misses over a kept connection, hits from the process's own level,
+# an inactive answer, an answer that is not JSON
+for i in range(3):
+    for name, tok, want in [("opaque", "opaque-good-1", 200), ("opaque-again", "opaque-good-1", 200),
+                            ("opaque-new", "opaque-good-%d-%s" % (i, secrets.token_hex(4)), 200),
+                            ("opaque-off", "opaque-off", 401), ("opaque-garbage", "opaque-garbage", 503)]:
+        r = requests.get(h.url + "/opaque/env.py", headers={"Authorization": "Bearer " + tok}, timeout=30)
+        if r.status_code != want or (want == 200 and r.json().get("CLAIM_SUB") != "alice"):
+            bad += 1; print("MISMATCH", name, r.status_code, want)
 p.send_signal(signal.SIGTERM)
 rc = p.wait(timeout=120)
 text = open(log).read()
