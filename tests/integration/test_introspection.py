@@ -388,7 +388,7 @@ def fault(files):
     f.close()
 
 
-def fault_server(make_httpd, fault, files, timeout=2, location=None, issuer_extra=""):
+def fault_server(make_httpd, fault, files, timeout=2, location=None, issuer_extra="", **httpd_args):
     body = """
 <ClaimsIssuer https://idp.faults>
     ClaimsAudience https://api
@@ -398,7 +398,7 @@ def fault_server(make_httpd, fault, files, timeout=2, location=None, issuer_extr
     ClaimsFetchTimeout %d
 %s</ClaimsIssuer>
 """ % (fault.url, secret_file(files, "fault-endpoint-secret"), fault.ca, timeout, issuer_extra) + (location or LOCATION)
-    h = make_httpd(body, modules=MODS)
+    h = make_httpd(body, modules=MODS, **httpd_args)
     h.allowed_errors.append("CLM081")
     return h
 
@@ -486,15 +486,8 @@ def test_introspection_calls_keep_their_connection_alive(make_httpd, files, mpm)
     os.chmod(d, 0o755)
     fault = FaultEndpoint(d, "https://idp.faults", keep_alive=True)
     try:
-        body = """
-<ClaimsIssuer https://idp.faults>
-    ClaimsAudience https://api
-    ClaimsIntrospection %s
-    ClaimsIntrospectionClient rs secret=%s
-    ClaimsCAFile %s
-</ClaimsIssuer>
-""" % (fault.url, secret_file(files, "keep-alive-endpoint-secret"), fault.ca)
-        h = make_httpd(body + LOCATION.replace("client_id", "sub") + FEW_WORKERS[mpm], modules=MODS, mpm=mpm)
+        h = fault_server(make_httpd, fault, files, location=LOCATION.replace("client_id", "sub") + FEW_WORKERS[mpm],
+                         mpm=mpm)
         for i in range(12):
             r = h.get("/cgi/env.py", "opaque-token-keep-alive-%d" % i)
             assert r.status_code == 200, (r.status_code, h.log()[-2000:])

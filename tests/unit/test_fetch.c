@@ -968,8 +968,6 @@ START_TEST(test_session_is_usable_after_a_failed_transfer)
 }
 END_TEST
 
-/* every transfer takes its options anew: a proxy one transfer went through (here one that
- * refuses) is not the next one's, and a refused URL leaves the session as it was */
 /* POSTs to the same endpoint with the same headers reuse the handle's set-up and send only
  * their own body; another Authorization, Accept, URL or size cap sets the handle up again,
  * and a header value with a CR is refused even right after a POST that was set up */
@@ -1051,6 +1049,8 @@ START_TEST(test_session_checks_every_new_url_and_setting_against_the_policy)
 }
 END_TEST
 
+/* every transfer takes its options anew: a proxy one transfer went through (here one that
+ * refuses) is not the next one's, and a refused URL leaves the session as it was */
 START_TEST(test_session_transfer_takes_only_its_own_options)
 {
     server_t *s = server_start(JSON_200("2"), "{}", 2);
