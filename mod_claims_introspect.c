@@ -122,7 +122,7 @@ static void record_id(const mc_issuer_t *ic, const char *endpoint, const char *t
     mc_socache_id(cache, 'i', parts, 4, id);
 }
 
-/* The cached answer for id: 1 (active: *claims, *jwt, *text and *expires filled), 0 (inactive),
+/* The cached answer for id: 1 (active: *claims, *jwt and *expires filled), 0 (inactive),
  * -1 (none or unusable). */
 static int cache_get(request_rec *r, const unsigned char *id, json_t **claims, const char **jwt, apr_time_t *expires)
 {
