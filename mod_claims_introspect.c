@@ -28,7 +28,6 @@
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define MC_INTRO_MUTEX "claims-intro"
